@@ -1,0 +1,253 @@
+/* libmicrohttpd glue: one request state per connection request, body accumulation with a hard
+ * limit, and the headers every reply carries. */
+#include "api/http.h"
+
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api/router.h"
+#include "util/log.h"
+
+struct api_http {
+    struct MHD_Daemon *daemon;
+    const api_deps_t *deps;
+};
+
+/* Per-request state, from the first header callback to request completion. */
+typedef struct request_state {
+    char *body;
+    size_t body_size;
+    size_t body_capacity;
+    bool too_large;
+} request_state_t;
+
+static void add_common_headers(struct MHD_Response *response, struct MHD_Connection *connection)
+{
+    MHD_add_response_header(response, "Vary", "Authorization, Origin");
+    const char *origin =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
+    /* Browser clients (the dashboard, players) send the API key in Authorization, not cookies,
+     * so any origin may call; echoing it keeps credentialed requests working too. */
+    MHD_add_response_header(response, "Access-Control-Allow-Origin", origin ? origin : "*");
+    MHD_add_response_header(response, "Access-Control-Allow-Methods",
+                            "GET, POST, PUT, PATCH, DELETE, OPTIONS, HEAD");
+    MHD_add_response_header(response, "Access-Control-Allow-Headers",
+                            "Authorization, Content-Type, Range");
+    MHD_add_response_header(response, "Access-Control-Expose-Headers",
+                            "Link, X-Total-Count, Content-Length, Content-Range");
+    MHD_add_response_header(response, "Access-Control-Max-Age", "86400");
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *connection, api_request_t *req)
+{
+    struct MHD_Response *response;
+    if (req->reply_body) {
+        char *text = json_dumps(req->reply_body, JSON_COMPACT);
+        if (!text) {
+            static const char oom[] = "{\"errors\":[\"Internal server error: out of memory\"]}";
+            req->status = 500;
+            response = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom,
+                                                       MHD_RESPMEM_PERSISTENT);
+        } else {
+            response = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        }
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "application/json; charset=utf-8");
+    } else {
+        response = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    }
+    if (!response)
+        return MHD_NO;
+    add_common_headers(response, connection);
+    for (size_t i = 0; i < req->header_count; i++)
+        MHD_add_response_header(response, req->headers[i].name, req->headers[i].value);
+    enum MHD_Result queued = MHD_queue_response(connection, (unsigned)req->status, response);
+    MHD_destroy_response(response);
+    return queued;
+}
+
+static void request_release(api_request_t *req)
+{
+    json_decref(req->reply_body);
+    for (size_t i = 0; i < req->header_count; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    store_user_clear(&req->user);
+    store_api_token_clear(&req->token);
+}
+
+static enum MHD_Result reply_too_large(struct MHD_Connection *connection, const api_deps_t *deps,
+                                       const char *method, const char *url)
+{
+    api_request_t req = {.deps = deps, .connection = connection, .method = method, .path = url};
+    api_reply_error(&req, 413, "request body larger than %d bytes", API_MAX_BODY_BYTES);
+    enum MHD_Result result = send_reply(connection, &req);
+    request_release(&req);
+    return result;
+}
+
+/* Appends an upload chunk, or marks the request too large (the rest is read and dropped). */
+static void append_body(request_state_t *state, const char *data, size_t size)
+{
+    if (state->too_large || size > API_MAX_BODY_BYTES - state->body_size) {
+        state->too_large = true;
+        return;
+    }
+    if (state->body_size + size + 1 > state->body_capacity) {
+        size_t capacity = state->body_capacity ? state->body_capacity : 4096;
+        while (capacity < state->body_size + size + 1)
+            capacity *= 2;
+        char *grown = realloc(state->body, capacity);
+        if (!grown) {
+            state->too_large = true;
+            return;
+        }
+        state->body = grown;
+        state->body_capacity = capacity;
+    }
+    memcpy(state->body + state->body_size, data, size);
+    state->body_size += size;
+    state->body[state->body_size] = '\0';
+}
+
+static bool declared_too_large(struct MHD_Connection *connection)
+{
+    const char *length =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!length)
+        return false;
+    char *end = NULL;
+    unsigned long long declared = strtoull(length, &end, 10);
+    return end != length && declared > API_MAX_BODY_BYTES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **request_cls)
+{
+    (void)version;
+    api_http_t *http = cls;
+    request_state_t *state = *request_cls;
+    if (!state) {
+        state = calloc(1, sizeof *state);
+        if (!state)
+            return MHD_NO;
+        *request_cls = state;
+        /* Refuse a declared oversized body before reading it (the connection then closes). */
+        if (declared_too_large(connection))
+            return reply_too_large(connection, http->deps, method, url);
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        append_body(state, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (state->too_large)
+        return reply_too_large(connection, http->deps, method, url);
+
+    api_request_t req = {
+        .deps = http->deps,
+        .connection = connection,
+        .method = method,
+        .path = url,
+        .body = state->body ? state->body : "",
+        .body_size = state->body_size,
+        .status = 500,
+    };
+    router_dispatch(&req);
+    enum MHD_Result result = send_reply(connection, &req);
+    log_debug("http", "%s %s -> %d", method, url, req.status);
+    request_release(&req);
+    return result;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **request_cls,
+                         enum MHD_RequestTerminationCode code)
+{
+    (void)cls;
+    (void)connection;
+    (void)code;
+    request_state_t *state = *request_cls;
+    if (state) {
+        free(state->body);
+        free(state);
+        *request_cls = NULL;
+    }
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list args)
+{
+    (void)cls;
+    char message[512];
+    vsnprintf(message, sizeof message, fmt, args);
+    size_t len = strlen(message);
+    while (len > 0 && message[len - 1] == '\n')
+        message[--len] = '\0';
+    log_warn("http", "%s", message);
+}
+
+api_http_t *api_http_start(const api_deps_t *deps, int threads, char *err, size_t err_size)
+{
+    const config_listen_t *listen = &deps->config->http;
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)listen->port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *address = NULL;
+    int gai = getaddrinfo(listen->host, port, &hints, &address);
+    if (gai != 0) {
+        snprintf(err, err_size, "http: cannot resolve %s: %s", listen->host, gai_strerror(gai));
+        return NULL;
+    }
+    api_http_t *http = calloc(1, sizeof *http);
+    if (!http) {
+        freeaddrinfo(address);
+        snprintf(err, err_size, "http: out of memory");
+        return NULL;
+    }
+    http->deps = deps;
+    if (threads <= 0)
+        threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads <= 0)
+        threads = 2;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (address->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    http->daemon = MHD_start_daemon(
+        flags, listen->port, NULL, NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        NULL, MHD_OPTION_SOCK_ADDR, address->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+        MHD_OPTION_END);
+    freeaddrinfo(address);
+    if (!http->daemon) {
+        snprintf(err, err_size, "http: cannot listen on %s:%u (address in use or not permitted)",
+                 listen->host, (unsigned)listen->port);
+        free(http);
+        return NULL;
+    }
+    return http;
+}
+
+unsigned api_http_port(const api_http_t *http)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(http->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}
+
+void api_http_stop(api_http_t *http)
+{
+    if (!http)
+        return;
+    MHD_stop_daemon(http->daemon);
+    free(http);
+}

@@ -1,0 +1,151 @@
+/* Reply helpers shared by every handler. */
+#include "api/api.h"
+
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void api_reply(api_request_t *req, int status, json_t *body)
+{
+    json_decref(req->reply_body);
+    req->status = status;
+    req->reply_body = body;
+}
+
+void api_reply_error(api_request_t *req, int status, const char *fmt, ...)
+{
+    char message[1024];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(message, sizeof message, fmt, args);
+    va_end(args);
+    api_reply(req, status, json_pack("{s:[s]}", "errors", message));
+}
+
+void api_add_header(api_request_t *req, const char *name, const char *value)
+{
+    if (req->header_count == API_MAX_EXTRA_HEADERS)
+        return;
+    api_header_t *header = &req->headers[req->header_count];
+    header->name = strdup(name);
+    header->value = strdup(value);
+    if (!header->name || !header->value) {
+        free(header->name);
+        free(header->value);
+        return;
+    }
+    req->header_count++;
+}
+
+const char *api_query(const api_request_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, name);
+}
+
+json_t *api_parse_body(api_request_t *req)
+{
+    json_error_t error;
+    json_t *body = json_loadb(req->body, req->body_size, JSON_REJECT_DUPLICATES, &error);
+    if (!body)
+        api_reply_error(req, 400, "invalid JSON body: %s (line %d, column %d)", error.text,
+                        error.line, error.column);
+    return body;
+}
+
+bool api_is_admin(const api_request_t *req)
+{
+    return req->authenticated && req->user.admin;
+}
+
+typedef struct query_writer {
+    char *out;
+    size_t size;
+    size_t used;
+    bool first;
+} query_writer_t;
+
+static void write_escaped(query_writer_t *w, const char *text)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)text; *p && w->used + 4 < w->size; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("-_.~", *p)) {
+            w->out[w->used++] = (char)*p;
+        } else {
+            w->out[w->used++] = '%';
+            w->out[w->used++] = hex[*p >> 4];
+            w->out[w->used++] = hex[*p & 15];
+        }
+    }
+    w->out[w->used] = '\0';
+}
+
+static void write_param(query_writer_t *w, const char *key, const char *value)
+{
+    if (w->used + 2 >= w->size)
+        return;
+    w->out[w->used++] = w->first ? '?' : '&';
+    w->first = false;
+    write_escaped(w, key);
+    if (value && w->used + 2 < w->size) {
+        w->out[w->used++] = '=';
+        write_escaped(w, value);
+    }
+}
+
+static enum MHD_Result copy_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    if (strcmp(key, "cursor") != 0)
+        write_param(cls, key, value);
+    return MHD_YES;
+}
+
+void api_next_page_url(const api_request_t *req, int64_t next_offset, char *out, size_t out_size)
+{
+    int used = snprintf(out, out_size, "%s%s", req->deps->config->public_url, req->path);
+    if (used < 0 || (size_t)used >= out_size)
+        return;
+    query_writer_t writer = {out, out_size, (size_t)used, true};
+    MHD_get_connection_values(req->connection, MHD_GET_ARGUMENT_KIND, copy_param, &writer);
+    char cursor[32];
+    snprintf(cursor, sizeof cursor, "skip%lld", (long long)next_offset);
+    write_param(&writer, "cursor", cursor);
+}
+
+void api_reply_page(api_request_t *req, json_t *items, int64_t limit, int64_t offset, int64_t total,
+                    bool with_link)
+{
+    int64_t count = (int64_t)json_array_size(items);
+    if (with_link && count >= limit) {
+        char url[4096], link[4200];
+        api_next_page_url(req, offset + count, url, sizeof url);
+        snprintf(link, sizeof link, "<%s>; rel=\"next\"", url);
+        api_add_header(req, "Link", link);
+    }
+    if (total >= 0) {
+        char text[32];
+        snprintf(text, sizeof text, "%lld", (long long)total);
+        api_add_header(req, "X-Total-Count", text);
+    }
+    api_reply(req, 200, items);
+}
+
+bool api_owns(const api_request_t *req, const char *user_id, const char *project_id)
+{
+    if (api_is_admin(req))
+        return true;
+    return req->authenticated && strcmp(user_id, req->user.id) == 0 &&
+           strcmp(project_id, req->token.project_id) == 0;
+}
+
+void api_reply_store_error(api_request_t *req, int rc)
+{
+    if (rc == STORE_NOT_FOUND)
+        api_reply_error(req, 404, "not found");
+    else
+        api_reply_error(req, 500, "Internal server error: store");
+}

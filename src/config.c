@@ -1,0 +1,262 @@
+/* Configuration from flags and environment; flags win over environment, which wins over
+ * defaults. */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { OPT_STRING, OPT_LISTEN, OPT_LOG_LEVEL, OPT_INT } option_kind_t;
+
+typedef struct option_spec {
+    const char *flag; /* without the leading dashes */
+    const char *env;  /* environment variable or NULL */
+    option_kind_t kind;
+    size_t offset; /* of the field in config_t */
+    size_t size;   /* of the field, for strings */
+    const char *help;
+} option_spec_t;
+
+#define STRING_OPTION(flag, env, field, help)                                                      \
+    {                                                                                              \
+        flag, env, OPT_STRING, offsetof(config_t, field), sizeof(((config_t *)0)->field), help     \
+    }
+
+static const option_spec_t options[] = {
+    STRING_OPTION("data", "STREAMD_DATA", data_dir, "data directory (default ./data)"),
+    {"http", "STREAMD_HTTP", OPT_LISTEN, offsetof(config_t, http), 0,
+     "HTTP API listen address (default 0.0.0.0:8935)"},
+    {"rtmp", "STREAMD_RTMP", OPT_LISTEN, offsetof(config_t, rtmp), 0,
+     "RTMP ingest listen address (default 0.0.0.0:1935)"},
+    STRING_OPTION("public-url", "STREAMD_PUBLIC_URL", public_url,
+                  "base of every URL the API returns (default http://localhost:8935)"),
+    STRING_OPTION("rtmp-public-url", "STREAMD_RTMP_PUBLIC_URL", rtmp_public_url,
+                  "RTMP ingest base announced by /api/ingest (default rtmp://HOST:PORT/live)"),
+    STRING_OPTION("db", "STREAMD_DB", db_url, "SQLite database path (default DATA/streamd.db)"),
+    STRING_OPTION("api-key", "STREAMD_API_KEY", api_key,
+                  "the admin user's API key, created on first start if given"),
+    {"log-level", "STREAMD_LOG_LEVEL", OPT_LOG_LEVEL, offsetof(config_t, log_level), 0,
+     "debug, info, warn or error (default info)"},
+    {"http-threads", "STREAMD_HTTP_THREADS", OPT_INT, offsetof(config_t, http_threads), 0,
+     "HTTP worker threads (default: one per core)"},
+};
+#define OPTION_COUNT (sizeof options / sizeof options[0])
+
+static int fail(char *err, size_t err_size, const char *fmt, const char *arg)
+{
+    snprintf(err, err_size, fmt, arg);
+    return -1;
+}
+
+/* Parses "HOST:PORT", "[V6]:PORT" or ":PORT" (every address). */
+static int parse_listen(const char *text, config_listen_t *out)
+{
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon[1] == '\0')
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || port < 0 || port > 65535)
+        return -1;
+    const char *host = text;
+    size_t host_len = (size_t)(colon - text);
+    if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
+        host++;
+        host_len -= 2;
+    }
+    if (host_len >= sizeof out->host)
+        return -1;
+    if (host_len == 0) {
+        snprintf(out->host, sizeof out->host, "0.0.0.0");
+    } else {
+        memcpy(out->host, host, host_len);
+        out->host[host_len] = '\0';
+    }
+    out->port = (uint16_t)port;
+    return 0;
+}
+
+static int apply_option(config_t *cfg, const option_spec_t *opt, const char *value, char *err,
+                        size_t err_size)
+{
+    char *field = (char *)cfg + opt->offset;
+    switch (opt->kind) {
+    case OPT_STRING:
+        if (strlen(value) >= opt->size)
+            return fail(err, err_size, "--%s: value too long", opt->flag);
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
+    case OPT_LISTEN:
+        if (parse_listen(value, (config_listen_t *)field) != 0)
+            return fail(err, err_size, "--%s: expected ADDR:PORT", opt->flag);
+        return 0;
+    case OPT_LOG_LEVEL: {
+        int level = log_level_parse(value);
+        if (level < 0)
+            return fail(err, err_size, "--%s: expected debug, info, warn or error", opt->flag);
+        *(log_level_t *)field = (log_level_t)level;
+        return 0;
+    }
+    case OPT_INT: {
+        char *end = NULL;
+        errno = 0;
+        long number = strtol(value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0' || number < 0 || number > 1024)
+            return fail(err, err_size, "--%s: expected a number from 0 to 1024", opt->flag);
+        *(int *)field = (int)number;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+static const option_spec_t *find_flag(const char *name, size_t name_len)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        if (strlen(options[i].flag) == name_len && strncmp(options[i].flag, name, name_len) == 0)
+            return &options[i];
+    }
+    return NULL;
+}
+
+static int apply_environment(config_t *cfg, char *const envp[], char *err, size_t err_size)
+{
+    for (size_t i = 0; envp && envp[i]; i++) {
+        const char *eq = strchr(envp[i], '=');
+        if (!eq)
+            continue;
+        for (size_t j = 0; j < OPTION_COUNT; j++) {
+            const char *env = options[j].env;
+            if (env && strlen(env) == (size_t)(eq - envp[i]) &&
+                strncmp(env, envp[i], strlen(env)) == 0 &&
+                apply_option(cfg, &options[j], eq + 1, err, err_size) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* Handles the positional words: none (serve) or `users add NAME`. */
+static int apply_positionals(config_t *cfg, char *const words[], int count, char *err,
+                             size_t err_size)
+{
+    if (count == 0)
+        return 0;
+    if (count == 3 && strcmp(words[0], "users") == 0 && strcmp(words[1], "add") == 0) {
+        if (words[2][0] == '\0' || strlen(words[2]) >= sizeof cfg->user_name)
+            return fail(err, err_size, "users add: invalid name%s", "");
+        snprintf(cfg->user_name, sizeof cfg->user_name, "%s", words[2]);
+        cfg->command = CONFIG_COMMAND_USERS_ADD;
+        return 0;
+    }
+    return fail(err, err_size, "unknown command: %s (see --help)", words[0]);
+}
+
+static void apply_defaults(config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->command = CONFIG_COMMAND_SERVE;
+    snprintf(cfg->data_dir, sizeof cfg->data_dir, "./data");
+    snprintf(cfg->http.host, sizeof cfg->http.host, "0.0.0.0");
+    cfg->http.port = 8935;
+    snprintf(cfg->rtmp.host, sizeof cfg->rtmp.host, "0.0.0.0");
+    cfg->rtmp.port = 1935;
+    snprintf(cfg->public_url, sizeof cfg->public_url, "http://localhost:8935");
+    cfg->log_level = LOG_INFO;
+}
+
+/* Fills the values that depend on others: the database path and the RTMP announce URL. */
+static int derive_values(config_t *cfg, char *err, size_t err_size)
+{
+    size_t len = strlen(cfg->public_url);
+    while (len > 0 && cfg->public_url[len - 1] == '/')
+        cfg->public_url[--len] = '\0';
+    if (strncmp(cfg->public_url, "http://", 7) != 0 && strncmp(cfg->public_url, "https://", 8) != 0)
+        return fail(err, err_size, "--public-url must start with http:// or https:// (got %s)",
+                    cfg->public_url);
+    if (cfg->db_url[0] == '\0' && snprintf(cfg->db_url, sizeof cfg->db_url, "%s/streamd.db",
+                                           cfg->data_dir) >= (int)sizeof cfg->db_url)
+        return fail(err, err_size, "--data: path too long%s", "");
+    if (cfg->rtmp_public_url[0] == '\0') {
+        /* The host part of the public URL, without scheme, port or path. */
+        const char *host = strstr(cfg->public_url, "://") + 3;
+        size_t host_len = strcspn(host, "/");
+        const char *port_colon = NULL;
+        if (host[0] == '[') {
+            const char *bracket = memchr(host, ']', host_len);
+            if (bracket && bracket + 1 < host + host_len && bracket[1] == ':')
+                port_colon = bracket + 1;
+        } else {
+            port_colon = memchr(host, ':', host_len);
+        }
+        if (port_colon)
+            host_len = (size_t)(port_colon - host);
+        snprintf(cfg->rtmp_public_url, sizeof cfg->rtmp_public_url, "rtmp://%.*s:%u/live",
+                 (int)host_len, host, (unsigned)cfg->rtmp.port);
+    }
+    return 0;
+}
+
+int config_parse(config_t *cfg, int argc, char *const argv[], char *const envp[], char *err,
+                 size_t err_size)
+{
+    apply_defaults(cfg);
+    if (apply_environment(cfg, envp, err, err_size) != 0)
+        return -1;
+    char *positionals[8];
+    int positional_count = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            cfg->command = CONFIG_COMMAND_HELP;
+            return 0;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            cfg->command = CONFIG_COMMAND_VERSION;
+            return 0;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            if (positional_count == 8)
+                return fail(err, err_size, "too many arguments%s", "");
+            positionals[positional_count++] = argv[i];
+            continue;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
+        const option_spec_t *opt = find_flag(name, name_len);
+        if (!opt)
+            return fail(err, err_size, "unknown flag: %s (see --help)", arg);
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value) {
+            if (i + 1 >= argc)
+                return fail(err, err_size, "%s needs a value", arg);
+            value = argv[++i];
+        }
+        if (apply_option(cfg, opt, value, err, err_size) != 0)
+            return -1;
+    }
+    if (apply_positionals(cfg, positionals, positional_count, err, err_size) != 0)
+        return -1;
+    return derive_values(cfg, err, err_size);
+}
+
+void config_usage(char *out, size_t out_size)
+{
+    size_t used = (size_t)snprintf(out, out_size,
+                                   "usage: streamd [flags]            run the server\n"
+                                   "       streamd users add NAME [flags]  create a user and "
+                                   "print its API key\n\nflags (environment):\n");
+    for (size_t i = 0; i < OPTION_COUNT && used < out_size; i++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", options[i].flag);
+        used += (size_t)snprintf(out + used, out_size - used, "  %-18s %-24s %s\n", flag,
+                                 options[i].env ? options[i].env : "", options[i].help);
+    }
+    if (used < out_size)
+        snprintf(out + used, out_size - used, "  --help, --version\n");
+}

@@ -1,0 +1,46 @@
+/* Command line and environment -> configuration. Pure parsing: no I/O besides reading the given
+ * argv and envp, so it is unit-tested directly. */
+#ifndef STREAMD_CONFIG_H
+#define STREAMD_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/log.h"
+
+typedef enum {
+    CONFIG_COMMAND_SERVE,     /* run the server (default) */
+    CONFIG_COMMAND_USERS_ADD, /* `streamd users add NAME`: create a user, print its key */
+    CONFIG_COMMAND_HELP,
+    CONFIG_COMMAND_VERSION,
+} config_command_t;
+
+typedef struct config_listen {
+    char host[256]; /* numeric address or name to bind; "0.0.0.0" = every IPv4 address */
+    uint16_t port;
+} config_listen_t;
+
+typedef struct config {
+    config_command_t command;
+    char data_dir[PATH_MAX];    /* --data, STREAMD_DATA; default ./data */
+    config_listen_t http;       /* --http, STREAMD_HTTP; default 0.0.0.0:8935 */
+    config_listen_t rtmp;       /* --rtmp, STREAMD_RTMP; default 0.0.0.0:1935 */
+    char public_url[512];       /* --public-url, STREAMD_PUBLIC_URL; no trailing slash */
+    char rtmp_public_url[512];  /* --rtmp-public-url; default rtmp://HOST:RTMP_PORT/live */
+    char db_url[PATH_MAX + 32]; /* --db, STREAMD_DB; default DATA/streamd.db */
+    char api_key[256];          /* --api-key, STREAMD_API_KEY; "" = generate on first start */
+    log_level_t log_level;      /* --log-level, STREAMD_LOG_LEVEL; default info */
+    int http_threads;           /* --http-threads, STREAMD_HTTP_THREADS; 0 = one per core */
+    char user_name[256];        /* the NAME of `users add` */
+} config_t;
+
+/* Fills *cfg from defaults, then envp (NULL-terminated "KEY=VALUE" strings; may be NULL), then
+ * argv (flags as `--name value` or `--name=value`). Returns 0, or -1 with a message in err. */
+int config_parse(config_t *cfg, int argc, char *const argv[], char *const envp[], char *err,
+                 size_t err_size);
+
+/* Writes the --help text into out. */
+void config_usage(char *out, size_t out_size);
+
+#endif

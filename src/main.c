@@ -1,0 +1,98 @@
+/* streamd: flags and environment -> config; start the server, wait for SIGINT/SIGTERM, stop. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "server.h"
+#include "util/log.h"
+
+extern char **environ;
+
+static int run_users_add(const config_t *config)
+{
+    char err[512], key[128];
+    server_t *server = server_new(config, err, sizeof err);
+    if (!server ||
+        server_add_user(server, config->user_name, key, sizeof key, err, sizeof err) != 0) {
+        fprintf(stderr, "streamd: %s\n", err);
+        server_free(server);
+        return 1;
+    }
+    server_free(server);
+    printf("user %s created\nAPI key: %s\n", config->user_name, key);
+    return 0;
+}
+
+static void print_banner(const config_t *config, const char *new_key)
+{
+    printf("streamd %s ready\n", STREAMD_VERSION);
+    printf("  API:          %s/api\n", config->public_url);
+    printf("  RTMP ingest:  %s  (stream key as the last path part, or OBS \"Stream Key\")\n",
+           config->rtmp_public_url);
+    printf("  Data:         %s\n", config->data_dir);
+    if (new_key[0])
+        printf("  API key:      %s  (shown once: it is stored hashed)\n", new_key);
+    else if (config->api_key[0])
+        printf("  API key:      the one given with --api-key\n");
+    else
+        printf("  API key:      created on first start; `streamd users add NAME` makes more\n");
+    fflush(stdout);
+}
+
+static int run_server(const config_t *config)
+{
+    /* Block the stop signals in every thread the server starts; main waits for them. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[512], new_key[128];
+    server_t *server = server_new(config, err, sizeof err);
+    if (!server || server_start(server, new_key, sizeof new_key, err, sizeof err) != 0) {
+        fprintf(stderr, "streamd: %s\n", err);
+        server_free(server);
+        return 1;
+    }
+    log_info("server", "listening: http %s:%u, store %s", config->http.host,
+             server_http_port(server), config->db_url);
+    print_banner(config, new_key);
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    log_info("server", "%s received, shutting down", strsignal(signal_number));
+    server_free(server);
+    log_info("server", "stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    config_t config;
+    char err[512];
+    if (config_parse(&config, argc, argv, environ, err, sizeof err) != 0) {
+        fprintf(stderr, "streamd: %s\n", err);
+        return 2;
+    }
+    log_set_level(config.log_level);
+    switch (config.command) {
+    case CONFIG_COMMAND_HELP: {
+        char usage[4096];
+        config_usage(usage, sizeof usage);
+        fputs(usage, stdout);
+        return 0;
+    }
+    case CONFIG_COMMAND_VERSION:
+        printf("streamd %s\n", STREAMD_VERSION);
+        return 0;
+    case CONFIG_COMMAND_USERS_ADD:
+        return run_users_add(&config);
+    case CONFIG_COMMAND_SERVE:
+        break;
+    }
+    return run_server(&config);
+}

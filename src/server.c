@@ -1,0 +1,161 @@
+/* The server context and its start-up and shutdown order: store first, then the API; shut down
+ * in reverse so no request finds the store gone. */
+#include "server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/api.h"
+#include "api/auth.h"
+#include "api/http.h"
+#include "store/store.h"
+#include "util/ids.h"
+#include "util/log.h"
+
+struct server {
+    config_t config;
+    store_t *store;
+    api_deps_t api_deps;
+    api_http_t *http;
+};
+
+/* mkdir -p */
+static int make_directories(const char *path, char *err, size_t err_size)
+{
+    char partial[PATH_MAX];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof partial) {
+        snprintf(err, err_size, "invalid data directory: \"%s\"", path);
+        return -1;
+    }
+    for (size_t i = 1; i <= len; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        memcpy(partial, path, i);
+        partial[i] = '\0';
+        if (mkdir(partial, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, err_size, "cannot create %s: %s", partial, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+server_t *server_new(const config_t *config, char *err, size_t err_size)
+{
+    server_t *server = calloc(1, sizeof *server);
+    if (!server) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    server->config = *config;
+    if (make_directories(server->config.data_dir, err, err_size) != 0)
+        goto fail;
+    server->store = store_open(server->config.db_url, err, err_size);
+    if (!server->store)
+        goto fail;
+    server->api_deps.store = server->store;
+    server->api_deps.config = &server->config;
+    return server;
+fail:
+    server_free(server);
+    return NULL;
+}
+
+static int create_user(server_t *server, const char *name, bool admin, store_user_t *user,
+                       char *err, size_t err_size)
+{
+    memset(user, 0, sizeof *user);
+    user->name = strdup(name);
+    user->admin = admin;
+    if (!user->name || store_user_create(server->store, user) != STORE_OK) {
+        snprintf(err, err_size, "cannot create user %s (see the store's log line)", name);
+        store_user_clear(user);
+        return -1;
+    }
+    return 0;
+}
+
+/* First start: the admin user and its key. Later starts: warn when --api-key is unknown. */
+static int bootstrap_admin(server_t *server, char *new_key, size_t new_key_size, char *err,
+                           size_t err_size)
+{
+    new_key[0] = '\0';
+    int64_t users = 0;
+    if (store_user_count(server->store, &users) != STORE_OK) {
+        snprintf(err, err_size, "cannot read users from the store");
+        return -1;
+    }
+    const char *given_key = server->config.api_key;
+    if (users > 0) {
+        char hash[IDS_SHA256_HEX_LEN + 1];
+        store_api_token_t token = {0};
+        ids_sha256_hex(given_key, strlen(given_key), hash);
+        if (given_key[0] && store_api_token_find(server->store, hash, &token) != STORE_OK)
+            log_warn("server", "--api-key is not a key of this data directory; it applies only "
+                               "on first start");
+        store_api_token_clear(&token);
+        return 0;
+    }
+    store_user_t admin;
+    if (create_user(server, "admin", true, &admin, err, err_size) != 0)
+        return -1;
+    int rc;
+    if (given_key[0]) {
+        rc = auth_store_key(server->store, &admin, "admin", given_key, NULL);
+    } else {
+        char key[AUTH_KEY_SIZE];
+        rc = auth_create_key(server->store, &admin, "admin", key, NULL);
+        snprintf(new_key, new_key_size, "%s", key);
+    }
+    log_info("server", "first start: admin user %s created", admin.id);
+    store_user_clear(&admin);
+    if (rc != STORE_OK) {
+        snprintf(err, err_size, "cannot store the admin API key");
+        return -1;
+    }
+    return 0;
+}
+
+int server_start(server_t *server, char *new_key, size_t new_key_size, char *err, size_t err_size)
+{
+    if (bootstrap_admin(server, new_key, new_key_size, err, err_size) != 0)
+        return -1;
+    server->http = api_http_start(&server->api_deps, server->config.http_threads, err, err_size);
+    return server->http ? 0 : -1;
+}
+
+unsigned server_http_port(const server_t *server)
+{
+    return server->http ? api_http_port(server->http) : 0;
+}
+
+int server_add_user(server_t *server, const char *name, char *key_out, size_t key_out_size,
+                    char *err, size_t err_size)
+{
+    store_user_t user;
+    if (create_user(server, name, false, &user, err, err_size) != 0)
+        return -1;
+    char key[AUTH_KEY_SIZE];
+    int rc = auth_create_key(server->store, &user, name, key, NULL);
+    log_info("server", "user %s (%s) created", user.id, name);
+    store_user_clear(&user);
+    if (rc != STORE_OK) {
+        snprintf(err, err_size, "cannot store the API key of user %s", name);
+        return -1;
+    }
+    snprintf(key_out, key_out_size, "%s", key);
+    return 0;
+}
+
+void server_free(server_t *server)
+{
+    if (!server)
+        return;
+    api_http_stop(server->http);
+    store_close(server->store);
+    free(server);
+}

@@ -1,0 +1,1602 @@
+/* SQLite backend of the store (store.h), the embedded default. A small pool of connections lets
+ * HTTP threads read in parallel (WAL) while SQLite serializes the writes. */
+#include "store/store.h"
+
+#include "store/sqlite_internal.h"
+#include "util/clock.h"
+#include "util/ids.h"
+#include "util/log.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Four connections cover the HTTP pool's concurrent reads; writers queue inside SQLite anyway. */
+#define POOL_SIZE 4
+#define BUSY_TIMEOUT_MS 5000
+/* Bounds the SQL a list query can build: there are about 25 fields, so more terms is abuse. */
+#define MAX_QUERY_TERMS 64
+/* Scope terms (user, project, parent, record) plus one per filter. */
+#define MAX_QUERY_BINDS (4 + MAX_QUERY_TERMS)
+
+/* ---- Statements ------------------------------------------------------------------------------
+ * Column lists are shared by SELECT and INSERT so a row reader and a row binder agree on indexes:
+ * column i of a SELECT is parameter i + 1 of the INSERT and of the UPDATE (which uses ?NNN to
+ * skip the immutable columns). */
+
+#define USER_COLUMNS "id, project_id, name, email, admin, suspended, created_at"
+#define TOKEN_COLUMNS "id, user_id, project_id, name, key_hash, created_at, last_used"
+#define COUNTER_COLUMNS                                                                            \
+    "source_segments, transcoded_segments, source_segments_duration, "                             \
+    "transcoded_segments_duration, source_bytes, transcoded_bytes, ingest_rate, outgoing_rate"
+#define STREAM_COLUMNS                                                                             \
+    "id, user_id, project_id, stream_key, playback_id, name, created_by_token_name, created_at, "  \
+    "last_seen, last_terminated_at, is_active, record, suspended, deleted, is_healthy, "           \
+    "issues, " COUNTER_COLUMNS                                                                     \
+    ", profiles, user_tags, creator_id, pull, playback_policy, recording_spec, "                   \
+    "multistream"
+#define SESSION_COLUMNS                                                                            \
+    "id, parent_id, user_id, project_id, playback_id, name, created_at, last_seen, ended_at, "     \
+    "is_active, record, deleted, is_healthy, issues, recording_status, " COUNTER_COLUMNS           \
+    ", profiles, recording_spec"
+
+enum { COUNTER_COLUMN_COUNT = 8 };
+
+enum stream_column {
+    SC_ID,
+    SC_USER_ID,
+    SC_PROJECT_ID,
+    SC_STREAM_KEY,
+    SC_PLAYBACK_ID,
+    SC_NAME,
+    SC_CREATED_BY_TOKEN_NAME,
+    SC_CREATED_AT,
+    SC_LAST_SEEN,
+    SC_LAST_TERMINATED_AT,
+    SC_IS_ACTIVE,
+    SC_RECORD,
+    SC_SUSPENDED,
+    SC_DELETED,
+    SC_IS_HEALTHY,
+    SC_ISSUES,
+    SC_COUNTERS,
+    SC_PROFILES = SC_COUNTERS + COUNTER_COLUMN_COUNT,
+    SC_USER_TAGS,
+    SC_CREATOR_ID,
+    SC_PULL,
+    SC_PLAYBACK_POLICY,
+    SC_RECORDING_SPEC,
+    SC_MULTISTREAM,
+};
+
+enum session_column {
+    SN_ID,
+    SN_PARENT_ID,
+    SN_USER_ID,
+    SN_PROJECT_ID,
+    SN_PLAYBACK_ID,
+    SN_NAME,
+    SN_CREATED_AT,
+    SN_LAST_SEEN,
+    SN_ENDED_AT,
+    SN_IS_ACTIVE,
+    SN_RECORD,
+    SN_DELETED,
+    SN_IS_HEALTHY,
+    SN_ISSUES,
+    SN_RECORDING_STATUS,
+    SN_COUNTERS,
+    SN_PROFILES = SN_COUNTERS + COUNTER_COLUMN_COUNT,
+    SN_RECORDING_SPEC,
+};
+
+typedef enum {
+    STMT_USER_INSERT,
+    STMT_USER_GET,
+    STMT_USER_COUNT,
+    STMT_TOKEN_INSERT,
+    STMT_TOKEN_FIND,
+    STMT_TOKEN_TOUCH,
+    STMT_TOKEN_LIST,
+    STMT_TOKEN_DELETE,
+    STMT_STREAM_INSERT,
+    STMT_STREAM_UPDATE,
+    STMT_STREAM_GET,
+    STMT_STREAM_GET_BY_KEY,
+    STMT_STREAM_GET_BY_PLAYBACK_ID,
+    STMT_SESSION_INSERT,
+    STMT_SESSION_UPDATE,
+    STMT_SESSION_GET,
+    STMT_SCHEMA_VERSION,
+    STMT_COUNT
+} stmt_id_t;
+
+typedef struct stmt_def {
+    const char *name; /* for logs */
+    const char *sql;
+} stmt_def_t;
+
+static const stmt_def_t stmt_defs[STMT_COUNT] = {
+    [STMT_USER_INSERT] = {"user insert",
+                          "INSERT INTO users (" USER_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?)"},
+    [STMT_USER_GET] = {"user get", "SELECT " USER_COLUMNS " FROM users WHERE id = ?1"},
+    [STMT_USER_COUNT] = {"user count", "SELECT COUNT(*) FROM users"},
+    [STMT_TOKEN_INSERT] = {"token insert", "INSERT INTO api_tokens (" TOKEN_COLUMNS
+                                           ") VALUES (?, ?, ?, ?, ?, ?, ?)"},
+    [STMT_TOKEN_FIND] = {"token find",
+                         "SELECT " TOKEN_COLUMNS " FROM api_tokens WHERE key_hash = ?1"},
+    /* MAX: concurrent requests may touch out of order; last_used never goes back. */
+    [STMT_TOKEN_TOUCH] = {"token touch",
+                          "UPDATE api_tokens SET last_used = MAX(last_used, ?2) WHERE id = ?1"},
+    /* rowid breaks created_at ties in insertion order: "oldest first" even within one ms. */
+    [STMT_TOKEN_LIST] = {"token list", "SELECT " TOKEN_COLUMNS " FROM api_tokens "
+                                       "WHERE user_id = ?1 ORDER BY created_at, rowid"},
+    [STMT_TOKEN_DELETE] = {"token delete", "DELETE FROM api_tokens WHERE id = ?1 AND user_id = ?2"},
+    [STMT_STREAM_INSERT] = {"stream insert", "INSERT INTO streams (" STREAM_COLUMNS ") VALUES ("
+                                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+    /* Identity columns (id, owner, keys, creation) never change after insert. */
+    [STMT_STREAM_UPDATE] = {"stream update",
+                            "UPDATE streams SET name = ?6, last_seen = ?9, "
+                            "last_terminated_at = ?10, is_active = ?11, record = ?12, "
+                            "suspended = ?13, deleted = ?14, is_healthy = ?15, issues = ?16, "
+                            "source_segments = ?17, transcoded_segments = ?18, "
+                            "source_segments_duration = ?19, transcoded_segments_duration = ?20, "
+                            "source_bytes = ?21, transcoded_bytes = ?22, ingest_rate = ?23, "
+                            "outgoing_rate = ?24, profiles = ?25, user_tags = ?26, "
+                            "creator_id = ?27, pull = ?28, playback_policy = ?29, "
+                            "recording_spec = ?30, multistream = ?31 WHERE id = ?1"},
+    [STMT_STREAM_GET] = {"stream get", "SELECT " STREAM_COLUMNS " FROM streams WHERE id = ?1"},
+    [STMT_STREAM_GET_BY_KEY] = {"stream get by key",
+                                "SELECT " STREAM_COLUMNS " FROM streams WHERE stream_key = ?1"},
+    [STMT_STREAM_GET_BY_PLAYBACK_ID] = {"stream get by playback id",
+                                        "SELECT " STREAM_COLUMNS
+                                        " FROM streams WHERE playback_id = ?1"},
+    [STMT_SESSION_INSERT] = {"session insert", "INSERT INTO sessions (" SESSION_COLUMNS ") VALUES ("
+                                               "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                                               "?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+    [STMT_SESSION_UPDATE] = {"session update",
+                             "UPDATE sessions SET name = ?6, last_seen = ?8, ended_at = ?9, "
+                             "is_active = ?10, record = ?11, deleted = ?12, is_healthy = ?13, "
+                             "issues = ?14, recording_status = ?15, source_segments = ?16, "
+                             "transcoded_segments = ?17, source_segments_duration = ?18, "
+                             "transcoded_segments_duration = ?19, source_bytes = ?20, "
+                             "transcoded_bytes = ?21, ingest_rate = ?22, outgoing_rate = ?23, "
+                             "profiles = ?24, recording_spec = ?25 WHERE id = ?1"},
+    [STMT_SESSION_GET] = {"session get", "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1"},
+    [STMT_SCHEMA_VERSION] = {"schema version", "PRAGMA user_version"},
+};
+
+/* ---- The connection pool --------------------------------------------------------------------
+ * A connection is used by one thread at a time: a thread takes it off the free stack, runs its
+ * statements and puts it back. So connections are opened NOMUTEX (SQLite's own locking would
+ * only add cost) and each keeps its prepared statements between calls. */
+
+typedef struct sqlite_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[STMT_COUNT]; /* prepared once at open, reset after every use */
+} sqlite_conn_t;
+
+struct store {
+    sqlite_conn_t conns[POOL_SIZE];
+    pthread_mutex_t pool_lock;     /* guards free_conns and free_count */
+    pthread_cond_t pool_available; /* signalled when a connection is put back */
+    sqlite_conn_t *free_conns[POOL_SIZE];
+    size_t free_count;
+};
+
+static sqlite_conn_t *pool_acquire(store_t *store)
+{
+    pthread_mutex_lock(&store->pool_lock);
+    while (store->free_count == 0)
+        pthread_cond_wait(&store->pool_available, &store->pool_lock);
+    sqlite_conn_t *conn = store->free_conns[--store->free_count];
+    pthread_mutex_unlock(&store->pool_lock);
+    return conn;
+}
+
+/* LIFO: the connection used last is reused first, so its page cache is warm. */
+static void pool_release(store_t *store, sqlite_conn_t *conn)
+{
+    pthread_mutex_lock(&store->pool_lock);
+    store->free_conns[store->free_count++] = conn;
+    pthread_cond_signal(&store->pool_available);
+    pthread_mutex_unlock(&store->pool_lock);
+}
+
+/* ---- Errors ---------------------------------------------------------------------------------- */
+
+/* Maps a failed SQLite call to a store status. Constraint failures are the caller's business and
+ * are logged at most as warnings; anything else is unexpected and logged as an error. */
+static int sqlite_status(sqlite3 *db, int rc, const char *what)
+{
+    switch (rc) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return STORE_CONFLICT;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+    case SQLITE_CONSTRAINT_NOTNULL:
+    case SQLITE_CONSTRAINT_CHECK:
+        log_warn("store", "%s: %s", what, sqlite3_errmsg(db));
+        return STORE_INVALID;
+    default:
+        log_error("store", "%s: %s (%s)", what, sqlite3_errmsg(db), sqlite3_errstr(rc));
+        return STORE_ERR;
+    }
+}
+
+static int out_of_memory(const char *what)
+{
+    log_error("store", "%s: out of memory", what);
+    return STORE_ERR;
+}
+
+/* ---- Binding --------------------------------------------------------------------------------
+ * A binder records the first failure so a record's dozens of binds need one check. Text is bound
+ * SQLITE_STATIC: every statement is reset and cleared before the caller's strings can go away. */
+
+typedef struct binder {
+    sqlite3_stmt *stmt;
+    int rc;
+} binder_t;
+
+static void bind_text(binder_t *b, int index, const char *text)
+{
+    if (b->rc != SQLITE_OK)
+        return;
+    if (text)
+        b->rc = sqlite3_bind_text(b->stmt, index, text, -1, SQLITE_STATIC);
+    else
+        b->rc = sqlite3_bind_null(b->stmt, index);
+}
+
+static void bind_int64(binder_t *b, int index, int64_t value)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_int64(b->stmt, index, value);
+}
+
+static void bind_double(binder_t *b, int index, double value)
+{
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_double(b->stmt, index, value);
+}
+
+static void bind_bool(binder_t *b, int index, bool value)
+{
+    bind_int64(b, index, value ? 1 : 0);
+}
+
+/* is_healthy: -1 is SQL NULL (unknown). */
+static void bind_tristate(binder_t *b, int index, int value)
+{
+    if (b->rc != SQLITE_OK)
+        return;
+    if (value < 0)
+        b->rc = sqlite3_bind_null(b->stmt, index);
+    else
+        b->rc = sqlite3_bind_int(b->stmt, index, value ? 1 : 0);
+}
+
+static void bind_counters(binder_t *b, int first, const store_counters_t *c)
+{
+    bind_int64(b, first, c->source_segments);
+    bind_int64(b, first + 1, c->transcoded_segments);
+    bind_double(b, first + 2, c->source_segments_duration_s);
+    bind_double(b, first + 3, c->transcoded_segments_duration_s);
+    bind_int64(b, first + 4, c->source_bytes);
+    bind_int64(b, first + 5, c->transcoded_bytes);
+    bind_double(b, first + 6, c->ingest_rate_bps);
+    bind_double(b, first + 7, c->outgoing_rate_bps);
+}
+
+/* Resets a cached statement for its next user and drops the borrowed strings bound to it. */
+static void stmt_done(sqlite3_stmt *stmt)
+{
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+}
+
+/* ---- Reading rows ----------------------------------------------------------------------------
+ * A NULL or missing text never crashes a reader: fixed-size ids become "", optional strings NULL,
+ * names "". Readers return -1 only when out of memory, after clearing what they filled. */
+
+static void copy_fixed(sqlite3_stmt *stmt, int col, char *dst, size_t size)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, col);
+    snprintf(dst, size, "%s", text ? (const char *)text : "");
+}
+
+static int copy_owned(sqlite3_stmt *stmt, int col, char **dst)
+{
+    *dst = NULL;
+    if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
+        return 0;
+    const unsigned char *text = sqlite3_column_text(stmt, col);
+    if (!text)
+        return -1;
+    size_t len = (size_t)sqlite3_column_bytes(stmt, col);
+    *dst = malloc(len + 1);
+    if (!*dst)
+        return -1;
+    memcpy(*dst, text, len);
+    (*dst)[len] = '\0';
+    return 0;
+}
+
+/* Names are never NULL for callers, even for a row seeded by hand with a NULL. */
+static int copy_name(sqlite3_stmt *stmt, int col, char **dst)
+{
+    if (copy_owned(stmt, col, dst) != 0)
+        return -1;
+    if (!*dst)
+        *dst = calloc(1, 1);
+    return *dst ? 0 : -1;
+}
+
+static bool column_bool(sqlite3_stmt *stmt, int col)
+{
+    return sqlite3_column_int64(stmt, col) != 0;
+}
+
+static int column_tristate(sqlite3_stmt *stmt, int col)
+{
+    if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
+        return -1;
+    return column_bool(stmt, col) ? 1 : 0;
+}
+
+static void read_counters(sqlite3_stmt *stmt, int first, store_counters_t *c)
+{
+    c->source_segments = sqlite3_column_int64(stmt, first);
+    c->transcoded_segments = sqlite3_column_int64(stmt, first + 1);
+    c->source_segments_duration_s = sqlite3_column_double(stmt, first + 2);
+    c->transcoded_segments_duration_s = sqlite3_column_double(stmt, first + 3);
+    c->source_bytes = sqlite3_column_int64(stmt, first + 4);
+    c->transcoded_bytes = sqlite3_column_int64(stmt, first + 5);
+    c->ingest_rate_bps = sqlite3_column_double(stmt, first + 6);
+    c->outgoing_rate_bps = sqlite3_column_double(stmt, first + 7);
+}
+
+static const char *const recording_status_names[] = {
+    [STORE_RECORDING_NONE_SET] = NULL,     [STORE_RECORDING_WAITING] = "waiting",
+    [STORE_RECORDING_READY] = "ready",     [STORE_RECORDING_FAILED] = "failed",
+    [STORE_RECORDING_DELETED] = "deleted", [STORE_RECORDING_NONE] = "none",
+};
+
+#define RECORDING_STATUS_COUNT                                                                     \
+    ((int)(sizeof recording_status_names / sizeof recording_status_names[0]))
+
+static store_recording_status_t column_recording_status(sqlite3_stmt *stmt, int col,
+                                                        const char *session_id)
+{
+    const char *text = (const char *)sqlite3_column_text(stmt, col);
+    if (!text)
+        return STORE_RECORDING_NONE_SET;
+    for (int i = 1; i < RECORDING_STATUS_COUNT; i++) {
+        if (strcmp(text, recording_status_names[i]) == 0)
+            return (store_recording_status_t)i;
+    }
+    log_warn("store", "session %s: unknown recording_status \"%s\" read as not set", session_id,
+             text);
+    return STORE_RECORDING_NONE_SET;
+}
+
+static int read_user(sqlite3_stmt *stmt, void *record)
+{
+    store_user_t *user = record;
+    copy_fixed(stmt, 0, user->id, sizeof user->id);
+    copy_fixed(stmt, 1, user->project_id, sizeof user->project_id);
+    int failed = copy_name(stmt, 2, &user->name) | copy_owned(stmt, 3, &user->email);
+    user->admin = column_bool(stmt, 4);
+    user->suspended = column_bool(stmt, 5);
+    user->created_at_ms = sqlite3_column_int64(stmt, 6);
+    if (failed)
+        store_user_clear(user);
+    return failed ? -1 : 0;
+}
+
+static int read_token(sqlite3_stmt *stmt, void *record)
+{
+    store_api_token_t *token = record;
+    copy_fixed(stmt, 0, token->id, sizeof token->id);
+    copy_fixed(stmt, 1, token->user_id, sizeof token->user_id);
+    copy_fixed(stmt, 2, token->project_id, sizeof token->project_id);
+    int failed = copy_name(stmt, 3, &token->name);
+    copy_fixed(stmt, 4, token->key_hash, sizeof token->key_hash);
+    token->created_at_ms = sqlite3_column_int64(stmt, 5);
+    token->last_used_ms = sqlite3_column_int64(stmt, 6);
+    if (failed)
+        store_api_token_clear(token);
+    return failed ? -1 : 0;
+}
+
+static int read_stream_texts(sqlite3_stmt *stmt, store_stream_t *s)
+{
+    return copy_name(stmt, SC_NAME, &s->name) |
+           copy_owned(stmt, SC_CREATED_BY_TOKEN_NAME, &s->created_by_token_name) |
+           copy_owned(stmt, SC_ISSUES, &s->issues_json) |
+           copy_owned(stmt, SC_PROFILES, &s->profiles_json) |
+           copy_owned(stmt, SC_USER_TAGS, &s->user_tags_json) |
+           copy_owned(stmt, SC_CREATOR_ID, &s->creator_id_json) |
+           copy_owned(stmt, SC_PULL, &s->pull_json) |
+           copy_owned(stmt, SC_PLAYBACK_POLICY, &s->playback_policy_json) |
+           copy_owned(stmt, SC_RECORDING_SPEC, &s->recording_spec_json) |
+           copy_owned(stmt, SC_MULTISTREAM, &s->multistream_json);
+}
+
+static int read_stream(sqlite3_stmt *stmt, void *record)
+{
+    store_stream_t *s = record;
+    copy_fixed(stmt, SC_ID, s->id, sizeof s->id);
+    copy_fixed(stmt, SC_USER_ID, s->user_id, sizeof s->user_id);
+    copy_fixed(stmt, SC_PROJECT_ID, s->project_id, sizeof s->project_id);
+    copy_fixed(stmt, SC_STREAM_KEY, s->stream_key, sizeof s->stream_key);
+    copy_fixed(stmt, SC_PLAYBACK_ID, s->playback_id, sizeof s->playback_id);
+    s->created_at_ms = sqlite3_column_int64(stmt, SC_CREATED_AT);
+    s->last_seen_ms = sqlite3_column_int64(stmt, SC_LAST_SEEN);
+    s->last_terminated_at_ms = sqlite3_column_int64(stmt, SC_LAST_TERMINATED_AT);
+    s->is_active = column_bool(stmt, SC_IS_ACTIVE);
+    s->record = column_bool(stmt, SC_RECORD);
+    s->suspended = column_bool(stmt, SC_SUSPENDED);
+    s->deleted = column_bool(stmt, SC_DELETED);
+    s->is_healthy = column_tristate(stmt, SC_IS_HEALTHY);
+    read_counters(stmt, SC_COUNTERS, &s->counters);
+    if (read_stream_texts(stmt, s) == 0)
+        return 0;
+    store_stream_clear(s);
+    return -1;
+}
+
+static int read_session(sqlite3_stmt *stmt, void *record)
+{
+    store_session_t *s = record;
+    copy_fixed(stmt, SN_ID, s->id, sizeof s->id);
+    copy_fixed(stmt, SN_PARENT_ID, s->parent_id, sizeof s->parent_id);
+    copy_fixed(stmt, SN_USER_ID, s->user_id, sizeof s->user_id);
+    copy_fixed(stmt, SN_PROJECT_ID, s->project_id, sizeof s->project_id);
+    copy_fixed(stmt, SN_PLAYBACK_ID, s->playback_id, sizeof s->playback_id);
+    s->created_at_ms = sqlite3_column_int64(stmt, SN_CREATED_AT);
+    s->last_seen_ms = sqlite3_column_int64(stmt, SN_LAST_SEEN);
+    s->ended_at_ms = sqlite3_column_int64(stmt, SN_ENDED_AT);
+    s->is_active = column_bool(stmt, SN_IS_ACTIVE);
+    s->record = column_bool(stmt, SN_RECORD);
+    s->deleted = column_bool(stmt, SN_DELETED);
+    s->is_healthy = column_tristate(stmt, SN_IS_HEALTHY);
+    s->recording_status = column_recording_status(stmt, SN_RECORDING_STATUS, s->id);
+    read_counters(stmt, SN_COUNTERS, &s->counters);
+    int failed = copy_name(stmt, SN_NAME, &s->name) | copy_owned(stmt, SN_ISSUES, &s->issues_json) |
+                 copy_owned(stmt, SN_PROFILES, &s->profiles_json) |
+                 copy_owned(stmt, SN_RECORDING_SPEC, &s->recording_spec_json);
+    if (failed)
+        store_session_clear(s);
+    return failed ? -1 : 0;
+}
+
+/* What the generic lookup and list code needs to know about a record type. */
+typedef struct record_type {
+    size_t size;
+    int (*read)(sqlite3_stmt *stmt, void *record);
+    void (*clear)(void *record);
+} record_type_t;
+
+static void clear_user(void *record)
+{
+    store_user_clear(record);
+}
+
+static void clear_token(void *record)
+{
+    store_api_token_clear(record);
+}
+
+static void clear_stream(void *record)
+{
+    store_stream_clear(record);
+}
+
+static void clear_session(void *record)
+{
+    store_session_clear(record);
+}
+
+static const record_type_t user_type = {sizeof(store_user_t), read_user, clear_user};
+static const record_type_t token_type = {sizeof(store_api_token_t), read_token, clear_token};
+static const record_type_t stream_type = {sizeof(store_stream_t), read_stream, clear_stream};
+static const record_type_t session_type = {sizeof(store_session_t), read_session, clear_session};
+
+/* A growable array of records of one type. */
+typedef struct row_set {
+    void *rows;
+    size_t count;
+    size_t capacity;
+} row_set_t;
+
+static void row_set_free(row_set_t *set, const record_type_t *type)
+{
+    for (size_t i = 0; i < set->count; i++)
+        type->clear((char *)set->rows + i * type->size);
+    free(set->rows);
+    *set = (row_set_t){0};
+}
+
+/* Appends a zeroed record and returns it, or NULL when out of memory. */
+static void *row_set_add(row_set_t *set, const record_type_t *type)
+{
+    if (set->count == set->capacity) {
+        size_t capacity = set->capacity ? set->capacity * 2 : 16;
+        void *rows = realloc(set->rows, capacity * type->size);
+        if (!rows)
+            return NULL;
+        set->rows = rows;
+        set->capacity = capacity;
+    }
+    void *slot = (char *)set->rows + set->count * type->size;
+    memset(slot, 0, type->size);
+    set->count++;
+    return slot;
+}
+
+/* Steps stmt to the end, reading every row into set. On failure set is freed and empty. */
+static int collect_rows(sqlite3 *db, sqlite3_stmt *stmt, const char *what,
+                        const record_type_t *type, row_set_t *set)
+{
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        void *slot = row_set_add(set, type);
+        if (!slot || type->read(stmt, slot) != 0) {
+            row_set_free(set, type);
+            return out_of_memory(what);
+        }
+    }
+    if (rc == SQLITE_DONE)
+        return STORE_OK;
+    row_set_free(set, type);
+    return sqlite_status(db, rc, what);
+}
+
+/* ---- Running cached statements ------------------------------------------------------------- */
+
+/* Runs a cached single-row lookup keyed by ?1 = key and reads the row into out. */
+static int run_lookup(store_t *store, stmt_id_t id, const char *key, const record_type_t *type,
+                      void *out)
+{
+    sqlite_conn_t *conn = pool_acquire(store);
+    sqlite3_stmt *stmt = conn->stmts[id];
+    const char *what = stmt_defs[id].name;
+    int rc = sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    int status;
+    if (rc == SQLITE_ROW)
+        status = type->read(stmt, out) == 0 ? STORE_OK : out_of_memory(what);
+    else if (rc == SQLITE_DONE)
+        status = STORE_NOT_FOUND;
+    else
+        status = sqlite_status(conn->db, rc, what);
+    stmt_done(stmt);
+    pool_release(store, conn);
+    return status;
+}
+
+typedef void (*record_binder_t)(binder_t *b, const void *record);
+
+/* Runs a cached INSERT, UPDATE or DELETE whose parameters bind fills from record. With
+ * must_change, a statement that touched no row is STORE_NOT_FOUND. */
+static int run_write(store_t *store, stmt_id_t id, record_binder_t bind, const void *record,
+                     bool must_change)
+{
+    sqlite_conn_t *conn = pool_acquire(store);
+    binder_t b = {conn->stmts[id], SQLITE_OK};
+    bind(&b, record);
+    int rc = b.rc == SQLITE_OK ? sqlite3_step(b.stmt) : b.rc;
+    int status;
+    if (rc == SQLITE_DONE)
+        status = must_change && sqlite3_changes(conn->db) == 0 ? STORE_NOT_FOUND : STORE_OK;
+    else
+        status = sqlite_status(conn->db, rc, stmt_defs[id].name);
+    stmt_done(b.stmt);
+    pool_release(store, conn);
+    return status;
+}
+
+/* Runs a cached query that returns one integer. */
+static int run_scalar(store_t *store, stmt_id_t id, int64_t *out)
+{
+    sqlite_conn_t *conn = pool_acquire(store);
+    sqlite3_stmt *stmt = conn->stmts[id];
+    int rc = sqlite3_step(stmt);
+    int status = STORE_OK;
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(stmt, 0);
+    else
+        status = sqlite_status(conn->db, rc, stmt_defs[id].name);
+    stmt_done(stmt);
+    pool_release(store, conn);
+    return status;
+}
+
+/* ---- Opening and closing --------------------------------------------------------------------- */
+
+static void conn_close(sqlite_conn_t *conn)
+{
+    for (int i = 0; i < STMT_COUNT; i++)
+        sqlite3_finalize(conn->stmts[i]);
+    if (conn->db && sqlite3_close(conn->db) != SQLITE_OK)
+        log_error("store", "closing the database: %s", sqlite3_errmsg(conn->db));
+    *conn = (sqlite_conn_t){0};
+}
+
+/* Opens one connection and applies the per-connection settings. */
+static int conn_open(sqlite_conn_t *conn, const char *path, int flags, char *err, size_t err_size)
+{
+    int rc = sqlite3_open_v2(path, &conn->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_size, "opening %s: %s", path,
+                 conn->db ? sqlite3_errmsg(conn->db) : sqlite3_errstr(rc));
+        return -1;
+    }
+    sqlite3_extended_result_codes(conn->db, 1);
+    sqlite3_busy_timeout(conn->db, BUSY_TIMEOUT_MS);
+    /* foreign_keys is off by default and per connection; NORMAL is durable across application
+     * crashes in WAL mode, and only a power loss can drop the last commits. */
+    rc = sqlite3_exec(conn->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", NULL, NULL,
+                      NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_size, "configuring %s: %s", path, sqlite3_errmsg(conn->db));
+        return -1;
+    }
+    return 0;
+}
+
+static int conn_prepare(sqlite_conn_t *conn, char *err, size_t err_size)
+{
+    for (int i = 0; i < STMT_COUNT; i++) {
+        int rc = sqlite3_prepare_v3(conn->db, stmt_defs[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                    &conn->stmts[i], NULL);
+        if (rc != SQLITE_OK) {
+            snprintf(err, err_size, "preparing %s: %s", stmt_defs[i].name,
+                     sqlite3_errmsg(conn->db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* WAL lets readers run while one connection writes. The mode is stored in the file, so setting
+ * it once on the first connection covers the others. */
+static int enable_wal(sqlite3 *db, const char *path, char *err, size_t err_size)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+        snprintf(err, err_size, "enabling WAL on %s: %s", path, sqlite3_errmsg(db));
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    const char *mode = (const char *)sqlite3_column_text(stmt, 0);
+    /* Some file systems cannot do WAL; the store still works, with readers and writers taking
+     * turns, so this is worth a warning and not a refusal. */
+    if (!mode || strcmp(mode, "wal") != 0)
+        log_warn("store", "%s: journal mode is %s, not wal", path, mode ? mode : "unknown");
+    sqlite3_finalize(stmt);
+    return 0;
+}
+
+/* The path named by url: a plain path, "sqlite:PATH" or "sqlite://PATH". */
+static const char *url_to_path(const char *url, char *err, size_t err_size)
+{
+    const char *path = url;
+    if (strncmp(path, "sqlite:", 7) == 0) {
+        path += 7;
+        if (strncmp(path, "//", 2) == 0)
+            path += 2;
+    } else if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+        snprintf(err, err_size, "PostgreSQL store URLs are not supported by this build");
+        return NULL;
+    }
+    /* Every pool connection must see the same database; an in-memory one would be private to
+     * each connection. */
+    if (path[0] == '\0' || strcmp(path, ":memory:") == 0) {
+        snprintf(err, err_size, "the store needs a database file path, got \"%s\"", url);
+        return NULL;
+    }
+    return path;
+}
+
+/* The first connection creates the file, checks its version, sets WAL and migrates, all before
+ * any other connection exists. */
+static int open_first(store_t *store, const char *path, char *err, size_t err_size)
+{
+    if (conn_open(&store->conns[0], path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err,
+                  err_size) != 0)
+        return -1;
+    sqlite3 *db = store->conns[0].db;
+    int version = 0;
+    /* Checked before WAL is set so a newer database is left exactly as it was. */
+    if (sqlite_schema_check(db, &version, err, err_size) != 0 ||
+        enable_wal(db, path, err, err_size) != 0 || sqlite_schema_migrate(db, err, err_size) != 0)
+        return -1;
+    if (version != sqlite_schema_latest())
+        log_info("store", "%s: schema migrated from version %d to %d", path, version,
+                 sqlite_schema_latest());
+    return 0;
+}
+
+static store_t *open_pool(const char *url, char *err, size_t err_size)
+{
+    const char *path = url_to_path(url, err, err_size);
+    if (!path)
+        return NULL;
+    store_t *store = calloc(1, sizeof *store);
+    if (!store) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    if (pthread_mutex_init(&store->pool_lock, NULL) != 0) {
+        free(store);
+        snprintf(err, err_size, "creating the pool lock failed");
+        return NULL;
+    }
+    if (pthread_cond_init(&store->pool_available, NULL) != 0) {
+        pthread_mutex_destroy(&store->pool_lock);
+        free(store);
+        snprintf(err, err_size, "creating the pool condition failed");
+        return NULL;
+    }
+    if (open_first(store, path, err, err_size) != 0)
+        goto fail;
+    for (int i = 1; i < POOL_SIZE; i++) {
+        if (conn_open(&store->conns[i], path, SQLITE_OPEN_READWRITE, err, err_size) != 0)
+            goto fail;
+    }
+    for (int i = 0; i < POOL_SIZE; i++) {
+        if (conn_prepare(&store->conns[i], err, err_size) != 0)
+            goto fail;
+        store->free_conns[store->free_count++] = &store->conns[i];
+    }
+    return store;
+fail:
+    store_close(store);
+    return NULL;
+}
+
+store_t *store_open(const char *url, char *err, size_t err_size)
+{
+    char message[512] = "";
+    if (sqlite3_threadsafe() == 0) {
+        snprintf(message, sizeof message, "the SQLite library was built without thread support");
+    } else if (!url) {
+        snprintf(message, sizeof message, "no store URL given");
+    } else {
+        store_t *store = open_pool(url, message, sizeof message);
+        if (store)
+            return store;
+    }
+    if (err && err_size > 0)
+        snprintf(err, err_size, "%s", message);
+    return NULL;
+}
+
+void store_close(store_t *store)
+{
+    if (!store)
+        return;
+    /* The last connection to close checkpoints the WAL into the main file and removes it. */
+    for (int i = 0; i < POOL_SIZE; i++)
+        conn_close(&store->conns[i]);
+    pthread_cond_destroy(&store->pool_available);
+    pthread_mutex_destroy(&store->pool_lock);
+    free(store);
+}
+
+int store_schema_version(store_t *store, int *out_version)
+{
+    if (!store || !out_version)
+        return STORE_INVALID;
+    int64_t version = 0;
+    int rc = run_scalar(store, STMT_SCHEMA_VERSION, &version);
+    *out_version = rc == STORE_OK ? (int)version : 0;
+    return rc;
+}
+
+/* ---- Clearing -------------------------------------------------------------------------------- */
+
+void store_user_clear(store_user_t *user)
+{
+    if (!user)
+        return;
+    free(user->name);
+    free(user->email);
+    memset(user, 0, sizeof *user);
+}
+
+void store_api_token_clear(store_api_token_t *token)
+{
+    if (!token)
+        return;
+    free(token->name);
+    memset(token, 0, sizeof *token);
+}
+
+void store_stream_clear(store_stream_t *stream)
+{
+    if (!stream)
+        return;
+    free(stream->name);
+    free(stream->created_by_token_name);
+    free(stream->issues_json);
+    free(stream->profiles_json);
+    free(stream->user_tags_json);
+    free(stream->creator_id_json);
+    free(stream->pull_json);
+    free(stream->playback_policy_json);
+    free(stream->recording_spec_json);
+    free(stream->multistream_json);
+    memset(stream, 0, sizeof *stream);
+}
+
+void store_session_clear(store_session_t *session)
+{
+    if (!session)
+        return;
+    free(session->name);
+    free(session->issues_json);
+    free(session->profiles_json);
+    free(session->recording_spec_json);
+    memset(session, 0, sizeof *session);
+}
+
+void store_api_token_list_free(store_api_token_t *tokens, size_t count)
+{
+    row_set_t set = {tokens, tokens ? count : 0, count};
+    row_set_free(&set, &token_type);
+}
+
+void store_stream_list_free(store_stream_t *streams, size_t count)
+{
+    row_set_t set = {streams, streams ? count : 0, count};
+    row_set_free(&set, &stream_type);
+}
+
+void store_session_list_free(store_session_t *sessions, size_t count)
+{
+    row_set_t set = {sessions, sessions ? count : 0, count};
+    row_set_free(&set, &session_type);
+}
+
+/* ---- Users ----------------------------------------------------------------------------------- */
+
+static void bind_user(binder_t *b, const void *record)
+{
+    const store_user_t *user = record;
+    bind_text(b, 1, user->id);
+    bind_text(b, 2, user->project_id);
+    bind_text(b, 3, user->name);
+    bind_text(b, 4, user->email);
+    bind_bool(b, 5, user->admin);
+    bind_bool(b, 6, user->suspended);
+    bind_int64(b, 7, user->created_at_ms);
+}
+
+int store_user_create(store_t *store, store_user_t *user)
+{
+    if (!store || !user || !user->name)
+        return STORE_INVALID;
+    if (ids_uuid_v4(user->id) != 0 || ids_uuid_v4(user->project_id) != 0) {
+        log_error("store", "user create: the random generator failed");
+        return STORE_ERR;
+    }
+    user->created_at_ms = clock_now_ms();
+    return run_write(store, STMT_USER_INSERT, bind_user, user, false);
+}
+
+int store_user_get(store_t *store, const char *user_id, store_user_t *out)
+{
+    if (!out)
+        return STORE_INVALID;
+    memset(out, 0, sizeof *out);
+    if (!store || !user_id)
+        return STORE_INVALID;
+    return run_lookup(store, STMT_USER_GET, user_id, &user_type, out);
+}
+
+int store_user_count(store_t *store, int64_t *out_count)
+{
+    if (!store || !out_count)
+        return STORE_INVALID;
+    *out_count = 0;
+    return run_scalar(store, STMT_USER_COUNT, out_count);
+}
+
+/* ---- API tokens ------------------------------------------------------------------------------ */
+
+static void bind_token(binder_t *b, const void *record)
+{
+    const store_api_token_t *token = record;
+    bind_text(b, 1, token->id);
+    bind_text(b, 2, token->user_id);
+    bind_text(b, 3, token->project_id);
+    bind_text(b, 4, token->name);
+    bind_text(b, 5, token->key_hash);
+    bind_int64(b, 6, token->created_at_ms);
+    bind_int64(b, 7, token->last_used_ms);
+}
+
+int store_api_token_create(store_t *store, store_api_token_t *token)
+{
+    if (!store || !token || !token->name)
+        return STORE_INVALID;
+    if (ids_uuid_v4(token->id) != 0) {
+        log_error("store", "token create: the random generator failed");
+        return STORE_ERR;
+    }
+    token->created_at_ms = clock_now_ms();
+    token->last_used_ms = 0;
+    return run_write(store, STMT_TOKEN_INSERT, bind_token, token, false);
+}
+
+int store_api_token_find(store_t *store, const char *key_hash, store_api_token_t *out)
+{
+    if (!out)
+        return STORE_INVALID;
+    memset(out, 0, sizeof *out);
+    if (!store || !key_hash)
+        return STORE_INVALID;
+    return run_lookup(store, STMT_TOKEN_FIND, key_hash, &token_type, out);
+}
+
+/* Parameters of the statements keyed by a token id plus one more value. */
+typedef struct token_op {
+    const char *token_id;
+    const char *user_id;
+    int64_t now_ms;
+} token_op_t;
+
+static void bind_token_touch(binder_t *b, const void *record)
+{
+    const token_op_t *op = record;
+    bind_text(b, 1, op->token_id);
+    bind_int64(b, 2, op->now_ms);
+}
+
+static void bind_token_delete(binder_t *b, const void *record)
+{
+    const token_op_t *op = record;
+    bind_text(b, 1, op->token_id);
+    bind_text(b, 2, op->user_id);
+}
+
+int store_api_token_touch(store_t *store, const char *token_id, int64_t now_ms)
+{
+    if (!store || !token_id)
+        return STORE_INVALID;
+    token_op_t op = {.token_id = token_id, .now_ms = now_ms};
+    return run_write(store, STMT_TOKEN_TOUCH, bind_token_touch, &op, true);
+}
+
+int store_api_token_delete(store_t *store, const char *user_id, const char *token_id)
+{
+    if (!store || !user_id || !token_id)
+        return STORE_INVALID;
+    token_op_t op = {.token_id = token_id, .user_id = user_id};
+    return run_write(store, STMT_TOKEN_DELETE, bind_token_delete, &op, true);
+}
+
+int store_api_token_list(store_t *store, const char *user_id, store_api_token_t **out,
+                         size_t *out_count)
+{
+    if (!out || !out_count)
+        return STORE_INVALID;
+    *out = NULL;
+    *out_count = 0;
+    if (!store || !user_id)
+        return STORE_INVALID;
+    sqlite_conn_t *conn = pool_acquire(store);
+    sqlite3_stmt *stmt = conn->stmts[STMT_TOKEN_LIST];
+    row_set_t set = {0};
+    int rc = sqlite3_bind_text(stmt, 1, user_id, -1, SQLITE_STATIC);
+    int status = rc == SQLITE_OK ? collect_rows(conn->db, stmt, stmt_defs[STMT_TOKEN_LIST].name,
+                                                &token_type, &set)
+                                 : sqlite_status(conn->db, rc, stmt_defs[STMT_TOKEN_LIST].name);
+    stmt_done(stmt);
+    pool_release(store, conn);
+    *out = set.rows;
+    *out_count = set.count;
+    return status;
+}
+
+/* ---- Streams --------------------------------------------------------------------------------- */
+
+static void bind_stream(binder_t *b, const void *record)
+{
+    const store_stream_t *s = record;
+    bind_text(b, SC_ID + 1, s->id);
+    bind_text(b, SC_USER_ID + 1, s->user_id);
+    bind_text(b, SC_PROJECT_ID + 1, s->project_id);
+    bind_text(b, SC_STREAM_KEY + 1, s->stream_key);
+    bind_text(b, SC_PLAYBACK_ID + 1, s->playback_id);
+    bind_text(b, SC_NAME + 1, s->name);
+    bind_text(b, SC_CREATED_BY_TOKEN_NAME + 1, s->created_by_token_name);
+    bind_int64(b, SC_CREATED_AT + 1, s->created_at_ms);
+    bind_int64(b, SC_LAST_SEEN + 1, s->last_seen_ms);
+    bind_int64(b, SC_LAST_TERMINATED_AT + 1, s->last_terminated_at_ms);
+    bind_bool(b, SC_IS_ACTIVE + 1, s->is_active);
+    bind_bool(b, SC_RECORD + 1, s->record);
+    bind_bool(b, SC_SUSPENDED + 1, s->suspended);
+    bind_bool(b, SC_DELETED + 1, s->deleted);
+    bind_tristate(b, SC_IS_HEALTHY + 1, s->is_healthy);
+    bind_text(b, SC_ISSUES + 1, s->issues_json);
+    bind_counters(b, SC_COUNTERS + 1, &s->counters);
+    bind_text(b, SC_PROFILES + 1, s->profiles_json);
+    bind_text(b, SC_USER_TAGS + 1, s->user_tags_json);
+    bind_text(b, SC_CREATOR_ID + 1, s->creator_id_json);
+    bind_text(b, SC_PULL + 1, s->pull_json);
+    bind_text(b, SC_PLAYBACK_POLICY + 1, s->playback_policy_json);
+    bind_text(b, SC_RECORDING_SPEC + 1, s->recording_spec_json);
+    bind_text(b, SC_MULTISTREAM + 1, s->multistream_json);
+}
+
+int store_stream_insert(store_t *store, const store_stream_t *stream)
+{
+    if (!store || !stream || !stream->name)
+        return STORE_INVALID;
+    return run_write(store, STMT_STREAM_INSERT, bind_stream, stream, false);
+}
+
+int store_stream_update(store_t *store, const store_stream_t *stream)
+{
+    if (!store || !stream || !stream->name)
+        return STORE_INVALID;
+    return run_write(store, STMT_STREAM_UPDATE, bind_stream, stream, true);
+}
+
+/* The three stream getters differ only in their key column. */
+static int stream_lookup(store_t *store, stmt_id_t id, const char *key, store_stream_t *out)
+{
+    if (!out)
+        return STORE_INVALID;
+    memset(out, 0, sizeof *out);
+    if (!store || !key)
+        return STORE_INVALID;
+    return run_lookup(store, id, key, &stream_type, out);
+}
+
+int store_stream_get(store_t *store, const char *id, store_stream_t *out)
+{
+    return stream_lookup(store, STMT_STREAM_GET, id, out);
+}
+
+int store_stream_get_by_key(store_t *store, const char *stream_key, store_stream_t *out)
+{
+    return stream_lookup(store, STMT_STREAM_GET_BY_KEY, stream_key, out);
+}
+
+int store_stream_get_by_playback_id(store_t *store, const char *playback_id, store_stream_t *out)
+{
+    return stream_lookup(store, STMT_STREAM_GET_BY_PLAYBACK_ID, playback_id, out);
+}
+
+/* ---- Sessions -------------------------------------------------------------------------------- */
+
+static void bind_session(binder_t *b, const void *record)
+{
+    const store_session_t *s = record;
+    bind_text(b, SN_ID + 1, s->id);
+    bind_text(b, SN_PARENT_ID + 1, s->parent_id);
+    bind_text(b, SN_USER_ID + 1, s->user_id);
+    bind_text(b, SN_PROJECT_ID + 1, s->project_id);
+    bind_text(b, SN_PLAYBACK_ID + 1, s->playback_id);
+    bind_text(b, SN_NAME + 1, s->name);
+    bind_int64(b, SN_CREATED_AT + 1, s->created_at_ms);
+    bind_int64(b, SN_LAST_SEEN + 1, s->last_seen_ms);
+    bind_int64(b, SN_ENDED_AT + 1, s->ended_at_ms);
+    bind_bool(b, SN_IS_ACTIVE + 1, s->is_active);
+    bind_bool(b, SN_RECORD + 1, s->record);
+    bind_bool(b, SN_DELETED + 1, s->deleted);
+    bind_tristate(b, SN_IS_HEALTHY + 1, s->is_healthy);
+    bind_text(b, SN_ISSUES + 1, s->issues_json);
+    bind_text(b, SN_RECORDING_STATUS + 1, recording_status_names[s->recording_status]);
+    bind_counters(b, SN_COUNTERS + 1, &s->counters);
+    bind_text(b, SN_PROFILES + 1, s->profiles_json);
+    bind_text(b, SN_RECORDING_SPEC + 1, s->recording_spec_json);
+}
+
+static bool session_valid(const store_session_t *session)
+{
+    return session->name && (int)session->recording_status >= 0 &&
+           (int)session->recording_status < RECORDING_STATUS_COUNT;
+}
+
+int store_session_insert(store_t *store, const store_session_t *session)
+{
+    if (!store || !session || !session_valid(session))
+        return STORE_INVALID;
+    return run_write(store, STMT_SESSION_INSERT, bind_session, session, false);
+}
+
+int store_session_update(store_t *store, const store_session_t *session)
+{
+    if (!store || !session || !session_valid(session))
+        return STORE_INVALID;
+    return run_write(store, STMT_SESSION_UPDATE, bind_session, session, true);
+}
+
+int store_session_get(store_t *store, const char *id, store_session_t *out)
+{
+    if (!out)
+        return STORE_INVALID;
+    memset(out, 0, sizeof *out);
+    if (!store || !id)
+        return STORE_INVALID;
+    return run_lookup(store, STMT_SESSION_GET, id, &session_type, out);
+}
+
+/* ---- List queries ----------------------------------------------------------------------------
+ * The SQL of a list is built from fixed fragments only: API field names are looked up in a table
+ * of column expressions, and every value is a bound parameter. */
+
+typedef struct field_map {
+    const char *name; /* API name */
+    const char *expr; /* SQL expression over the resource's table */
+} field_map_t;
+
+/* json_valid guards json_extract, which fails the whole query on a malformed value (a row seeded
+ * by hand); such a row then simply has no creatorId. */
+static const field_map_t stream_fields[] = {
+    {"id", "id"},
+    {"name", "name"},
+    {"sourceSegments", "source_segments"},
+    {"lastSeen", "last_seen"},
+    {"createdAt", "created_at"},
+    {"userId", "user_id"},
+    {"creatorId", "CASE WHEN json_valid(creator_id) THEN json_extract(creator_id, '$.value') END"},
+    {"pull.source", "CASE WHEN json_valid(pull) THEN json_extract(pull, '$.source') END"},
+    {"isActive", "is_active"},
+    {"user.email", "(SELECT users.email FROM users WHERE users.id = streams.user_id)"},
+    {"parentId", "NULL"}, /* streams have no parent */
+    {"playbackId", "playback_id"},
+    {"projectId", "project_id"},
+    {"record", "record"},
+    {"suspended", "suspended"},
+    {"sourceSegmentsDuration", "source_segments_duration"},
+    {"transcodedSegments", "transcoded_segments"},
+    {"transcodedSegmentsDuration", "transcoded_segments_duration"},
+    {"isHealthy", "is_healthy"},
+    {"sourceBytes", "source_bytes"},
+    {"transcodedBytes", "transcoded_bytes"},
+    {"ingestRate", "ingest_rate"},
+    {"outgoingRate", "outgoing_rate"},
+    {"lastTerminatedAt", "last_terminated_at"},
+};
+
+static const field_map_t session_fields[] = {
+    {"id", "id"},
+    {"name", "name"},
+    {"lastSeen", "last_seen"},
+    {"createdAt", "created_at"},
+    {"userId", "user_id"},
+    {"user.email", "(SELECT users.email FROM users WHERE users.id = sessions.user_id)"},
+    {"parentId", "parent_id"},
+    {"projectId", "project_id"},
+    {"record", "record"},
+    {"sourceSegments", "source_segments"},
+    {"transcodedSegments", "transcoded_segments"},
+    {"sourceSegmentsDuration", "source_segments_duration"},
+    {"transcodedSegmentsDuration", "transcoded_segments_duration"},
+    {"sourceBytes", "source_bytes"},
+    {"transcodedBytes", "transcoded_bytes"},
+    {"ingestRate", "ingest_rate"},
+    {"outgoingRate", "outgoing_rate"},
+    {"recordingStatus", "recording_status"},
+    {"playbackId", "playback_id"},
+    {"isActive", "is_active"},
+};
+
+typedef struct resource {
+    const char *what; /* for logs */
+    const char *table;
+    const char *columns;
+    const char *parent_expr; /* what q->parent_id compares with */
+    const field_map_t *fields;
+    size_t field_count;
+    const record_type_t *type;
+} resource_t;
+
+static const resource_t stream_resource = {
+    .what = "stream list",
+    .table = "streams",
+    .columns = STREAM_COLUMNS,
+    .parent_expr = "NULL", /* streams have no parent: a parent scope matches nothing */
+    .fields = stream_fields,
+    .field_count = sizeof stream_fields / sizeof stream_fields[0],
+    .type = &stream_type,
+};
+
+static const resource_t session_resource = {
+    .what = "session list",
+    .table = "sessions",
+    .columns = SESSION_COLUMNS,
+    .parent_expr = "parent_id",
+    .fields = session_fields,
+    .field_count = sizeof session_fields / sizeof session_fields[0],
+    .type = &session_type,
+};
+
+static const char *field_expr(const resource_t *res, const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < res->field_count; i++) {
+        if (strcmp(res->fields[i].name, name) == 0)
+            return res->fields[i].expr;
+    }
+    return NULL;
+}
+
+/* A growable SQL string; after an allocation failure it stays failed and appends do nothing. */
+typedef struct sql_buf {
+    char *text;
+    size_t len;
+    size_t capacity;
+    bool failed;
+} sql_buf_t;
+
+/* Appends every string up to the NULL sentinel; call it through sql_append, which adds one. */
+__attribute__((sentinel)) static void sql_append_parts(sql_buf_t *buf, ...)
+{
+    va_list args;
+    va_start(args, buf);
+    for (const char *part = va_arg(args, const char *); part && !buf->failed;
+         part = va_arg(args, const char *)) {
+        size_t n = strlen(part);
+        if (buf->len + n + 1 > buf->capacity) {
+            size_t capacity = (buf->len + n + 1) * 2;
+            char *text = realloc(buf->text, capacity);
+            if (!text) {
+                buf->failed = true;
+                break;
+            }
+            buf->text = text;
+            buf->capacity = capacity;
+        }
+        memcpy(buf->text + buf->len, part, n + 1);
+        buf->len += n;
+    }
+    va_end(args);
+}
+
+#define sql_append(buf, ...) sql_append_parts((buf), __VA_ARGS__, (const char *)NULL)
+
+typedef enum { BIND_TEXT, BIND_INT, BIND_DOUBLE } bind_kind_t;
+
+typedef struct bind_value {
+    bind_kind_t kind;
+    const char *text; /* borrowed from the query */
+    int64_t int_value;
+    double double_value;
+} bind_value_t;
+
+/* The WHERE and ORDER BY of a list and the values their placeholders take, in order. */
+typedef struct query_plan {
+    sql_buf_t where;
+    sql_buf_t order;
+    bind_value_t binds[MAX_QUERY_BINDS];
+    int bind_count;
+} query_plan_t;
+
+/* The text so far; "" when nothing was appended. */
+static const char *sql_text(const sql_buf_t *buf)
+{
+    return buf->text ? buf->text : "";
+}
+
+static void plan_free(query_plan_t *plan)
+{
+    free(plan->where.text);
+    free(plan->order.text);
+}
+
+/* Starts the next condition: " WHERE " for the first, " AND " after. */
+static void plan_and(query_plan_t *plan)
+{
+    sql_append(&plan->where, plan->where.len ? " AND " : " WHERE ");
+}
+
+static void plan_bind(query_plan_t *plan, bind_value_t value)
+{
+    plan->binds[plan->bind_count++] = value;
+}
+
+static void plan_bind_text(query_plan_t *plan, const char *text)
+{
+    plan_bind(plan, (bind_value_t){.kind = BIND_TEXT, .text = text});
+}
+
+static void plan_bind_int(query_plan_t *plan, int64_t value)
+{
+    plan_bind(plan, (bind_value_t){.kind = BIND_INT, .int_value = value});
+}
+
+/* Integral numbers are bound as integers so they compare exactly with INTEGER columns
+ * (timestamps beyond 2^53 do not occur; the range check keeps the cast defined). */
+static void plan_bind_number(query_plan_t *plan, double value)
+{
+    if (value >= -9.0e15 && value <= 9.0e15 && (double)(int64_t)value == value)
+        plan_bind_int(plan, (int64_t)value);
+    else
+        plan_bind(plan, (bind_value_t){.kind = BIND_DOUBLE, .double_value = value});
+}
+
+/* The conditions every list has: owner, project, parent, deleted, active, record, used. */
+static void plan_scope(query_plan_t *plan, const resource_t *res, const store_query_t *q)
+{
+    if (q->user_id) {
+        plan_and(plan);
+        sql_append(&plan->where, "user_id = ?");
+        plan_bind_text(plan, q->user_id);
+    }
+    if (q->project_id) {
+        plan_and(plan);
+        sql_append(&plan->where, "project_id = ?");
+        plan_bind_text(plan, q->project_id);
+    }
+    if (q->parent_id) {
+        plan_and(plan);
+        sql_append(&plan->where, res->parent_expr, " = ?");
+        plan_bind_text(plan, q->parent_id);
+    }
+    if (!q->include_deleted) {
+        plan_and(plan);
+        sql_append(&plan->where, "deleted = 0");
+    }
+    if (q->active_only) {
+        plan_and(plan);
+        sql_append(&plan->where, "is_active = 1");
+    }
+    if (q->record >= 0) {
+        plan_and(plan);
+        sql_append(&plan->where, "record = ?");
+        plan_bind_int(plan, q->record);
+    }
+    if (q->only_used) {
+        plan_and(plan);
+        sql_append(&plan->where, "last_seen > 0 AND source_segments_duration > 0");
+    }
+}
+
+static const char *comparison_sql(store_op_t op)
+{
+    switch (op) {
+    case STORE_OP_EQ:
+        return " = ?";
+    case STORE_OP_GT:
+        return " > ?";
+    case STORE_OP_GTE:
+        return " >= ?";
+    case STORE_OP_LT:
+        return " < ?";
+    case STORE_OP_LTE:
+        return " <= ?";
+    default:
+        return NULL;
+    }
+}
+
+static int plan_filter_value(query_plan_t *plan, const store_filter_t *f)
+{
+    switch (f->kind) {
+    case STORE_VALUE_STRING:
+        if (!f->string_value)
+            return STORE_INVALID;
+        plan_bind_text(plan, f->string_value);
+        return STORE_OK;
+    case STORE_VALUE_NUMBER:
+        plan_bind_number(plan, f->number_value);
+        return STORE_OK;
+    case STORE_VALUE_BOOL:
+        plan_bind_int(plan, f->bool_value ? 1 : 0);
+        return STORE_OK;
+    default:
+        return STORE_INVALID;
+    }
+}
+
+/* CONTAINS uses instr, not LIKE, so '%' and '_' in the value are literal characters. lower() folds
+ * ASCII only (no ICU), which covers the fields it serves: names, ids, emails. */
+static int plan_filter(query_plan_t *plan, const resource_t *res, const store_filter_t *f)
+{
+    const char *expr = field_expr(res, f->field);
+    if (!expr)
+        return STORE_INVALID;
+    plan_and(plan);
+    if (f->op == STORE_OP_CONTAINS) {
+        if (f->kind != STORE_VALUE_STRING)
+            return STORE_INVALID;
+        sql_append(&plan->where, "instr(lower(", expr, "), lower(?)) > 0");
+    } else {
+        const char *comparison = comparison_sql(f->op);
+        if (!comparison)
+            return STORE_INVALID;
+        sql_append(&plan->where, expr, comparison);
+    }
+    return plan_filter_value(plan, f);
+}
+
+/* The id tiebreaker makes the order total, so offset pages neither repeat nor skip rows. */
+static int plan_order(query_plan_t *plan, const resource_t *res, const store_query_t *q)
+{
+    if (q->order_count == 0)
+        sql_append(&plan->order, " ORDER BY last_seen DESC, created_at DESC");
+    for (size_t i = 0; i < q->order_count; i++) {
+        const char *expr = field_expr(res, q->order[i].field);
+        if (!expr)
+            return STORE_INVALID;
+        sql_append(&plan->order, i == 0 ? " ORDER BY " : ", ", expr,
+                   q->order[i].descending ? " DESC" : " ASC");
+    }
+    sql_append(&plan->order, ", id ASC");
+    return STORE_OK;
+}
+
+static int query_check(const store_query_t *q)
+{
+    if (!q || q->limit <= 0 || q->offset < 0 || q->record > 1)
+        return STORE_INVALID;
+    if ((q->filter_count > 0 && !q->filters) || q->filter_count > MAX_QUERY_TERMS)
+        return STORE_INVALID;
+    if ((q->order_count > 0 && !q->order) || q->order_count > MAX_QUERY_TERMS)
+        return STORE_INVALID;
+    return STORE_OK;
+}
+
+static int plan_build(query_plan_t *plan, const resource_t *res, const store_query_t *q)
+{
+    plan_scope(plan, res, q);
+    for (size_t i = 0; i < q->filter_count; i++) {
+        int rc = plan_filter(plan, res, &q->filters[i]);
+        if (rc != STORE_OK)
+            return rc;
+    }
+    int rc = plan_order(plan, res, q);
+    if (rc == STORE_OK && (plan->where.failed || plan->order.failed))
+        rc = out_of_memory(res->what);
+    return rc;
+}
+
+static void bind_plan(binder_t *b, const query_plan_t *plan)
+{
+    for (int i = 0; i < plan->bind_count; i++) {
+        const bind_value_t *v = &plan->binds[i];
+        if (v->kind == BIND_TEXT)
+            bind_text(b, i + 1, v->text);
+        else if (v->kind == BIND_INT)
+            bind_int64(b, i + 1, v->int_value);
+        else
+            bind_double(b, i + 1, v->double_value);
+    }
+}
+
+/* Prepares a one-off statement from sql and binds the plan's values to it. */
+static int prepare_planned(sqlite3 *db, const sql_buf_t *sql, const query_plan_t *plan,
+                           const char *what, sqlite3_stmt **out)
+{
+    *out = NULL;
+    if (sql->failed)
+        return out_of_memory(what);
+    int rc = sqlite3_prepare_v2(db, sql->text, (int)sql->len, out, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_status(db, rc, what);
+    binder_t b = {*out, SQLITE_OK};
+    bind_plan(&b, plan);
+    return b.rc == SQLITE_OK ? STORE_OK : sqlite_status(db, b.rc, what);
+}
+
+static int select_rows(sqlite3 *db, const resource_t *res, const query_plan_t *plan,
+                       const store_query_t *q, row_set_t *set)
+{
+    sql_buf_t sql = {0};
+    sql_append(&sql, "SELECT ", res->columns, " FROM ", res->table, sql_text(&plan->where),
+               sql_text(&plan->order), " LIMIT ? OFFSET ?");
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare_planned(db, &sql, plan, res->what, &stmt);
+    free(sql.text);
+    if (rc == STORE_OK) {
+        binder_t b = {stmt, SQLITE_OK};
+        bind_int64(&b, plan->bind_count + 1, q->limit);
+        bind_int64(&b, plan->bind_count + 2, q->offset);
+        rc = b.rc == SQLITE_OK ? collect_rows(db, stmt, res->what, res->type, set)
+                               : sqlite_status(db, b.rc, res->what);
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static int count_rows(sqlite3 *db, const resource_t *res, const query_plan_t *plan,
+                      int64_t *out_total)
+{
+    sql_buf_t sql = {0};
+    sql_append(&sql, "SELECT COUNT(*) FROM ", res->table, sql_text(&plan->where));
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare_planned(db, &sql, plan, res->what, &stmt);
+    free(sql.text);
+    if (rc == STORE_OK) {
+        int step = sqlite3_step(stmt);
+        if (step == SQLITE_ROW)
+            *out_total = sqlite3_column_int64(stmt, 0);
+        else
+            rc = sqlite_status(db, step, res->what);
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* The page and the total run in one read transaction, so they agree with each other even while
+ * other connections write. */
+static int run_list(sqlite3 *db, const resource_t *res, const query_plan_t *plan,
+                    const store_query_t *q, row_set_t *set, int64_t *out_total)
+{
+    int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_status(db, rc, res->what);
+    int status = select_rows(db, res, plan, q, set);
+    if (status == STORE_OK && out_total)
+        status = count_rows(db, res, plan, out_total);
+    rc = sqlite3_exec(db, status == STORE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+    if (rc != SQLITE_OK && status == STORE_OK)
+        status = sqlite_status(db, rc, res->what);
+    if (status != STORE_OK)
+        row_set_free(set, res->type);
+    return status;
+}
+
+static int list_rows(store_t *store, const resource_t *res, const store_query_t *q, row_set_t *set,
+                     int64_t *out_total)
+{
+    if (out_total)
+        *out_total = 0;
+    if (!store)
+        return STORE_INVALID;
+    int rc = query_check(q);
+    if (rc != STORE_OK)
+        return rc;
+    query_plan_t plan = {0};
+    rc = plan_build(&plan, res, q);
+    if (rc == STORE_OK) {
+        sqlite_conn_t *conn = pool_acquire(store);
+        rc = run_list(conn->db, res, &plan, q, set, out_total);
+        pool_release(store, conn);
+    }
+    plan_free(&plan);
+    return rc;
+}
+
+int store_stream_list(store_t *store, const store_query_t *q, store_stream_t **out,
+                      size_t *out_count, int64_t *out_total)
+{
+    if (!out || !out_count)
+        return STORE_INVALID;
+    row_set_t set = {0};
+    int rc = list_rows(store, &stream_resource, q, &set, out_total);
+    *out = set.rows;
+    *out_count = set.count;
+    return rc;
+}
+
+int store_session_list(store_t *store, const store_query_t *q, store_session_t **out,
+                       size_t *out_count, int64_t *out_total)
+{
+    if (!out || !out_count)
+        return STORE_INVALID;
+    row_set_t set = {0};
+    int rc = list_rows(store, &session_resource, q, &set, out_total);
+    *out = set.rows;
+    *out_count = set.count;
+    return rc;
+}

@@ -1,0 +1,13 @@
+/* Time sources: wall clock for API timestamps, monotonic clock for durations and timeouts. */
+#ifndef STREAMD_UTIL_CLOCK_H
+#define STREAMD_UTIL_CLOCK_H
+
+#include <stdint.h>
+
+/* Wall-clock time in ms since the Unix epoch (the unit of every API timestamp). */
+int64_t clock_now_ms(void);
+
+/* Monotonic time in ms from an arbitrary origin; never goes back. */
+int64_t clock_monotonic_ms(void);
+
+#endif
