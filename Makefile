@@ -27,7 +27,7 @@ test-build:
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSTREAMD_SANITIZE=ON -DSTREAMD_TESTS=ON >/dev/null
 	cmake --build build-asan -j $(JOBS)
 
-test: deps-test e2e-deps test-build
+test: deps-test e2e-deps build test-build
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
 fuzz: deps-test

@@ -36,9 +36,10 @@ static int decode_basic(const char *encoded, char *user_id, size_t user_id_size,
     if (!colon || (size_t)(colon - (char *)decoded) >= user_id_size ||
         strlen(colon + 1) >= key_size)
         return -1;
-    *colon = '\0';
-    snprintf(user_id, user_id_size, "%s", (char *)decoded);
-    snprintf(key, key_size, "%s", colon + 1);
+    size_t user_id_len = (size_t)(colon - (char *)decoded);
+    memcpy(user_id, decoded, user_id_len);
+    user_id[user_id_len] = '\0';
+    memcpy(key, colon + 1, strlen(colon + 1) + 1);
     return 0;
 }
 
