@@ -198,8 +198,10 @@ int store_api_token_list(store_t *store, const char *user_id, store_api_token_t 
 int store_api_token_delete(store_t *store, const char *user_id, const char *token_id);
 
 /* Streams. Insert takes every field as given (the API layer fills ids, keys and defaults);
- * STORE_CONFLICT when id, stream_key or playback_id is taken. Update writes every mutable field
- * of the row with that id. Getters return deleted rows too: the caller decides visibility. */
+ * STORE_CONFLICT when id, stream_key or playback_id is taken. Update writes the settings of the
+ * row with that id (name, record, suspended, deleted, last_terminated_at and the JSON fields);
+ * the live fields are written only by store_stream_update_live. Getters return deleted rows
+ * too: the caller decides visibility. */
 int store_stream_insert(store_t *store, const store_stream_t *stream);
 int store_stream_update(store_t *store, const store_stream_t *stream);
 int store_stream_get(store_t *store, const char *id, store_stream_t *out);
@@ -210,12 +212,35 @@ int store_stream_get_by_playback_id(store_t *store, const char *playback_id, sto
 int store_stream_list(store_t *store, const store_query_t *q, store_stream_t **out,
                       size_t *out_count, int64_t *out_total);
 
-/* Sessions: same contract as streams. */
+/* The live state of a stream, written by the media plane while it broadcasts. */
+typedef struct store_stream_live {
+    bool is_active;
+    int64_t last_seen_ms;     /* ms since epoch; the stored value never goes back */
+    int is_healthy;           /* -1 = null, 0 = false, 1 = true */
+    const char *issues_json;  /* borrowed JSON array text; NULL = null */
+    double ingest_rate_bps;   /* bytes per second */
+    double outgoing_rate_bps; /* bytes per second */
+    store_counters_t added;   /* added to the stream's running totals (its rates are ignored) */
+} store_stream_live_t;
+
+/* Writes the live fields of the stream and adds to its totals in one statement, so concurrent
+ * writers never lose an increment. */
+int store_stream_update_live(store_t *store, const char *stream_id,
+                             const store_stream_live_t *live);
+
+/* Sessions: same contract as streams (update writes every mutable field). */
 int store_session_insert(store_t *store, const store_session_t *session);
 int store_session_update(store_t *store, const store_session_t *session);
 int store_session_get(store_t *store, const char *id, store_session_t *out);
 int store_session_list(store_t *store, const store_query_t *q, store_session_t **out,
                        size_t *out_count, int64_t *out_total);
+
+/* The stream's most recent session (STORE_NOT_FOUND when it never broadcast). */
+int store_session_get_latest(store_t *store, const char *stream_id, store_session_t *out);
+
+/* At start: marks every session and stream still active (left so by a crash) as ended, the
+ * session at its last_seen, with rates at 0. *out_closed (may be NULL) gets the session count. */
+int store_close_open_sessions(store_t *store, int64_t *out_closed);
 
 /* The schema version the store is at (for tests and logs). */
 int store_schema_version(store_t *store, int *out_version);

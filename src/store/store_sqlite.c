@@ -105,12 +105,16 @@ typedef enum {
     STMT_TOKEN_DELETE,
     STMT_STREAM_INSERT,
     STMT_STREAM_UPDATE,
+    STMT_STREAM_LIVE,
+    STMT_STREAM_CLOSE_OPEN,
     STMT_STREAM_GET,
     STMT_STREAM_GET_BY_KEY,
     STMT_STREAM_GET_BY_PLAYBACK_ID,
     STMT_SESSION_INSERT,
     STMT_SESSION_UPDATE,
     STMT_SESSION_GET,
+    STMT_SESSION_LATEST,
+    STMT_SESSION_CLOSE_OPEN,
     STMT_SCHEMA_VERSION,
     STMT_COUNT
 } stmt_id_t;
@@ -140,16 +144,26 @@ static const stmt_def_t stmt_defs[STMT_COUNT] = {
                                              "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                                              "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
     /* Identity columns (id, owner, keys, creation) never change after insert. */
+    /* Settings only: the live columns belong to STMT_STREAM_LIVE, so an API edit racing a
+     * broadcast's stats update loses neither. */
     [STMT_STREAM_UPDATE] = {"stream update",
-                            "UPDATE streams SET name = ?6, last_seen = ?9, "
-                            "last_terminated_at = ?10, is_active = ?11, record = ?12, "
-                            "suspended = ?13, deleted = ?14, is_healthy = ?15, issues = ?16, "
-                            "source_segments = ?17, transcoded_segments = ?18, "
-                            "source_segments_duration = ?19, transcoded_segments_duration = ?20, "
-                            "source_bytes = ?21, transcoded_bytes = ?22, ingest_rate = ?23, "
-                            "outgoing_rate = ?24, profiles = ?25, user_tags = ?26, "
+                            "UPDATE streams SET name = ?6, last_terminated_at = ?10, record = ?12, "
+                            "suspended = ?13, deleted = ?14, profiles = ?25, user_tags = ?26, "
                             "creator_id = ?27, pull = ?28, playback_policy = ?29, "
                             "recording_spec = ?30, multistream = ?31 WHERE id = ?1"},
+    /* Totals grow by increments so concurrent broadcasts' updates never overwrite each other. */
+    [STMT_STREAM_LIVE] = {"stream live update",
+                          "UPDATE streams SET is_active = ?2, last_seen = MAX(last_seen, ?3), "
+                          "is_healthy = ?4, issues = ?5, ingest_rate = ?6, outgoing_rate = ?7, "
+                          "source_segments = source_segments + ?8, "
+                          "transcoded_segments = transcoded_segments + ?9, "
+                          "source_segments_duration = source_segments_duration + ?10, "
+                          "transcoded_segments_duration = transcoded_segments_duration + ?11, "
+                          "source_bytes = source_bytes + ?12, "
+                          "transcoded_bytes = transcoded_bytes + ?13 WHERE id = ?1"},
+    [STMT_STREAM_CLOSE_OPEN] = {"stream close open",
+                                "UPDATE streams SET is_active = 0, ingest_rate = 0, "
+                                "outgoing_rate = 0 WHERE is_active = 1"},
     [STMT_STREAM_GET] = {"stream get", "SELECT " STREAM_COLUMNS " FROM streams WHERE id = ?1"},
     [STMT_STREAM_GET_BY_KEY] = {"stream get by key",
                                 "SELECT " STREAM_COLUMNS " FROM streams WHERE stream_key = ?1"},
@@ -168,6 +182,13 @@ static const stmt_def_t stmt_defs[STMT_COUNT] = {
                              "transcoded_bytes = ?21, ingest_rate = ?22, outgoing_rate = ?23, "
                              "profiles = ?24, recording_spec = ?25 WHERE id = ?1"},
     [STMT_SESSION_GET] = {"session get", "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1"},
+    [STMT_SESSION_LATEST] = {"session latest",
+                             "SELECT " SESSION_COLUMNS " FROM sessions WHERE parent_id = ?1 "
+                             "ORDER BY created_at DESC, rowid DESC LIMIT 1"},
+    [STMT_SESSION_CLOSE_OPEN] = {"session close open",
+                                 "UPDATE sessions SET is_active = 0, ingest_rate = 0, "
+                                 "outgoing_rate = 0, ended_at = CASE WHEN last_seen > 0 THEN "
+                                 "last_seen ELSE created_at END WHERE is_active = 1"},
     [STMT_SCHEMA_VERSION] = {"schema version", "PRAGMA user_version"},
 };
 
@@ -1136,6 +1157,76 @@ int store_session_get(store_t *store, const char *id, store_session_t *out)
     if (!store || !id)
         return STORE_INVALID;
     return run_lookup(store, STMT_SESSION_GET, id, &session_type, out);
+}
+
+int store_session_get_latest(store_t *store, const char *stream_id, store_session_t *out)
+{
+    if (!out)
+        return STORE_INVALID;
+    memset(out, 0, sizeof *out);
+    if (!store || !stream_id)
+        return STORE_INVALID;
+    return run_lookup(store, STMT_SESSION_LATEST, stream_id, &session_type, out);
+}
+
+typedef struct live_args {
+    const char *stream_id;
+    const store_stream_live_t *live;
+} live_args_t;
+
+static void bind_stream_live(binder_t *b, const void *record)
+{
+    const live_args_t *args = record;
+    const store_stream_live_t *live = args->live;
+    bind_text(b, 1, args->stream_id);
+    bind_bool(b, 2, live->is_active);
+    bind_int64(b, 3, live->last_seen_ms);
+    bind_tristate(b, 4, live->is_healthy);
+    bind_text(b, 5, live->issues_json);
+    bind_double(b, 6, live->ingest_rate_bps);
+    bind_double(b, 7, live->outgoing_rate_bps);
+    bind_int64(b, 8, live->added.source_segments);
+    bind_int64(b, 9, live->added.transcoded_segments);
+    bind_double(b, 10, live->added.source_segments_duration_s);
+    bind_double(b, 11, live->added.transcoded_segments_duration_s);
+    bind_int64(b, 12, live->added.source_bytes);
+    bind_int64(b, 13, live->added.transcoded_bytes);
+}
+
+int store_stream_update_live(store_t *store, const char *stream_id, const store_stream_live_t *live)
+{
+    if (!store || !stream_id || !live)
+        return STORE_INVALID;
+    live_args_t args = {stream_id, live};
+    return run_write(store, STMT_STREAM_LIVE, bind_stream_live, &args, true);
+}
+
+static void bind_nothing(binder_t *b, const void *record)
+{
+    (void)b;
+    (void)record;
+}
+
+int store_close_open_sessions(store_t *store, int64_t *out_closed)
+{
+    if (!store)
+        return STORE_INVALID;
+    int rc = run_write(store, STMT_STREAM_CLOSE_OPEN, bind_nothing, NULL, false);
+    if (rc != STORE_OK)
+        return rc;
+    sqlite_conn_t *conn = pool_acquire(store);
+    sqlite3_stmt *stmt = conn->stmts[STMT_SESSION_CLOSE_OPEN];
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_DONE) {
+        rc = STORE_OK;
+        if (out_closed)
+            *out_closed = sqlite3_changes(conn->db);
+    } else {
+        rc = sqlite_status(conn->db, step, stmt_defs[STMT_SESSION_CLOSE_OPEN].name);
+    }
+    stmt_done(stmt);
+    pool_release(store, conn);
+    return rc;
 }
 
 /* ---- List queries ----------------------------------------------------------------------------

@@ -437,7 +437,18 @@ Test(store, stream_absent_fields_round_trip_as_null)
     store_user_clear(&alice);
 }
 
-Test(store, stream_update_writes_every_mutable_field)
+/* The live fields keep the values of s: update writes settings only. */
+static void keep_live_fields(store_stream_t *changed, const store_stream_t *s)
+{
+    changed->last_seen_ms = s->last_seen_ms;
+    changed->is_active = s->is_active;
+    changed->is_healthy = s->is_healthy;
+    free(changed->issues_json);
+    changed->issues_json = s->issues_json ? strdup(s->issues_json) : NULL;
+    changed->counters = s->counters;
+}
+
+Test(store, stream_update_writes_every_setting_and_no_live_field)
 {
     store_user_t alice;
     make_user("alice", NULL, &alice);
@@ -445,7 +456,7 @@ Test(store, stream_update_writes_every_mutable_field)
     stream_init(&s, &alice, "before", 10);
     cr_assert_eq(store_stream_insert(store, &s), STORE_OK);
 
-    /* Same identity, every mutable field changed. */
+    /* Same identity, every field changed; the live ones must not be written. */
     store_stream_t changed;
     stream_fill_all(&changed, &alice);
     memcpy(changed.id, s.id, sizeof s.id);
@@ -457,16 +468,9 @@ Test(store, stream_update_writes_every_mutable_field)
     cr_assert_eq(store_stream_update(store, &changed), STORE_OK);
     store_stream_t got;
     cr_assert_eq(store_stream_get(store, s.id, &got), STORE_OK);
+    keep_live_fields(&changed, &s);
     assert_stream_eq(&got, &changed);
     store_stream_clear(&got);
-
-    for (int healthy = -1; healthy <= 1; healthy++) {
-        changed.is_healthy = healthy;
-        cr_assert_eq(store_stream_update(store, &changed), STORE_OK);
-        cr_assert_eq(store_stream_get(store, s.id, &got), STORE_OK);
-        cr_assert_eq(got.is_healthy, healthy);
-        store_stream_clear(&got);
-    }
 
     /* Back to absent JSON values. */
     store_stream_t cleared;
@@ -483,6 +487,47 @@ Test(store, stream_update_writes_every_mutable_field)
     cr_assert_eq(store_stream_update(store, &cleared), STORE_NOT_FOUND);
     store_stream_clear(&cleared);
     store_stream_clear(&changed);
+    store_stream_clear(&s);
+    store_user_clear(&alice);
+}
+
+Test(store, stream_live_update_sets_state_and_adds_to_totals)
+{
+    store_user_t alice;
+    make_user("alice", NULL, &alice);
+    store_stream_t s;
+    stream_init(&s, &alice, "live", 10);
+    cr_assert_eq(store_stream_insert(store, &s), STORE_OK);
+
+    store_stream_live_t live = {
+        .is_active = true,
+        .last_seen_ms = 5000,
+        .is_healthy = 1,
+        .issues_json = "[]",
+        .ingest_rate_bps = 1234.5,
+        .outgoing_rate_bps = 99.25,
+        .added = {2, 4, 4.0, 8.0, 1000, 2000, 0, 0},
+    };
+    cr_assert_eq(store_stream_update_live(store, s.id, &live), STORE_OK);
+    live.last_seen_ms = 4000; /* a late writer must not move last_seen back */
+    live.is_healthy = -1;
+    live.issues_json = NULL;
+    cr_assert_eq(store_stream_update_live(store, s.id, &live), STORE_OK);
+    store_stream_t got;
+    cr_assert_eq(store_stream_get(store, s.id, &got), STORE_OK);
+    cr_assert(got.is_active);
+    cr_assert_eq(got.last_seen_ms, 5000);
+    cr_assert_eq(got.is_healthy, -1);
+    cr_assert_null(got.issues_json);
+    cr_assert_eq(got.counters.source_segments, 4);
+    cr_assert_eq(got.counters.transcoded_segments, 8);
+    cr_assert_float_eq(got.counters.source_segments_duration_s, 8.0, 1e-9);
+    cr_assert_eq(got.counters.source_bytes, 2000);
+    cr_assert_eq(got.counters.transcoded_bytes, 4000);
+    cr_assert_float_eq(got.counters.ingest_rate_bps, 1234.5, 1e-9);
+    cr_assert_float_eq(got.counters.outgoing_rate_bps, 99.25, 1e-9);
+    store_stream_clear(&got);
+    cr_assert_eq(store_stream_update_live(store, "missing", &live), STORE_NOT_FOUND);
     store_stream_clear(&s);
     store_user_clear(&alice);
 }
@@ -991,6 +1036,45 @@ static void expect_sessions(const store_query_t *q, const char *const *ids, size
         const char *const expected_[] = {__VA_ARGS__};                                             \
         expect_sessions(q, expected_, sizeof expected_ / sizeof expected_[0]);                     \
     } while (0)
+
+Test(store_list, session_latest_and_crash_close)
+{
+    store_session_t missing;
+    cr_assert_eq(store_session_get_latest(store, data.beta.id, &missing), STORE_NOT_FOUND);
+    store_session_t old, newer;
+    session_init(&old, &data.beta, 1000);
+    session_init(&newer, &data.beta, 2000);
+    newer.is_active = true;
+    newer.last_seen_ms = 2500;
+    newer.counters.ingest_rate_bps = 100;
+    cr_assert_eq(store_session_insert(store, &old), STORE_OK);
+    cr_assert_eq(store_session_insert(store, &newer), STORE_OK);
+    store_session_t got;
+    cr_assert_eq(store_session_get_latest(store, data.beta.id, &got), STORE_OK);
+    cr_assert_str_eq(got.id, newer.id);
+    store_session_clear(&got);
+
+    store_stream_live_t live = {
+        .is_active = true, .last_seen_ms = 2500, .is_healthy = 1, .ingest_rate_bps = 10};
+    cr_assert_eq(store_stream_update_live(store, data.beta.id, &live), STORE_OK);
+    int64_t closed = -1;
+    cr_assert_eq(store_close_open_sessions(store, &closed), STORE_OK);
+    cr_assert_eq(closed, 1);
+    cr_assert_eq(store_session_get(store, newer.id, &got), STORE_OK);
+    cr_assert_not(got.is_active);
+    cr_assert_eq(got.ended_at_ms, 2500);
+    cr_assert_float_eq(got.counters.ingest_rate_bps, 0, 1e-9);
+    store_session_clear(&got);
+    store_stream_t stream;
+    cr_assert_eq(store_stream_get(store, data.beta.id, &stream), STORE_OK);
+    cr_assert_not(stream.is_active);
+    cr_assert_float_eq(stream.counters.ingest_rate_bps, 0, 1e-9);
+    store_stream_clear(&stream);
+    cr_assert_eq(store_close_open_sessions(store, &closed), STORE_OK);
+    cr_assert_eq(closed, 0);
+    store_session_clear(&old);
+    store_session_clear(&newer);
+}
 
 Test(store_list, session_list_scopes_and_filters)
 {
