@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { OPT_STRING, OPT_LISTEN, OPT_LOG_LEVEL, OPT_INT } option_kind_t;
+typedef enum { OPT_STRING, OPT_LISTEN, OPT_LOG_LEVEL, OPT_INT, OPT_SECONDS } option_kind_t;
 
 typedef struct option_spec {
     const char *flag; /* without the leading dashes */
@@ -42,6 +42,13 @@ static const option_spec_t options[] = {
      "debug, info, warn or error (default info)"},
     {"http-threads", "STREAMD_HTTP_THREADS", OPT_INT, offsetof(config_t, http_threads), 0,
      "HTTP worker threads (default: one per core)"},
+    {"segment-seconds", "STREAMD_SEGMENT_SECONDS", OPT_SECONDS, offsetof(config_t, segment_seconds),
+     0, "target HLS segment duration (default 2)"},
+    {"reconnect-window", "STREAMD_RECONNECT_WINDOW", OPT_INT,
+     offsetof(config_t, reconnect_window_s), 0,
+     "seconds a reconnect continues the same session (default 60)"},
+    {"hls-window", "STREAMD_HLS_WINDOW", OPT_INT, offsetof(config_t, hls_window_segments), 0,
+     "segments in a live playlist (default 10)"},
 };
 #define OPTION_COUNT (sizeof options / sizeof options[0])
 
@@ -101,12 +108,21 @@ static int apply_option(config_t *cfg, const option_spec_t *opt, const char *val
         *(log_level_t *)field = (log_level_t)level;
         return 0;
     }
+    case OPT_SECONDS: {
+        char *end = NULL;
+        errno = 0;
+        double seconds = strtod(value, &end);
+        if (errno != 0 || end == value || *end != '\0' || !(seconds >= 0.5 && seconds <= 60))
+            return fail(err, err_size, "--%s: expected seconds from 0.5 to 60", opt->flag);
+        *(double *)field = seconds;
+        return 0;
+    }
     case OPT_INT: {
         char *end = NULL;
         errno = 0;
         long number = strtol(value, &end, 10);
-        if (errno != 0 || end == value || *end != '\0' || number < 0 || number > 1024)
-            return fail(err, err_size, "--%s: expected a number from 0 to 1024", opt->flag);
+        if (errno != 0 || end == value || *end != '\0' || number < 0 || number > 86400)
+            return fail(err, err_size, "--%s: expected a number from 0 to 86400", opt->flag);
         *(int *)field = (int)number;
         return 0;
     }
@@ -167,6 +183,9 @@ static void apply_defaults(config_t *cfg)
     cfg->rtmp.port = 1935;
     snprintf(cfg->public_url, sizeof cfg->public_url, "http://localhost:8935");
     cfg->log_level = LOG_INFO;
+    cfg->segment_seconds = 2.0;
+    cfg->reconnect_window_s = 60;
+    cfg->hls_window_segments = 10;
 }
 
 /* Fills the values that depend on others: the database path and the RTMP announce URL. */

@@ -13,7 +13,7 @@
 
 #define API_MAX_BODY_BYTES (1024 * 1024) /* larger request bodies get 413 */
 #define API_MAX_PATH_PARAMS 4
-#define API_MAX_EXTRA_HEADERS 4
+#define API_MAX_EXTRA_HEADERS 8
 
 /* Events the API raises for other planes; every pointer may be NULL (nothing listens yet). */
 typedef struct api_hooks {
@@ -41,6 +41,7 @@ typedef struct api_request {
     const char *path;                        /* URL path without the query string */
     const char *params[API_MAX_PATH_PARAMS]; /* ":name" segments of the matched route, in order */
     size_t param_count;
+    bool rest_param;  /* the last parameter is a "*" tail: the rest of the path, slashes and all */
     const char *body; /* NUL-terminated request body; "" when none */
     size_t body_size;
 
@@ -52,6 +53,11 @@ typedef struct api_request {
     /* The reply. */
     int status;
     json_t *reply_body; /* owned; NULL = empty body */
+    int reply_fd;       /* a file to send instead (api_reply_file); owned; used when has_file */
+    bool has_file;
+    uint64_t file_offset;     /* bytes */
+    uint64_t file_length;     /* bytes to send from file_offset */
+    const char *content_type; /* static string for a file reply */
     api_header_t headers[API_MAX_EXTRA_HEADERS];
     size_t header_count;
 } api_request_t;
@@ -62,6 +68,12 @@ void api_reply(api_request_t *req, int status, json_t *body);
 /* Replies with {"errors":["<message>"]}. */
 void api_reply_error(api_request_t *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Replies with the file open at fd (taken: closed once sent or on failure) of size bytes,
+ * honouring a single-range Range header (206, or 416 when unsatisfiable). content_type and
+ * cache_control are static strings. */
+void api_reply_file(api_request_t *req, int fd, uint64_t size, const char *content_type,
+                    const char *cache_control);
 
 /* Adds a response header (copied). Silently ignored past API_MAX_EXTRA_HEADERS. */
 void api_add_header(api_request_t *req, const char *name, const char *value);

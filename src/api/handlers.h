@@ -31,6 +31,9 @@ void tokens_create(api_request_t *req);
 void tokens_list(api_request_t *req);
 void tokens_delete(api_request_t *req);
 
+/* playback.c (public) */
+void playback_info(api_request_t *req);
+
 /* misc.c (public) */
 void misc_healthz(api_request_t *req);
 void misc_ingest(api_request_t *req);

@@ -47,7 +47,16 @@ static void add_common_headers(struct MHD_Response *response, struct MHD_Connect
 static enum MHD_Result send_reply(struct MHD_Connection *connection, api_request_t *req)
 {
     struct MHD_Response *response;
-    if (req->reply_body) {
+    if (req->has_file) {
+        /* MHD owns the descriptor from here and closes it with the response. */
+        response = MHD_create_response_from_fd_at_offset64(req->file_length, req->reply_fd,
+                                                           req->file_offset);
+        req->has_file = false;
+        if (!response)
+            close(req->reply_fd);
+        else
+            MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
+    } else if (req->reply_body) {
         char *text = json_dumps(req->reply_body, JSON_COMPACT);
         if (!text) {
             static const char oom[] = "{\"errors\":[\"Internal server error: out of memory\"]}";
@@ -74,6 +83,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *connection, api_request
 
 static void request_release(api_request_t *req)
 {
+    if (req->has_file)
+        close(req->reply_fd);
     json_decref(req->reply_body);
     for (size_t i = 0; i < req->header_count; i++) {
         free(req->headers[i].name);

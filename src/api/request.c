@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void api_reply(api_request_t *req, int status, json_t *body)
 {
@@ -148,4 +149,74 @@ void api_reply_store_error(api_request_t *req, int rc)
         api_reply_error(req, 404, "not found");
     else
         api_reply_error(req, 500, "Internal server error: store");
+}
+
+/* Parses "bytes=START-END", "bytes=START-" or "bytes=-SUFFIX" against size. Returns 1 with the
+ * range, 0 when there is no usable range header (send everything), -1 when unsatisfiable. */
+static int parse_range(const char *header, uint64_t size, uint64_t *offset, uint64_t *length)
+{
+    if (!header || strncmp(header, "bytes=", 6) != 0 || strchr(header, ','))
+        return 0;
+    const char *spec = header + 6;
+    char *end = NULL;
+    if (*spec == '-') {
+        unsigned long long suffix = strtoull(spec + 1, &end, 10);
+        if (end == spec + 1 || *end != '\0')
+            return 0;
+        if (suffix == 0 || size == 0)
+            return -1;
+        *length = suffix < size ? suffix : size;
+        *offset = size - *length;
+        return 1;
+    }
+    unsigned long long first = strtoull(spec, &end, 10);
+    if (end == spec || *end != '-')
+        return 0;
+    const char *last_text = end + 1;
+    unsigned long long last = size ? size - 1 : 0;
+    if (*last_text != '\0') {
+        last = strtoull(last_text, &end, 10);
+        if (end == last_text || *end != '\0' || last < first)
+            return 0;
+        if (last >= size)
+            last = size - 1;
+    }
+    if (first >= size)
+        return -1;
+    *offset = first;
+    *length = last - first + 1;
+    return 1;
+}
+
+void api_reply_file(api_request_t *req, int fd, uint64_t size, const char *content_type,
+                    const char *cache_control)
+{
+    const char *range =
+        MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+    uint64_t offset = 0, length = size;
+    int ranged = parse_range(range, size, &offset, &length);
+    char content_range[96];
+    if (ranged < 0) {
+        close(fd);
+        snprintf(content_range, sizeof content_range, "bytes */%llu", (unsigned long long)size);
+        api_add_header(req, "Content-Range", content_range);
+        api_reply_error(req, 416, "range not satisfiable");
+        return;
+    }
+    json_decref(req->reply_body);
+    req->reply_body = NULL;
+    req->status = ranged ? 206 : 200;
+    req->has_file = true;
+    req->reply_fd = fd;
+    req->file_offset = offset;
+    req->file_length = length;
+    req->content_type = content_type;
+    api_add_header(req, "Accept-Ranges", "bytes");
+    api_add_header(req, "Cache-Control", cache_control);
+    if (ranged) {
+        snprintf(content_range, sizeof content_range, "bytes %llu-%llu/%llu",
+                 (unsigned long long)offset, (unsigned long long)(offset + length - 1),
+                 (unsigned long long)size);
+        api_add_header(req, "Content-Range", content_range);
+    }
 }

@@ -6,6 +6,7 @@
 
 #include "api/auth.h"
 #include "api/handlers.h"
+#include "web/files.h"
 
 typedef void (*handler_fn)(api_request_t *req);
 
@@ -19,6 +20,8 @@ typedef struct route {
 static const route_t routes[] = {
     {"GET", "/healthz", misc_healthz, true},
     {"GET", "/api/ingest", misc_ingest, true},
+    {"GET", "/api/playback/:id", playback_info, true},
+    {"GET", "/hls/:id/*", web_hls, true},
     {"POST", "/api/stream", streams_create, false},
     {"GET", "/api/stream", streams_list, false},
     {"DELETE", "/api/stream", streams_delete_many, false},
@@ -47,6 +50,7 @@ static const route_t routes[] = {
 static bool match(const char *pattern, char *path, api_request_t *req)
 {
     req->param_count = 0;
+    req->rest_param = false;
     const char *p = pattern;
     char *s = path;
     while (*p && *s) {
@@ -56,6 +60,14 @@ static bool match(const char *pattern, char *path, api_request_t *req)
         s++;
         size_t pattern_len = strcspn(p, "/");
         size_t segment_len = strcspn(s, "/");
+        if (*p == '*') {
+            /* The rest of the path, one segment or more, is the last parameter. */
+            if (segment_len == 0 || req->param_count == API_MAX_PATH_PARAMS)
+                return false;
+            req->params[req->param_count++] = s;
+            req->rest_param = true;
+            return true;
+        }
         if (*p == ':') {
             if (segment_len == 0 || req->param_count == API_MAX_PATH_PARAMS)
                 return false;
@@ -73,7 +85,8 @@ static bool match(const char *pattern, char *path, api_request_t *req)
 /* Cuts the parameter segments out of the path copy, now that the match is final. */
 static void terminate_params(api_request_t *req)
 {
-    for (size_t i = 0; i < req->param_count; i++) {
+    size_t cut = req->rest_param ? req->param_count - 1 : req->param_count;
+    for (size_t i = 0; i < cut; i++) {
         char *end = (char *)req->params[i] + strcspn(req->params[i], "/");
         *end = '\0';
     }
@@ -97,7 +110,9 @@ void router_dispatch(api_request_t *req)
         if (!match(routes[i].pattern, path, req))
             continue;
         path_matched = true;
-        if (strcmp(routes[i].method, req->method) != 0)
+        /* HEAD is GET without the body (libmicrohttpd drops it). */
+        const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+        if (strcmp(routes[i].method, method) != 0)
             continue;
         terminate_params(req);
         if (!routes[i].public && auth_authenticate(req) != 0)

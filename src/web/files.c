@@ -1,0 +1,90 @@
+/* Static media files from the data directory, served read-only with path checks. */
+#include "web/files.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct media_type {
+    const char *extension;
+    const char *content_type;
+    const char *cache_control;
+} media_type_t;
+
+/* Live playlists change every segment, so caches must revalidate them; a segment's content
+ * never changes while it is listed, but names restart with each new session, so caches keep
+ * segments only briefly. */
+static const media_type_t live_types[] = {
+    {".m3u8", "application/vnd.apple.mpegurl", "no-cache"},
+    {".ts", "video/mp2t", "public, max-age=20"},
+};
+
+bool web_path_is_safe(const char *path, int max_segments)
+{
+    int segments = 0;
+    const char *p = path;
+    while (*p) {
+        size_t len = strcspn(p, "/");
+        if (len == 0 || p[0] == '.' || ++segments > max_segments)
+            return false;
+        for (size_t i = 0; i < len; i++) {
+            char c = p[i];
+            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '.' || c == '-';
+            if (!ok)
+                return false;
+        }
+        p += len;
+        if (*p == '/')
+            p++;
+        if (*p == '\0' && p[-1] == '/')
+            return false;
+    }
+    return segments > 0;
+}
+
+static const media_type_t *type_of(const char *path, const media_type_t *types, size_t count)
+{
+    size_t len = strlen(path);
+    for (size_t i = 0; i < count; i++) {
+        size_t ext_len = strlen(types[i].extension);
+        if (len > ext_len && strcmp(path + len - ext_len, types[i].extension) == 0)
+            return &types[i];
+    }
+    return NULL;
+}
+
+/* Replies with the file at path, or 404. */
+static void serve_file(api_request_t *req, const char *path, const media_type_t *type)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        api_reply_error(req, 404, "not found");
+        return;
+    }
+    api_reply_file(req, fd, (uint64_t)st.st_size, type->content_type, type->cache_control);
+}
+
+void web_hls(api_request_t *req)
+{
+    const char *playback_id = req->params[0];
+    const char *rest = req->params[1];
+    const media_type_t *type = type_of(rest, live_types, sizeof live_types / sizeof live_types[0]);
+    if (!web_path_is_safe(playback_id, 1) || !web_path_is_safe(rest, 2) || !type) {
+        api_reply_error(req, 404, "not found");
+        return;
+    }
+    char path[PATH_MAX];
+    int len = snprintf(path, sizeof path, "%s/live/%s/%s", req->deps->config->data_dir, playback_id,
+                       rest);
+    if (len < 0 || (size_t)len >= sizeof path) {
+        api_reply_error(req, 404, "not found");
+        return;
+    }
+    serve_file(req, path, type);
+}
