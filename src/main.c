@@ -59,8 +59,8 @@ static int run_server(const config_t *config)
         server_free(server);
         return 1;
     }
-    log_info("server", "listening: http %s:%u, store %s", config->http.host,
-             server_http_port(server), config->db_url);
+    log_info("server", "listening: http %s:%u, rtmp %s:%u, store %s", config->http.host,
+             server_http_port(server), config->rtmp.host, server_rtmp_port(server), config->db_url);
     print_banner(config, new_key);
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);

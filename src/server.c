@@ -11,6 +11,8 @@
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/http.h"
+#include "ingest/ingest.h"
+#include "media/live.h"
 #include "store/store.h"
 #include "util/ids.h"
 #include "util/log.h"
@@ -18,9 +20,16 @@
 struct server {
     config_t config;
     store_t *store;
+    live_t *live;
+    ingest_t *ingest;
     api_deps_t api_deps;
     api_http_t *http;
 };
+
+static void stop_stream_hook(void *opaque, const char *stream_id)
+{
+    live_stop_stream(opaque, stream_id);
+}
 
 /* mkdir -p */
 static int make_directories(const char *path, char *err, size_t err_size)
@@ -124,8 +133,22 @@ int server_start(server_t *server, char *new_key, size_t new_key_size, char *err
 {
     if (bootstrap_admin(server, new_key, new_key_size, err, err_size) != 0)
         return -1;
+    /* Only a serving process owns broadcasts (`users add` opens the store too). */
+    server->live = live_new(server->store, &server->config, err, err_size);
+    if (!server->live)
+        return -1;
+    server->api_deps.hooks.opaque = server->live;
+    server->api_deps.hooks.stream_stop = stop_stream_hook;
     server->http = api_http_start(&server->api_deps, server->config.http_threads, err, err_size);
-    return server->http ? 0 : -1;
+    if (!server->http)
+        return -1;
+    server->ingest = ingest_start(server->live, &server->config, err, err_size);
+    return server->ingest ? 0 : -1;
+}
+
+unsigned server_rtmp_port(const server_t *server)
+{
+    return server->ingest ? ingest_rtmp_port(server->ingest) : 0;
 }
 
 unsigned server_http_port(const server_t *server)
@@ -155,7 +178,10 @@ void server_free(server_t *server)
 {
     if (!server)
         return;
+    /* Outside in: no new requests or publishers, then end broadcasts, then the store. */
     api_http_stop(server->http);
+    ingest_stop(server->ingest);
+    live_free(server->live);
     store_close(server->store);
     free(server);
 }

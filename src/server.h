@@ -20,6 +20,9 @@ int server_start(server_t *server, char *new_key, size_t new_key_size, char *err
 /* The HTTP port actually bound (after server_start). */
 unsigned server_http_port(const server_t *server);
 
+/* The RTMP port actually bound (after server_start). */
+unsigned server_rtmp_port(const server_t *server);
+
 /* Creates a (non-admin) user named name with a first API key, written to key_out. */
 int server_add_user(server_t *server, const char *name, char *key_out, size_t key_out_size,
                     char *err, size_t err_size);

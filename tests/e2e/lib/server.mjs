@@ -60,7 +60,9 @@ function execFileP(file, args, opts = {}) {
 }
 
 class Server {
-  constructor() {
+  /** opts.flags: extra command-line flags appended to the defaults (e.g. ['--segment-seconds', '1']). */
+  constructor(opts = {}) {
+    this.extraFlags = [...(opts.flags ?? [])];
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamd-e2e-'));
     this.logFile = path.join(this.dataDir, 'server.log');
     this.apiKey = randomUUID();
@@ -74,6 +76,22 @@ class Server {
 
   get dbPath() {
     return path.join(this.dataDir, 'streamd.db');
+  }
+
+  /** The RTMP ingest base (OBS "Server"): rtmp://127.0.0.1:PORT/live. */
+  get rtmpBase() {
+    return `rtmp://127.0.0.1:${this.rtmpPort}/live`;
+  }
+
+  /** The ffmpeg-style publish URL rtmp://127.0.0.1:PORT/live/STREAMKEY. */
+  rtmpUrl(streamKey) {
+    return `${this.rtmpBase}/${streamKey}`;
+  }
+
+  /** DATA/live/{playbackId}[/rendition]: where the live HLS files of a playback id are written. */
+  liveDir(playbackId, rendition) {
+    const d = path.join(this.dataDir, 'live', playbackId);
+    return rendition ? path.join(d, rendition) : d;
   }
 
   /** Starts the binary and waits for GET /healthz -> 200. Retries on a port taken meanwhile. */
@@ -93,6 +111,7 @@ class Server {
         '--public-url', this.base,
         '--api-key', this.apiKey,
         '--log-level', 'debug',
+        ...this.extraFlags,
       ];
       try {
         await this.#spawnAndWait();
@@ -363,10 +382,11 @@ class Server {
 /**
  * Starts a server for the current test file and registers the node:test hooks that print its
  * output when a test fails and stop it (asserting a clean exit) after the last test if the file
- * did not do so itself.
+ * did not do so itself. opts.flags: extra streamd flags (e.g. ['--reconnect-window', '2']).
+ * A file may start more than one server (each stops itself after the file's last test).
  */
-export async function startServer() {
-  const srv = new Server();
+export async function startServer(opts = {}) {
+  const srv = new Server(opts);
   process.on('exit', () => {
     if (srv.child && !srv.exit) srv.child.kill('SIGKILL');
   });

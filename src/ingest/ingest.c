@@ -1,0 +1,152 @@
+/* RTMP publish handlers -> live broadcasts. */
+#include "ingest/ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest/amf0.h"
+#include "ingest/flv.h"
+#include "ingest/rtmp_server.h"
+#include "util/log.h"
+
+struct ingest {
+    live_t *live;
+    rtmp_server_t *rtmp;
+};
+
+/* RTMP timestamps are 32-bit ms and wrap after ~49.7 days; media packets need a clock that
+ * does not. One per media kind, since audio and video may interleave slightly out of order. */
+typedef struct timestamp_unwrapper {
+    bool started;
+    uint32_t last;
+    int64_t wraps; /* multiples of 2^32 added */
+} timestamp_unwrapper_t;
+
+typedef struct publish {
+    live_broadcast_t *broadcast;
+    timestamp_unwrapper_t video_clock;
+    timestamp_unwrapper_t audio_clock;
+} publish_t;
+
+static int64_t unwrap(timestamp_unwrapper_t *u, int64_t raw)
+{
+    uint32_t ts = (uint32_t)raw;
+    if (u->started) {
+        if (ts < u->last && u->last - ts > 0x80000000u)
+            u->wraps++;
+        else if (ts > u->last && ts - u->last > 0x80000000u && u->wraps > 0)
+            u->wraps--; /* a late packet from before the wrap */
+    }
+    u->started = true;
+    u->last = ts;
+    return (int64_t)ts + u->wraps * ((int64_t)1 << 32);
+}
+
+static int on_publish(void *opaque, const char *app, const char *stream_key, const char *peer,
+                      void **publish_ctx, char *reason, size_t reason_size)
+{
+    ingest_t *ingest = opaque;
+    publish_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(reason, reason_size, "out of memory");
+        return -1;
+    }
+    if (live_publish(ingest->live, stream_key, peer, &p->broadcast, reason, reason_size) != 0) {
+        /* The key itself is a secret: log only its shard prefix. */
+        log_warn("ingest", "publish refused from %s (app \"%s\", key %.4s...): %s", peer, app,
+                 stream_key, reason);
+        free(p);
+        return -1;
+    }
+    *publish_ctx = p;
+    return 0;
+}
+
+static double metadata_number(const amf0_value_t *metadata, const char *key)
+{
+    double value = 0;
+    return amf0_number(amf0_object_get(metadata, key), &value) ? value : 0;
+}
+
+static void on_metadata(void *publish_ctx, const amf0_value_t *metadata)
+{
+    publish_t *p = publish_ctx;
+    live_metadata(p->broadcast, (int)metadata_number(metadata, "width"),
+                  (int)metadata_number(metadata, "height"), metadata_number(metadata, "framerate"));
+}
+
+static int on_media(void *publish_ctx, const flv_media_t *media)
+{
+    publish_t *p = publish_ctx;
+    bool video = media->kind == FLV_MEDIA_VIDEO;
+    int64_t dts = unwrap(video ? &p->video_clock : &p->audio_clock, media->dts_ms);
+    media_packet_t packet = {
+        .codec = video ? MEDIA_CODEC_H264 : MEDIA_CODEC_AAC,
+        .is_config = media->is_config,
+        .is_keyframe = media->is_keyframe,
+        .dts_ms = dts,
+        .pts_ms = dts + media->cts_offset_ms,
+        .data = media->data,
+        .size = media->size,
+    };
+    return live_media(p->broadcast, &packet);
+}
+
+static void on_bytes(void *publish_ctx, uint64_t bytes)
+{
+    publish_t *p = publish_ctx;
+    live_bytes(p->broadcast, bytes);
+}
+
+static bool should_stop(void *publish_ctx)
+{
+    publish_t *p = publish_ctx;
+    return live_poll(p->broadcast);
+}
+
+static void on_unpublish(void *publish_ctx, const char *reason)
+{
+    publish_t *p = publish_ctx;
+    live_unpublish(p->broadcast, reason);
+    free(p);
+}
+
+ingest_t *ingest_start(live_t *live, const config_t *config, char *err, size_t err_size)
+{
+    ingest_t *ingest = calloc(1, sizeof *ingest);
+    if (!ingest) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    ingest->live = live;
+    rtmp_publish_handlers_t handlers = {
+        .opaque = ingest,
+        .on_publish = on_publish,
+        .on_metadata = on_metadata,
+        .on_media = on_media,
+        .on_bytes = on_bytes,
+        .should_stop = should_stop,
+        .on_unpublish = on_unpublish,
+    };
+    ingest->rtmp =
+        rtmp_server_start(config->rtmp.host, config->rtmp.port, NULL, &handlers, err, err_size);
+    if (!ingest->rtmp) {
+        free(ingest);
+        return NULL;
+    }
+    return ingest;
+}
+
+unsigned ingest_rtmp_port(const ingest_t *ingest)
+{
+    return rtmp_server_port(ingest->rtmp);
+}
+
+void ingest_stop(ingest_t *ingest)
+{
+    if (!ingest)
+        return;
+    rtmp_server_stop(ingest->rtmp);
+    free(ingest);
+}

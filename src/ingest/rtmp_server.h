@@ -1,0 +1,29 @@
+/* The RTMP ingest server: one listener thread accepting connections and one thread per
+ * connection (blocking socket with short timeouts) that runs the handshake and then an
+ * rtmp_conn state machine, calling the publish handlers (see rtmp_conn.h) on that thread.
+ * rtmp_server_start / rtmp_server_stop are called by the thread that owns the server context. */
+#ifndef STREAMD_INGEST_RTMP_SERVER_H
+#define STREAMD_INGEST_RTMP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest/rtmp_conn.h"
+
+typedef struct rtmp_server rtmp_server_t;
+
+/* Binds host:port (host NULL or "" = every address; port 0 = an ephemeral port, for tests) and
+ * starts the listener thread. limits may be NULL for rtmp_limits_default; limits and handlers
+ * are copied. Returns the server, or NULL with a message in err. */
+rtmp_server_t *rtmp_server_start(const char *host, uint16_t port, const rtmp_limits_t *limits,
+                                 const rtmp_publish_handlers_t *handlers, char *err,
+                                 size_t err_size);
+
+/* The bound TCP port. */
+unsigned rtmp_server_port(const rtmp_server_t *server);
+
+/* Closes the listener and every connection, joins all threads (each accepted publish gets its
+ * on_unpublish before this returns) and frees the server. NULL is a no-op. */
+void rtmp_server_stop(rtmp_server_t *server);
+
+#endif

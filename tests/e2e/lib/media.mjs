@@ -1,0 +1,228 @@
+// Media helpers for the ingest e2e tests: ffmpeg publishers fed by lavfi test sources (no media
+// files needed), ffprobe, HLS playlist parsing, the segment files on disk, and polling.
+import { spawn, execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function execFileP(file, args, opts = {}) {
+  return new Promise((resolve) => {
+    execFile(file, args, { maxBuffer: 64 * 1024 * 1024, ...opts }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, error, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * ffmpeg arguments for a lavfi H.264/AAC test source (testsrc2 + 440 Hz sine), `seconds` long,
+ * encoded as the issue's e2e bullet says. `output` is appended after `-f flv` (plus `outArgs`).
+ */
+export function sourceArgs({ seconds = 10, size = '1280x720', rate = 30, gop, re = true, outArgs = [] } = {}) {
+  return [
+    '-nostdin', '-hide_banner', '-loglevel', 'error',
+    ...(re ? ['-re'] : []),
+    '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${rate}`,
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    '-t', String(seconds),
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(gop ?? 2 * rate),
+    '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-b:a', '128k',
+    ...outArgs,
+    '-f', 'flv',
+  ];
+}
+
+// publishers still running when the test process exits are killed
+const liveChildren = new Set();
+process.on('exit', () => {
+  for (const child of liveChildren) child.kill('SIGKILL');
+});
+
+/**
+ * Starts an ffmpeg publisher. opts: seconds, size, rate, gop, re (as sourceArgs) and either
+ * `url` (rtmp://HOST:PORT/live/KEY) or `obs: { server, key }` (OBS style: the server URL without
+ * the key, the key as the publish name, via ffmpeg's -rtmp_app/-rtmp_playpath). Returns
+ * { child, args, startedAt, done, running(), kill(sig) }; `done` resolves to
+ * { code, signal, stderr, ms } (never rejects). A publisher still running `seconds + 60` s after
+ * its start is killed.
+ */
+export function publish(opts) {
+  let target;
+  let outArgs = [];
+  if (opts.obs) {
+    // rtmp://127.0.0.1:PORT/live -> connect app "live", publish name = key
+    const u = new URL(opts.obs.server);
+    const app = u.pathname.replace(/^\/+|\/+$/g, '');
+    outArgs = ['-rtmp_app', app, '-rtmp_playpath', opts.obs.key];
+    target = `rtmp://${u.host}`;
+  } else {
+    target = opts.url;
+  }
+  const args = [...sourceArgs({ ...opts, outArgs }), target];
+  const startedAt = Date.now();
+  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  let exited = false;
+  const done = new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      exited = true;
+      resolve({ code, signal, stderr: stderr.trim(), ms: Date.now() - startedAt });
+    });
+    child.on('error', (err) => {
+      exited = true;
+      resolve({ code: -1, signal: null, stderr: `spawn error: ${err.message}`, ms: Date.now() - startedAt });
+    });
+  });
+  const guard = setTimeout(() => {
+    if (!exited) child.kill('SIGKILL');
+  }, ((opts.seconds ?? 10) + 60) * 1000);
+  guard.unref();
+  done.then(() => clearTimeout(guard));
+  liveChildren.add(child);
+  done.then(() => liveChildren.delete(child));
+  return {
+    child,
+    args,
+    startedAt,
+    done,
+    running: () => !exited,
+    kill: (sig = 'SIGTERM') => {
+      if (!exited) child.kill(sig);
+    },
+    describe: () => `ffmpeg ${args.join(' ')}`,
+  };
+}
+
+/** Waits for a publisher with a deadline; returns its result or { timedOut: true } (and kills it). */
+export async function waitExit(pub, ms) {
+  let timer;
+  const r = await Promise.race([
+    pub.done,
+    new Promise((resolve) => {
+      timer = setTimeout(() => resolve({ timedOut: true }), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (r.timedOut) pub.kill('SIGKILL');
+  return r;
+}
+
+/** Renders the same lavfi source (same args, without -re) to a local FLV file. */
+export async function renderLocal(file, opts) {
+  const args = [...sourceArgs({ ...opts, re: false }), '-y', file];
+  const r = await execFileP('ffmpeg', args);
+  assert.equal(r.code, 0, `ffmpeg ${args.join(' ')} failed: ${r.stderr}`);
+  return file;
+}
+
+/** ffprobe's format duration (seconds) of a file or URL. */
+export async function ffprobeDuration(input) {
+  const r = await execFileP('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', input], {
+    timeout: 60_000,
+  });
+  const d = Number.parseFloat(r.stdout.trim());
+  return { code: r.code, duration: d, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** ffprobe's streams (codec_type, codec_name, width, height) of a file or URL. */
+export async function ffprobeStreams(input) {
+  const r = await execFileP('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name,width,height', '-of', 'json', input], {
+    timeout: 60_000,
+  });
+  let streams = [];
+  try {
+    streams = JSON.parse(r.stdout).streams ?? [];
+  } catch {
+    /* keep [] */
+  }
+  return { code: r.code, streams, stderr: r.stderr };
+}
+
+/** Decodes a whole input with `ffmpeg -v error -i INPUT -f null -`; returns { code, stderr }. */
+export async function playThrough(input) {
+  const r = await execFileP('ffmpeg', ['-nostdin', '-v', 'error', '-i', input, '-f', 'null', '-'], { timeout: 120_000 });
+  return { code: r.code, stderr: r.stderr.trim() };
+}
+
+/**
+ * Parses an HLS media playlist: { lines, version, targetDuration, mediaSequence,
+ * programDateTimes, discontinuities, endlist, segments: [{ uri, duration, discontinuity }] }.
+ * `discontinuity` is true on the first segment after an #EXT-X-DISCONTINUITY tag.
+ */
+export function parseMediaPlaylist(text) {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const pl = {
+    lines, header: lines[0], version: undefined, targetDuration: undefined, mediaSequence: undefined,
+    programDateTimes: [], discontinuities: 0, endlist: false, endlistIsLast: false, segments: [],
+  };
+  let pendingDur;
+  let pendingDisc = false;
+  for (const line of lines) {
+    if (line.startsWith('#EXT-X-VERSION:')) pl.version = Number(line.slice(15));
+    else if (line.startsWith('#EXT-X-TARGETDURATION:')) pl.targetDuration = Number(line.slice(22));
+    else if (line.startsWith('#EXT-X-MEDIA-SEQUENCE:')) pl.mediaSequence = Number(line.slice(22));
+    else if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) pl.programDateTimes.push(line.slice(25));
+    else if (line === '#EXT-X-DISCONTINUITY') {
+      pl.discontinuities++;
+      pendingDisc = true;
+    } else if (line === '#EXT-X-ENDLIST') pl.endlist = true;
+    else if (line.startsWith('#EXTINF:')) pendingDur = Number.parseFloat(line.slice(8).split(',')[0]);
+    else if (!line.startsWith('#')) {
+      pl.segments.push({ uri: line, duration: pendingDur, discontinuity: pendingDisc });
+      pendingDur = undefined;
+      pendingDisc = false;
+    }
+  }
+  pl.endlistIsLast = lines[lines.length - 1] === '#EXT-X-ENDLIST';
+  pl.extinfCount = lines.filter((l) => l.startsWith('#EXTINF:')).length;
+  pl.totalDuration = pl.segments.reduce((a, s) => a + (s.duration || 0), 0);
+  return pl;
+}
+
+/** Variant URIs of an HLS master playlist. */
+export function parseMasterPlaylist(text) {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const variants = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].startsWith('#EXT-X-STREAM-INF:')) {
+      const uri = lines.slice(i + 1).find((l) => !l.startsWith('#'));
+      variants.push({ inf: lines[i], uri });
+    }
+  }
+  return { lines, header: lines[0], variants };
+}
+
+/** The *.ts files in a directory, sorted by name: [{ name, size }]. [] when the dir is absent. */
+export function tsFiles(dir) {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.ts'))
+    .sort()
+    .map((name) => ({ name, size: fs.statSync(path.join(dir, name)).size }));
+}
+
+/**
+ * Polls `fn` (async) every `intervalMs` until it returns a truthy value or `timeoutMs` passes.
+ * Returns { value, ms, ok } (never throws; `value` is the last value seen).
+ */
+export async function pollUntil(fn, { timeoutMs = 10_000, intervalMs = 200 } = {}) {
+  const t0 = Date.now();
+  let value;
+  for (;;) {
+    value = await fn();
+    if (value) return { value, ms: Date.now() - t0, ok: true };
+    if (Date.now() - t0 >= timeoutMs) return { value, ms: Date.now() - t0, ok: false };
+    await sleep(intervalMs);
+  }
+}
+
+/** Lines of the server log (since offset) that mention one of the needles, for failure messages. */
+export function logLines(srv, needles, { since = 0, max = 40 } = {}) {
+  const lines = srv.log.slice(since).split('\n');
+  const hits = lines.filter((l) => needles.some((n) => n && l.includes(n)));
+  return hits.slice(-max).join('\n');
+}

@@ -1,0 +1,598 @@
+/* Tests of the RTMP server over real sockets: the ffmpeg CLI publishes (URL form
+ * rtmp://host/live/KEY), a refused key, refused codecs (Sorenson H.263, MP3), should_stop, and a
+ * raw-socket client for the OBS form (app "live", key as publish name) and hostile input
+ * (garbage, bad C0, oversize chunk size, timeouts, connection limit), plus server stop. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ingest/rtmp_handshake.h"
+#include "ingest/rtmp_server.h"
+#include "rtmp_test_util.h"
+#include "util/clock.h"
+
+extern char **environ;
+
+/* ---- recording handlers (called on connection threads) ---- */
+
+typedef struct media_record {
+    flv_media_kind_t kind;
+    bool is_config, is_keyframe;
+    int64_t dts_ms;
+} media_record_t;
+
+typedef struct recorder {
+    pthread_mutex_t lock;
+    int publishes;
+    char app[64], key[64];
+    bool refuse;
+    bool stop;
+    int64_t stop_set_ms;
+    int media_count;
+    media_record_t media[4096];
+    int metadata;
+    uint64_t bytes;
+    int unpublishes;
+    int64_t unpublish_ms;
+    char unpublish_reason[256];
+} recorder_t;
+
+static recorder_t rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int on_publish(void *opaque, const char *app, const char *key, const char *peer, void **ctx,
+                      char *reason, size_t reason_size)
+{
+    (void)opaque;
+    (void)peer;
+    pthread_mutex_lock(&rec.lock);
+    rec.publishes++;
+    snprintf(rec.app, sizeof rec.app, "%s", app);
+    snprintf(rec.key, sizeof rec.key, "%s", key);
+    bool refuse = rec.refuse || strcmp(key, "BADKEY") == 0;
+    pthread_mutex_unlock(&rec.lock);
+    if (refuse) {
+        snprintf(reason, reason_size, "unknown stream key");
+        return -1;
+    }
+    *ctx = &rec;
+    return 0;
+}
+
+static void on_metadata(void *ctx, const amf0_value_t *metadata)
+{
+    (void)ctx;
+    (void)metadata;
+    pthread_mutex_lock(&rec.lock);
+    rec.metadata++;
+    pthread_mutex_unlock(&rec.lock);
+}
+
+static int on_media(void *ctx, const flv_media_t *media)
+{
+    (void)ctx;
+    pthread_mutex_lock(&rec.lock);
+    if (rec.media_count < 4096) {
+        media_record_t *m = &rec.media[rec.media_count];
+        m->kind = media->kind;
+        m->is_config = media->is_config;
+        m->is_keyframe = media->is_keyframe;
+        m->dts_ms = media->dts_ms;
+    }
+    rec.media_count++;
+    pthread_mutex_unlock(&rec.lock);
+    return 0;
+}
+
+static void on_bytes(void *ctx, uint64_t bytes)
+{
+    (void)ctx;
+    pthread_mutex_lock(&rec.lock);
+    rec.bytes += bytes;
+    pthread_mutex_unlock(&rec.lock);
+}
+
+static bool should_stop(void *ctx)
+{
+    (void)ctx;
+    pthread_mutex_lock(&rec.lock);
+    bool stop = rec.stop;
+    pthread_mutex_unlock(&rec.lock);
+    return stop;
+}
+
+static void on_unpublish(void *ctx, const char *reason)
+{
+    (void)ctx;
+    pthread_mutex_lock(&rec.lock);
+    rec.unpublishes++;
+    rec.unpublish_ms = clock_monotonic_ms();
+    snprintf(rec.unpublish_reason, sizeof rec.unpublish_reason, "%s", reason);
+    pthread_mutex_unlock(&rec.lock);
+}
+
+static rtmp_server_t *server;
+
+static rtmp_server_t *start(const rtmp_limits_t *limits)
+{
+    rtmp_publish_handlers_t handlers = {.on_publish = on_publish,
+                                        .on_metadata = on_metadata,
+                                        .on_media = on_media,
+                                        .on_bytes = on_bytes,
+                                        .should_stop = should_stop,
+                                        .on_unpublish = on_unpublish};
+    char err[256] = "";
+    rtmp_server_t *s = rtmp_server_start("127.0.0.1", 0, limits, &handlers, err, sizeof err);
+    cr_assert_not_null(s, "%s", err);
+    cr_assert_gt(rtmp_server_port(s), 0);
+    return s;
+}
+
+static void setup(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    server = start(NULL);
+}
+
+static void teardown(void)
+{
+    rtmp_server_stop(server);
+}
+
+TestSuite(rtmp_server, .init = setup, .fini = teardown, .timeout = 60);
+
+static int recorded(const int *field)
+{
+    pthread_mutex_lock(&rec.lock);
+    int value = *field;
+    pthread_mutex_unlock(&rec.lock);
+    return value;
+}
+
+/* Waits up to timeout_ms for *field >= value. */
+static bool wait_for(const int *field, int value, int timeout_ms)
+{
+    int64_t deadline = clock_monotonic_ms() + timeout_ms;
+    while (clock_monotonic_ms() < deadline) {
+        if (recorded(field) >= value)
+            return true;
+        struct timespec pause = {.tv_nsec = 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return recorded(field) >= value;
+}
+
+/* ---- ffmpeg ---- */
+
+static pid_t spawn_ffmpeg(const char *video_codec, const char *audio_codec, const char *seconds,
+                          const char *url)
+{
+    char *argv[] = {"ffmpeg",       "-nostdin",
+                    "-hide_banner", "-loglevel",
+                    "error",        "-re",
+                    "-f",           "lavfi",
+                    "-i",           "testsrc2=size=640x360:rate=30",
+                    "-f",           "lavfi",
+                    "-i",           "sine=frequency=440:sample_rate=48000",
+                    "-t",           (char *)seconds,
+                    "-c:v",         (char *)video_codec,
+                    "-preset",      "ultrafast",
+                    "-g",           "30",
+                    "-c:a",         (char *)audio_codec,
+                    "-f",           "flv",
+                    (char *)url,    NULL};
+    if (strcmp(video_codec, "libx264") != 0) {
+        /* "-preset" is an x264 option: drop it for other encoders. */
+        const size_t count = sizeof argv / sizeof *argv; /* with the final NULL */
+        memmove(&argv[18], &argv[20], (count - 20) * sizeof *argv);
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    /* ffmpeg's errors ("Server error: <our onStatus description>") go to STREAMD_TEST_FFMPEG_LOG
+     * when set, for debugging. */
+    const char *log_path = getenv("STREAMD_TEST_FFMPEG_LOG");
+    posix_spawn_file_actions_addopen(&actions, 2, log_path ? log_path : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "ffmpeg", &actions, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    cr_assert_eq(rc, 0, "cannot run ffmpeg: %s", strerror(rc));
+    return pid;
+}
+
+/* Exit status of pid, killing it after timeout_ms; -1 when it had to be killed. */
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+    int64_t deadline = clock_monotonic_ms() + timeout_ms;
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (clock_monotonic_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        struct timespec pause = {.tv_nsec = 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void url(char *out, size_t size, const char *path)
+{
+    snprintf(out, size, "rtmp://127.0.0.1:%u/%s", rtmp_server_port(server), path);
+}
+
+Test(rtmp_server, ffmpeg_publishes_h264_aac)
+{
+    char target[128];
+    url(target, sizeof target, "live/KEY");
+    pid_t pid = spawn_ffmpeg("libx264", "aac", "3", target);
+    cr_assert_eq(wait_exit(pid, 30000), 0, "ffmpeg failed");
+    cr_assert(wait_for(&rec.unpublishes, 1, 5000));
+    pthread_mutex_lock(&rec.lock);
+    cr_assert_eq(rec.publishes, 1);
+    cr_assert_str_eq(rec.app, "live");
+    cr_assert_str_eq(rec.key, "KEY");
+    cr_assert_eq(rec.unpublishes, 1);
+    cr_assert_eq(rec.metadata, 1);
+    cr_assert_gt(rec.bytes, 10000);
+    int video = 0, keyframes = 0, audio = 0, first_video = -1, first_audio = -1;
+    int64_t last_video = -1, last_audio = -1;
+    for (int i = 0; i < rec.media_count && i < 4096; i++) {
+        const media_record_t *m = &rec.media[i];
+        if (m->kind == FLV_MEDIA_VIDEO) {
+            if (first_video < 0)
+                first_video = i;
+            video++;
+            keyframes += m->is_keyframe && !m->is_config;
+            cr_assert_geq(m->dts_ms, last_video, "video timestamps go forward");
+            last_video = m->dts_ms;
+        } else {
+            if (first_audio < 0)
+                first_audio = i;
+            audio++;
+            cr_assert_geq(m->dts_ms, last_audio, "audio timestamps go forward");
+            last_audio = m->dts_ms;
+        }
+    }
+    cr_assert_geq(first_video, 0);
+    cr_assert(rec.media[first_video].is_config, "the AVC sequence header comes first");
+    cr_assert_geq(first_audio, 0);
+    cr_assert(rec.media[first_audio].is_config, "the AAC config comes first");
+    cr_assert_geq(keyframes, 3, "3 s at -g 30: %d key frames", keyframes);
+    cr_assert_geq(video, 85, "%d video messages", video);
+    cr_assert_geq(audio, 130, "%d audio messages", audio);
+    cr_assert_geq(last_video, 2900);
+    pthread_mutex_unlock(&rec.lock);
+}
+
+Test(rtmp_server, ffmpeg_refused_key_exits_non_zero)
+{
+    char target[128];
+    url(target, sizeof target, "live/BADKEY");
+    pid_t pid = spawn_ffmpeg("libx264", "aac", "3", target);
+    int status = wait_exit(pid, 20000);
+    cr_assert_neq(status, 0);
+    cr_assert_eq(recorded(&rec.publishes), 1);
+    cr_assert_str_eq(rec.key, "BADKEY");
+    cr_assert_eq(recorded(&rec.unpublishes), 0);
+}
+
+static void expect_codec_refused(const char *video, const char *audio, const char *name)
+{
+    char target[128];
+    url(target, sizeof target, "live/KEY");
+    pid_t pid = spawn_ffmpeg(video, audio, "5", target);
+    cr_assert_neq(wait_exit(pid, 20000), 0, "ffmpeg must fail when the codec is refused");
+    cr_assert(wait_for(&rec.unpublishes, 1, 3000));
+    pthread_mutex_lock(&rec.lock);
+    cr_assert_eq(rec.unpublishes, 1);
+    cr_assert(strstr(rec.unpublish_reason, name), "%s", rec.unpublish_reason);
+    pthread_mutex_unlock(&rec.lock);
+}
+
+Test(rtmp_server, ffmpeg_sorenson_video_is_refused)
+{
+    expect_codec_refused("flv1", "aac", "Sorenson H.263");
+}
+
+Test(rtmp_server, ffmpeg_mp3_audio_is_refused)
+{
+    expect_codec_refused("libx264", "libmp3lame", "MP3");
+}
+
+Test(rtmp_server, should_stop_ends_the_publish_within_a_second)
+{
+    char target[128];
+    url(target, sizeof target, "live/KEY");
+    pid_t pid = spawn_ffmpeg("libx264", "aac", "30", target);
+    cr_assert(wait_for(&rec.media_count, 20, 15000));
+    pthread_mutex_lock(&rec.lock);
+    rec.stop = true;
+    rec.stop_set_ms = clock_monotonic_ms();
+    pthread_mutex_unlock(&rec.lock);
+    cr_assert(wait_for(&rec.unpublishes, 1, 3000));
+    int64_t took = rec.unpublish_ms - rec.stop_set_ms;
+    cr_assert_leq(took, 1000, "took %lld ms", (long long)took);
+    cr_assert_str_eq(rec.unpublish_reason, "stream stopped by the server");
+    cr_assert_neq(wait_exit(pid, 10000), 0);
+}
+
+/* ---- raw client ---- */
+
+static int client_open(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)rtmp_server_port(server)),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    struct timeval tv = {.tv_sec = 3};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+static void client_send(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        cr_assert_gt(n, 0, "send: %s", strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+static void client_recv_exact(int fd, uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = recv(fd, buf, len, 0);
+        cr_assert_gt(n, 0, "recv: %s", n < 0 ? strerror(errno) : "closed");
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+/* Plain handshake; returns the connected socket. */
+static int client_handshake(void)
+{
+    int fd = client_open();
+    static uint8_t c0c1[RTMP_HANDSHAKE_C0C1_SIZE], s0s1s2[RTMP_HANDSHAKE_S0S1S2_SIZE];
+    c0c1[0] = 3;
+    for (size_t i = 9; i < sizeof c0c1; i++)
+        c0c1[i] = (uint8_t)(i * 31);
+    client_send(fd, c0c1, sizeof c0c1);
+    client_recv_exact(fd, s0s1s2, sizeof s0s1s2);
+    cr_assert_eq(s0s1s2[0], 3);
+    cr_assert_eq(
+        memcmp(s0s1s2 + 1 + RTMP_HANDSHAKE_PACKET_SIZE, c0c1 + 1, RTMP_HANDSHAKE_PACKET_SIZE), 0,
+        "S2 echoes C1");
+    client_send(fd, s0s1s2 + 1, RTMP_HANDSHAKE_PACKET_SIZE); /* C2 */
+    return fd;
+}
+
+/* Reads what the server sends for up to ms (or until it closes) into p; true if it closed. */
+static bool client_read(int fd, tparser_t *p, int ms)
+{
+    int64_t deadline = clock_monotonic_ms() + ms;
+    uint8_t buf[4096];
+    while (clock_monotonic_ms() < deadline) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 50) <= 0)
+            continue;
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0)
+            return true;
+        if (p)
+            tp_feed(p, buf, (size_t)n);
+    }
+    return false;
+}
+
+static void client_send_buf(int fd, tbuf_t *b)
+{
+    client_send(fd, b->data, b->len);
+    b->len = 0;
+}
+
+Test(rtmp_server, obs_form_with_raw_client)
+{
+    int fd = client_handshake();
+    tbuf_t out = {0};
+    tparser_t parser;
+    tp_init(&parser);
+    tc_obs_publish(&out, "live", "OBSKEY?secret=1");
+    tc_control32(&out, RTMP_MSG_SET_CHUNK_SIZE, 4096);
+    tc_metadata(&out, 1, 1920);
+    tc_media(&out, 4096, RTMP_MSG_VIDEO, 1, 0, tc_avc_sequence_header,
+             sizeof tc_avc_sequence_header);
+    tc_media(&out, 4096, RTMP_MSG_VIDEO, 1, 0, tc_avc_keyframe, sizeof tc_avc_keyframe);
+    client_send_buf(fd, &out);
+    cr_assert(wait_for(&rec.media_count, 2, 3000));
+    cr_assert_not(client_read(fd, &parser, 300));
+    cr_assert_not_null(tp_find(&parser, "NetConnection.Connect.Success"));
+    cr_assert_not_null(tp_find_status(&parser, "NetStream.Publish.Start"));
+    pthread_mutex_lock(&rec.lock);
+    cr_assert_str_eq(rec.app, "live");
+    cr_assert_str_eq(rec.key, "OBSKEY");
+    pthread_mutex_unlock(&rec.lock);
+    close(fd);
+    cr_assert(wait_for(&rec.unpublishes, 1, 3000));
+    cr_assert_str_eq(rec.unpublish_reason, "closed by the peer");
+    tp_free(&parser);
+    tbuf_free(&out);
+}
+
+Test(rtmp_server, refusal_reaches_the_raw_client_before_close)
+{
+    int fd = client_handshake();
+    tbuf_t out = {0};
+    tparser_t parser;
+    tp_init(&parser);
+    tc_obs_publish(&out, "live", "BADKEY");
+    /* Keep sending after the refusal: the status must still arrive. */
+    for (int i = 0; i < 50; i++)
+        tc_media(&out, 128, RTMP_MSG_AUDIO, 1, (uint32_t)i, tc_aac_raw, sizeof tc_aac_raw);
+    client_send_buf(fd, &out);
+    cr_assert(client_read(fd, &parser, 3000), "the server closes after a refusal");
+    const treply_t *bad = tp_find_status(&parser, "NetStream.Publish.BadName");
+    cr_assert_not_null(bad);
+    cr_assert_str_eq(bad->description, "unknown stream key");
+    close(fd);
+    tp_free(&parser);
+    tbuf_free(&out);
+}
+
+static void expect_closed(int fd, int within_ms)
+{
+    int64_t start = clock_monotonic_ms();
+    cr_assert(client_read(fd, NULL, within_ms), "still open after %d ms", within_ms);
+    cr_assert_leq(clock_monotonic_ms() - start, within_ms);
+    close(fd);
+}
+
+Test(rtmp_server, garbage_after_handshake_closes)
+{
+    int fd = client_handshake();
+    uint8_t garbage[512];
+    for (size_t i = 0; i < sizeof garbage; i++)
+        garbage[i] = (uint8_t)(i * 77 + 5);
+    garbage[0] = 0x43; /* format 1 on a stream with no header */
+    client_send(fd, garbage, sizeof garbage);
+    expect_closed(fd, 2000);
+}
+
+Test(rtmp_server, oversize_chunk_size_closes)
+{
+    int fd = client_handshake();
+    tbuf_t out = {0};
+    tc_control32(&out, RTMP_MSG_SET_CHUNK_SIZE, 0x7FFFFFFF);
+    client_send_buf(fd, &out);
+    expect_closed(fd, 2000);
+    tbuf_free(&out);
+}
+
+Test(rtmp_server, oversize_message_closes)
+{
+    int fd = client_handshake();
+    const uint8_t header[] = {0x03, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0x14, 0, 0, 0, 0};
+    client_send(fd, header, sizeof header);
+    expect_closed(fd, 2000);
+}
+
+Test(rtmp_server, bad_c0_closes_at_once)
+{
+    int fd = client_open();
+    const char probe[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    client_send(fd, probe, sizeof probe - 1);
+    expect_closed(fd, 500);
+}
+
+Test(rtmp_server, truncated_handshake_then_close_is_harmless)
+{
+    int fd = client_open();
+    uint8_t partial[100] = {3};
+    client_send(fd, partial, sizeof partial);
+    close(fd);
+    fd = client_handshake();
+    tbuf_t out = {0};
+    tc_connect(&out, "live");
+    client_send_buf(fd, &out);
+    tparser_t parser;
+    tp_init(&parser);
+    client_read(fd, &parser, 300);
+    cr_assert_not_null(tp_find(&parser, "NetConnection.Connect.Success"));
+    close(fd);
+    tp_free(&parser);
+    tbuf_free(&out);
+}
+
+Test(rtmp_server, handshake_and_idle_timeouts)
+{
+    rtmp_server_stop(server);
+    rtmp_limits_t limits;
+    rtmp_limits_default(&limits);
+    limits.handshake_timeout_ms = 300;
+    limits.idle_timeout_ms = 500;
+    server = start(&limits);
+    int fd = client_open();
+    uint8_t c0 = 3;
+    client_send(fd, &c0, 1);
+    expect_closed(fd, 1500);
+
+    fd = client_handshake();
+    tbuf_t out = {0};
+    tc_obs_publish(&out, "live", "KEY");
+    client_send_buf(fd, &out);
+    cr_assert(wait_for(&rec.unpublishes, 1, 3000));
+    cr_assert_str_eq(rec.unpublish_reason, "idle timeout");
+    expect_closed(fd, 1500);
+    tbuf_free(&out);
+}
+
+Test(rtmp_server, connection_limit)
+{
+    rtmp_server_stop(server);
+    rtmp_limits_t limits;
+    rtmp_limits_default(&limits);
+    limits.max_connections = 2;
+    server = start(&limits);
+    int a = client_handshake();
+    int b = client_handshake();
+    int c = client_open();
+    expect_closed(c, 1000);
+    close(a);
+    close(b);
+    /* Slots free up once those threads end. */
+    int64_t deadline = clock_monotonic_ms() + 3000;
+    bool served = false;
+    while (!served && clock_monotonic_ms() < deadline) {
+        int d = client_open();
+        uint8_t c0c1[RTMP_HANDSHAKE_C0C1_SIZE] = {3};
+        send(d, c0c1, sizeof c0c1, MSG_NOSIGNAL);
+        uint8_t s0;
+        served = recv(d, &s0, 1, 0) == 1;
+        close(d);
+    }
+    cr_assert(served);
+}
+
+Test(rtmp_server, stop_ends_active_publishes)
+{
+    int fd = client_handshake();
+    tbuf_t out = {0};
+    tc_obs_publish(&out, "live", "KEY");
+    client_send_buf(fd, &out);
+    cr_assert(wait_for(&rec.publishes, 1, 3000));
+    rtmp_server_stop(server);
+    server = NULL;
+    cr_assert_eq(recorded(&rec.unpublishes), 1);
+    cr_assert_str_eq(rec.unpublish_reason, "server stopping");
+    close(fd);
+    tbuf_free(&out);
+}
+
+Test(rtmp_server, port_in_use_is_an_error)
+{
+    rtmp_publish_handlers_t handlers = {.on_publish = on_publish};
+    char err[256] = "";
+    rtmp_server_t *second = rtmp_server_start("127.0.0.1", (uint16_t)rtmp_server_port(server), NULL,
+                                              &handlers, err, sizeof err);
+    cr_assert_null(second);
+    cr_assert(strstr(err, "cannot listen"), "%s", err);
+    second = rtmp_server_start("no.such.host.invalid", 0, NULL, &handlers, err, sizeof err);
+    cr_assert_null(second);
+}
