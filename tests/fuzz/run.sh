@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds every libFuzzer harness in tests/fuzz/ with clang (ASan+UBSan) and runs each for
-# SECONDS seconds (default 15). A harness names the sources it needs on a line
+# SECONDS seconds (default 15), all of them under tests/fuzz/ (subfolders too). A harness names the sources it needs on a line
 #   /* fuzz-sources: src/api/query.c src/util/log.c */
 # Crashes are kept in build-fuzz/crashes/; turn each into a unit test.
 # Usage: tests/fuzz/run.sh [SECONDS] [HARNESS...]
@@ -11,9 +11,9 @@ shift || true
 out=build-fuzz
 mkdir -p "$out/crashes"
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(tests/fuzz/fuzz_*.c)
+[ ${#harnesses[@]} -gt 0 ] || mapfile -t harnesses < <(find tests/fuzz -name 'fuzz_*.c' | sort)
 cflags=(-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc)
-libs=$(pkg-config --cflags --libs jansson libcrypto)
+libs=$(pkg-config --cflags --libs jansson libcrypto libavformat libavcodec libavutil)
 failed=0
 for harness in "${harnesses[@]}"; do
     name=$(basename "$harness" .c)

@@ -80,17 +80,47 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* connect("live"), createStream, publish("KEY") on csid 3, chunk size 128. */
-static const uint8_t prologue[] = {
-    0x03, 0,    0,    0,   0,   0,   0x1B, 0x14, 0,    0,    0,    0,    0x02, 0,   7,
-    'c',  'o',  'n',  'n', 'e', 'c', 't',  0x00, 0x3F, 0xF0, 0,    0,    0,    0,   0,
-    0,    0x03, 0,    3,   'a', 'p', 'p',  0x02, 0,    4,    'l',  'i',  'v',  'e', 0,
-    0,    0x09, 0x03, 0,   0,   0,   0,    0,    0x19, 0x14, 0,    0,    0,    0,   0x02,
-    0,    12,   'c',  'r', 'e', 'a', 't',  'e',  'S',  't',  'r',  'e',  'a',  'm', 0x00,
-    0x40, 0,    0,    0,   0,   0,   0,    0,    0x05, 0x08, 0,    0,    0,    0,   0,
-    0x1D, 0x14, 1,    0,   0,   0,   0x02, 0,    7,    'p',  'u',  'b',  'l',  'i', 's',
-    'h',  0x00, 0,    0,   0,   0,   0,    0,    0,    0,    0x05, 0x02, 0,    3,   'K',
-    'E',  'Y',  0x02, 0,   4,   'l', 'i',  'v',  'e'};
+/* Appends one AMF0 command (name, transaction id, then object or null, then string args) as
+ * chunks on csid 3 (stream 0) or 8 (stream 1). */
+static size_t put_command(uint8_t *out, size_t cap, uint32_t stream, const char *name, double txn,
+                          const char *app, const char *arg)
+{
+    uint8_t body[256];
+    amf0_writer_t w;
+    amf0_writer_init(&w, body, sizeof body);
+    amf0_write_string(&w, name);
+    amf0_write_number(&w, txn);
+    if (app) {
+        amf0_write_object_start(&w);
+        amf0_write_prop_string(&w, "app", app);
+        amf0_write_object_end(&w);
+    } else {
+        amf0_write_null(&w);
+    }
+    if (arg) {
+        amf0_write_string(&w, arg);
+        amf0_write_string(&w, "live");
+    }
+    int len = amf0_writer_finish(&w);
+    rtmp_message_t msg = {.csid = stream ? 8 : 3,
+                          .type_id = RTMP_MSG_COMMAND_AMF0,
+                          .stream_id = stream,
+                          .payload = body,
+                          .length = (size_t)len};
+    int n = len < 0 ? len : rtmp_chunk_write(RTMP_CHUNK_DEFAULT_SIZE, &msg, out, cap);
+    if (n < 0)
+        abort();
+    return (size_t)n;
+}
+
+/* connect("live"), createStream, publish("KEY"): the fuzzer starts in the publishing state. */
+static size_t build_prologue(uint8_t *out, size_t cap)
+{
+    size_t len = put_command(out, cap, 0, "connect", 1, "live", NULL);
+    len += put_command(out + len, cap - len, 0, "createStream", 2, NULL, NULL);
+    len += put_command(out + len, cap - len, 1, "publish", 3, NULL, "KEY");
+    return len;
+}
 
 /* Structured mode: [type][stream][len lo][len hi][body...] repeated, chunked like a client
  * does (following its own Set Chunk Size). Returns the chunk stream in a new buffer. */
@@ -168,13 +198,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rtmp_conn_t *c = rtmp_conn_new(&limits, &handlers, "fuzz", discard, NULL);
     if (!c)
         return 0;
-    size_t total = sizeof prologue + size;
+    uint8_t prologue[512];
+    size_t prologue_len = build_prologue(prologue, sizeof prologue);
+    size_t total = prologue_len + size;
     uint8_t *input = malloc(total);
     uint8_t *window = malloc(total);
     if (!input || !window)
         abort();
-    memcpy(input, prologue, sizeof prologue);
-    memcpy(input + sizeof prologue, data, size);
+    memcpy(input, prologue, prologue_len);
+    memcpy(input + prologue_len, data, size);
     size_t pending = 0, offset = 0;
     int64_t now = 0;
     int rc = RTMP_CONN_CONTINUE;
@@ -197,8 +229,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     rtmp_conn_end_publish(c, "fuzz end");
     rtmp_conn_free(c);
-    if (state.unpublishes > state.publishes)
-        abort();
+    if (state.publishes < 1 || state.unpublishes > state.publishes)
+        abort(); /* the prologue always publishes */
     free(window);
     free(input);
     free(chunked);
