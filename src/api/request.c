@@ -1,5 +1,6 @@
 /* Reply helpers shared by every handler. */
 #include "api/api.h"
+#include "api/listing.h"
 
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -219,4 +220,33 @@ void api_reply_file(api_request_t *req, int fd, uint64_t size, const char *conte
                  (unsigned long long)size);
         api_add_header(req, "Content-Range", content_range);
     }
+}
+
+int api_list_begin(api_request_t *req, const query_field_t *fields, size_t field_count,
+                   store_query_t *q, api_list_t *list)
+{
+    char err[256];
+    memset(list, 0, sizeof *list);
+    if (query_parse_filters(api_query(req, "filters"), fields, field_count, &list->filters, err,
+                            sizeof err) != 0 ||
+        query_parse_order(api_query(req, "order"), fields, field_count, &list->order, err,
+                          sizeof err) != 0) {
+        api_reply_error(req, 400, "%s", err);
+        api_list_end(list);
+        return -1;
+    }
+    q->filters = list->filters.items;
+    q->filter_count = list->filters.count;
+    q->order = list->order.items;
+    q->order_count = list->order.count;
+    q->limit = query_parse_limit(api_query(req, "limit"));
+    q->offset = query_parse_cursor(api_query(req, "cursor"));
+    list->want_total = query_flag_set(api_query(req, "count"));
+    return 0;
+}
+
+void api_list_end(api_list_t *list)
+{
+    query_filters_clear(&list->filters);
+    query_order_clear(&list->order);
 }

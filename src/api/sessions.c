@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "api/listing.h"
 #include "api/model.h"
 #include "api/query.h"
 
@@ -46,27 +47,10 @@ typedef enum { WITHOUT_PARENT, WITH_PARENT } parent_mode_t;
 /* Runs the session query with the common list parameters and replies with a page. */
 static void list_sessions(api_request_t *req, store_query_t *q, parent_mode_t mode, bool with_link)
 {
-    char err[256];
-    query_filters_t filters = {0};
-    query_order_t order = {0};
-    if (query_parse_filters(api_query(req, "filters"), query_session_fields,
-                            query_session_field_count, &filters, err, sizeof err) != 0) {
-        api_reply_error(req, 400, "%s", err);
+    api_list_t list;
+    if (api_list_begin(req, query_session_fields, query_session_field_count, q, &list) != 0)
         return;
-    }
-    if (query_parse_order(api_query(req, "order"), query_session_fields, query_session_field_count,
-                          &order, err, sizeof err) != 0) {
-        api_reply_error(req, 400, "%s", err);
-        query_filters_clear(&filters);
-        return;
-    }
-    q->filters = filters.items;
-    q->filter_count = filters.count;
-    q->order = order.items;
-    q->order_count = order.count;
-    q->limit = query_parse_limit(api_query(req, "limit"));
-    q->offset = query_parse_cursor(api_query(req, "cursor"));
-    bool want_total = query_flag_set(api_query(req, "count"));
+    bool want_total = list.want_total;
     store_session_t *rows = NULL;
     size_t count = 0;
     int64_t total = -1;
@@ -91,8 +75,7 @@ static void list_sessions(api_request_t *req, store_query_t *q, parent_mode_t mo
         api_reply_page(req, items, q->limit, q->offset, want_total ? total : -1, with_link);
     }
     store_session_list_free(rows, count);
-    query_filters_clear(&filters);
-    query_order_clear(&order);
+    api_list_end(&list);
 }
 
 static void scope_to_caller(const api_request_t *req, store_query_t *q)

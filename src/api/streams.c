@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "api/listing.h"
 #include "api/model.h"
 #include "api/query.h"
 #include "api/validate.h"
@@ -217,27 +218,10 @@ void streams_get_by_key(api_request_t *req)
 /* Runs a stream list query built from the common query parameters and replies with a page. */
 static void list_streams(api_request_t *req, store_query_t *q)
 {
-    char err[256];
-    query_filters_t filters = {0};
-    query_order_t order = {0};
-    if (query_parse_filters(api_query(req, "filters"), query_stream_fields,
-                            query_stream_field_count, &filters, err, sizeof err) != 0) {
-        api_reply_error(req, 400, "%s", err);
+    api_list_t list;
+    if (api_list_begin(req, query_stream_fields, query_stream_field_count, q, &list) != 0)
         return;
-    }
-    if (query_parse_order(api_query(req, "order"), query_stream_fields, query_stream_field_count,
-                          &order, err, sizeof err) != 0) {
-        api_reply_error(req, 400, "%s", err);
-        query_filters_clear(&filters);
-        return;
-    }
-    q->filters = filters.items;
-    q->filter_count = filters.count;
-    q->order = order.items;
-    q->order_count = order.count;
-    q->limit = query_parse_limit(api_query(req, "limit"));
-    q->offset = query_parse_cursor(api_query(req, "cursor"));
-    bool want_total = query_flag_set(api_query(req, "count"));
+    bool want_total = list.want_total;
     store_stream_t *rows = NULL;
     size_t count = 0;
     int64_t total = -1;
@@ -253,8 +237,7 @@ static void list_streams(api_request_t *req, store_query_t *q)
         api_reply_page(req, items, q->limit, q->offset, want_total ? total : -1, true);
     }
     store_stream_list_free(rows, count);
-    query_filters_clear(&filters);
-    query_order_clear(&order);
+    api_list_end(&list);
 }
 
 void streams_list(api_request_t *req)
