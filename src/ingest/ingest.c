@@ -15,33 +15,10 @@ struct ingest {
     rtmp_server_t *rtmp;
 };
 
-/* RTMP timestamps are 32-bit ms and wrap after ~49.7 days; media packets need a clock that
- * does not. One per media kind, since audio and video may interleave slightly out of order. */
-typedef struct timestamp_unwrapper {
-    bool started;
-    uint32_t last;
-    int64_t wraps; /* multiples of 2^32 added */
-} timestamp_unwrapper_t;
-
+/* One accepted publish. */
 typedef struct publish {
     live_broadcast_t *broadcast;
-    timestamp_unwrapper_t video_clock;
-    timestamp_unwrapper_t audio_clock;
 } publish_t;
-
-static int64_t unwrap(timestamp_unwrapper_t *u, int64_t raw)
-{
-    uint32_t ts = (uint32_t)raw;
-    if (u->started) {
-        if (ts < u->last && u->last - ts > 0x80000000u)
-            u->wraps++;
-        else if (ts > u->last && ts - u->last > 0x80000000u && u->wraps > 0)
-            u->wraps--; /* a late packet from before the wrap */
-    }
-    u->started = true;
-    u->last = ts;
-    return (int64_t)ts + u->wraps * ((int64_t)1 << 32);
-}
 
 static int on_publish(void *opaque, const char *app, const char *stream_key, const char *peer,
                       void **publish_ctx, char *reason, size_t reason_size)
@@ -80,7 +57,7 @@ static int on_media(void *publish_ctx, const flv_media_t *media)
 {
     publish_t *p = publish_ctx;
     bool video = media->kind == FLV_MEDIA_VIDEO;
-    int64_t dts = unwrap(video ? &p->video_clock : &p->audio_clock, media->dts_ms);
+    int64_t dts = media->dts_ms; /* already unwrapped from RTMP's 32-bit clock by rtmp_conn */
     media_packet_t packet = {
         .codec = video ? MEDIA_CODEC_H264 : MEDIA_CODEC_AAC,
         .is_config = media->is_config,

@@ -18,7 +18,9 @@
 #include <string.h>
 
 #define TIMESTAMP_EXTENDED 0xFFFFFF
-#define RETAINED_BUFFER_MAX (64 * 1024) /* bytes kept between messages on one chunk stream */
+/* Bytes a chunk stream keeps allocated between messages: big enough that a steady video stream
+ * reuses its buffer instead of growing it again for every frame. */
+#define RETAINED_BUFFER_MAX (1024 * 1024)
 #define FIRST_BUFFER_SIZE 4096
 
 static const size_t message_header_size[4] = {11, 7, 3, 0};
