@@ -15,28 +15,19 @@ struct ingest {
     rtmp_server_t *rtmp;
 };
 
-/* One accepted publish. */
-typedef struct publish {
-    live_broadcast_t *broadcast;
-} publish_t;
-
+/* The publish context handed back to every handler is the live broadcast itself. */
 static int on_publish(void *opaque, const char *app, const char *stream_key, const char *peer,
                       void **publish_ctx, char *reason, size_t reason_size)
 {
     ingest_t *ingest = opaque;
-    publish_t *p = calloc(1, sizeof *p);
-    if (!p) {
-        snprintf(reason, reason_size, "out of memory");
-        return -1;
-    }
-    if (live_publish(ingest->live, stream_key, peer, &p->broadcast, reason, reason_size) != 0) {
+    live_broadcast_t *broadcast = NULL;
+    if (live_publish(ingest->live, stream_key, peer, &broadcast, reason, reason_size) != 0) {
         /* The key itself is a secret: log only its shard prefix. */
         log_warn("ingest", "publish refused from %s (app \"%s\", key %.4s...): %s", peer, app,
                  stream_key, reason);
-        free(p);
         return -1;
     }
-    *publish_ctx = p;
+    *publish_ctx = broadcast;
     return 0;
 }
 
@@ -48,14 +39,12 @@ static double metadata_number(const amf0_value_t *metadata, const char *key)
 
 static void on_metadata(void *publish_ctx, const amf0_value_t *metadata)
 {
-    publish_t *p = publish_ctx;
-    live_metadata(p->broadcast, (int)metadata_number(metadata, "width"),
+    live_metadata(publish_ctx, (int)metadata_number(metadata, "width"),
                   (int)metadata_number(metadata, "height"), metadata_number(metadata, "framerate"));
 }
 
 static int on_media(void *publish_ctx, const flv_media_t *media)
 {
-    publish_t *p = publish_ctx;
     bool video = media->kind == FLV_MEDIA_VIDEO;
     int64_t dts = media->dts_ms; /* already unwrapped from RTMP's 32-bit clock by rtmp_conn */
     media_packet_t packet = {
@@ -67,26 +56,22 @@ static int on_media(void *publish_ctx, const flv_media_t *media)
         .data = media->data,
         .size = media->size,
     };
-    return live_media(p->broadcast, &packet);
+    return live_media(publish_ctx, &packet);
 }
 
 static void on_bytes(void *publish_ctx, uint64_t bytes)
 {
-    publish_t *p = publish_ctx;
-    live_bytes(p->broadcast, bytes);
+    live_bytes(publish_ctx, bytes);
 }
 
 static bool should_stop(void *publish_ctx)
 {
-    publish_t *p = publish_ctx;
-    return live_poll(p->broadcast);
+    return live_poll(publish_ctx);
 }
 
 static void on_unpublish(void *publish_ctx, const char *reason)
 {
-    publish_t *p = publish_ctx;
-    live_unpublish(p->broadcast, reason);
-    free(p);
+    live_unpublish(publish_ctx, reason);
 }
 
 ingest_t *ingest_start(live_t *live, const config_t *config, char *err, size_t err_size)
