@@ -1,0 +1,112 @@
+/* Unit tests for health conditions driven by synthetic probes. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "stats/health.h"
+
+static health_t health;
+
+Test(health, starts_null_everywhere)
+{
+    health_init(&health);
+    cr_assert_eq(health_is_healthy(&health), -1);
+    cr_assert_null(health_issues(&health));
+    json_t *doc = health_to_json(&health, 1000);
+    cr_assert(json_is_null(json_object_get(json_object_get(doc, "healthy"), "status")));
+    json_t *conditions = json_object_get(doc, "conditions");
+    cr_assert_eq(json_array_size(conditions), HEALTH_CONDITION_COUNT);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(conditions, 2), "type")),
+                     "TranscodeRealTime");
+    cr_assert(json_is_null(json_object_get(json_array_get(conditions, 0), "lastProbeTime")));
+    json_decref(doc);
+}
+
+Test(health, active_and_transcoding_in_time_is_healthy)
+{
+    health_init(&health);
+    health_probe(&health, HEALTH_ACTIVE, 1, 1000);
+    cr_assert_eq(health_is_healthy(&health), -1, "nothing judged yet");
+    health_probe(&health, HEALTH_TRANSCODING, 1, 3000);
+    health_probe(&health, HEALTH_TRANSCODE_REALTIME, 1, 3000);
+    health_probe(&health, HEALTH_TRANSCODE_NO_ERRORS, 1, 3000);
+    cr_assert_eq(health_is_healthy(&health), 1);
+    cr_assert_null(health_issues(&health));
+}
+
+Test(health, slow_transcoding_is_unhealthy_with_an_issue_then_recovers)
+{
+    health_init(&health);
+    health_probe(&health, HEALTH_ACTIVE, 1, 1000);
+    health_probe(&health, HEALTH_TRANSCODING, 1, 3000);
+    health_probe(&health, HEALTH_TRANSCODE_REALTIME, 0, 3000);
+    cr_assert_eq(health_is_healthy(&health), 0);
+    json_t *issues = health_issues(&health);
+    cr_assert_eq(json_array_size(issues), 1);
+    cr_assert_str_eq(json_string_value(json_array_get(issues, 0)),
+                     "Transcoding is slower than real time");
+    json_decref(issues);
+    cr_assert_eq(health.healthy.last_transition_ms, 3000);
+
+    health_probe(&health, HEALTH_TRANSCODE_REALTIME, 1, 5000);
+    cr_assert_eq(health_is_healthy(&health), 1);
+    cr_assert_eq(health.conditions[HEALTH_TRANSCODE_REALTIME].last_transition_ms, 5000);
+    cr_assert_eq(health.healthy.last_transition_ms, 5000);
+}
+
+Test(health, multistreaming_false_is_unhealthy_null_is_not)
+{
+    health_init(&health);
+    health_probe(&health, HEALTH_ACTIVE, 1, 1000);
+    health_probe(&health, HEALTH_TRANSCODING, 1, 2000);
+    health_probe(&health, HEALTH_TRANSCODE_REALTIME, 1, 2000);
+    cr_assert_eq(health_is_healthy(&health), 1);
+    health_probe(&health, HEALTH_MULTISTREAMING, 0, 2500);
+    cr_assert_eq(health_is_healthy(&health), 0);
+    health_probe(&health, HEALTH_MULTISTREAMING, -1, 2600);
+    cr_assert_eq(health_is_healthy(&health), 1);
+}
+
+Test(health, inactive_means_null_and_reactivation_resets)
+{
+    health_init(&health);
+    health_probe(&health, HEALTH_ACTIVE, 1, 1000);
+    health_probe(&health, HEALTH_TRANSCODING, 0, 2000);
+    health_probe(&health, HEALTH_TRANSCODE_REALTIME, 1, 2000);
+    cr_assert_eq(health_is_healthy(&health), 0);
+    health_probe(&health, HEALTH_ACTIVE, 0, 3000);
+    cr_assert_eq(health_is_healthy(&health), -1);
+    cr_assert_null(health_issues(&health));
+    health_probe(&health, HEALTH_ACTIVE, 1, 4000);
+    cr_assert_eq(health.conditions[HEALTH_TRANSCODING].status, -1);
+    cr_assert_eq(health_is_healthy(&health), -1);
+}
+
+Test(health, frequency_over_windows)
+{
+    health_init(&health);
+    health_probe(&health, HEALTH_ACTIVE, 1, 1000);
+    /* 10 probes over 20 s: the first 5 false, the last 5 true. */
+    for (int i = 0; i < 10; i++)
+        health_probe(&health, HEALTH_TRANSCODE_REALTIME, i >= 5, 2000 + i * 2000);
+    health_condition_t *c = &health.conditions[HEALTH_TRANSCODE_REALTIME];
+    cr_assert_float_eq(health_frequency(c, 20000, 60000), 0.5, 1e-9);
+    cr_assert_float_eq(health_frequency(c, 20000, 9000), 1.0, 1e-9);
+    cr_assert_lt(health_frequency(c, 200000, 60000), 0, "no probe in the window");
+    json_t *doc = health_to_json(&health, 20000);
+    json_t *realtime = json_array_get(json_object_get(doc, "conditions"), 2);
+    cr_assert_float_eq(
+        json_real_value(json_object_get(json_object_get(realtime, "frequency"), "1m")), 0.5, 1e-9);
+    json_decref(doc);
+}
+
+Test(health, old_buckets_are_reused_not_summed)
+{
+    health_init(&health);
+    /* False probes long ago, then one true probe now: the old ones are out of every window. */
+    for (int i = 0; i < 1000; i++)
+        health_probe(&health, HEALTH_TRANSCODING, 0, 1000 + i);
+    int64_t later = 1000 + (int64_t)HEALTH_BUCKETS * HEALTH_BUCKET_MS * 3;
+    health_probe(&health, HEALTH_TRANSCODING, 1, later);
+    cr_assert_float_eq(health_frequency(&health.conditions[HEALTH_TRANSCODING], later, 600000), 1.0,
+                       1e-9);
+}
