@@ -88,8 +88,13 @@ static const char migration_1[] =
     "CREATE INDEX sessions_user_last_seen ON sessions(user_id, last_seen);"
     "CREATE INDEX api_tokens_user ON api_tokens(user_id);";
 
+/* Version 2: the session's health document (conditions, metrics) as compact JSON, written with
+ * its counters, so any node can serve /data/stream/{id}/health. */
+static const char migration_2[] = "ALTER TABLE sessions ADD COLUMN health TEXT;";
+
 static const char *const migrations[] = {
     migration_1,
+    migration_2,
 };
 
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))

@@ -114,6 +114,7 @@ typedef struct store_session {
     store_counters_t counters;
     char *profiles_json;       /* owned JSON array, copied from the stream */
     char *recording_spec_json; /* owned JSON object, copied from the stream; NULL = absent */
+    char *health_json;         /* owned health document (conditions, metrics); NULL = none */
 } store_session_t;
 
 /* Query over streams or sessions. Field names are the API's (e.g. "sourceSegments",

@@ -42,7 +42,7 @@
 #define SESSION_COLUMNS                                                                            \
     "id, parent_id, user_id, project_id, playback_id, name, created_at, last_seen, ended_at, "     \
     "is_active, record, deleted, is_healthy, issues, recording_status, " COUNTER_COLUMNS           \
-    ", profiles, recording_spec"
+    ", profiles, recording_spec, health"
 
 enum { COUNTER_COLUMN_COUNT = 8 };
 
@@ -92,6 +92,7 @@ enum session_column {
     SN_COUNTERS,
     SN_PROFILES = SN_COUNTERS + COUNTER_COLUMN_COUNT,
     SN_RECORDING_SPEC,
+    SN_HEALTH,
 };
 
 typedef enum {
@@ -172,7 +173,7 @@ static const stmt_def_t stmt_defs[STMT_COUNT] = {
                                         " FROM streams WHERE playback_id = ?1"},
     [STMT_SESSION_INSERT] = {"session insert", "INSERT INTO sessions (" SESSION_COLUMNS ") VALUES ("
                                                "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                                               "?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+                                               "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
     [STMT_SESSION_UPDATE] = {"session update",
                              "UPDATE sessions SET name = ?6, last_seen = ?8, ended_at = ?9, "
                              "is_active = ?10, record = ?11, deleted = ?12, is_healthy = ?13, "
@@ -180,7 +181,7 @@ static const stmt_def_t stmt_defs[STMT_COUNT] = {
                              "transcoded_segments = ?17, source_segments_duration = ?18, "
                              "transcoded_segments_duration = ?19, source_bytes = ?20, "
                              "transcoded_bytes = ?21, ingest_rate = ?22, outgoing_rate = ?23, "
-                             "profiles = ?24, recording_spec = ?25 WHERE id = ?1"},
+                             "profiles = ?24, recording_spec = ?25, health = ?26 WHERE id = ?1"},
     [STMT_SESSION_GET] = {"session get", "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1"},
     [STMT_SESSION_LATEST] = {"session latest",
                              "SELECT " SESSION_COLUMNS " FROM sessions WHERE parent_id = ?1 "
@@ -492,7 +493,8 @@ static int read_session(sqlite3_stmt *stmt, void *record)
     read_counters(stmt, SN_COUNTERS, &s->counters);
     int failed = copy_name(stmt, SN_NAME, &s->name) | copy_owned(stmt, SN_ISSUES, &s->issues_json) |
                  copy_owned(stmt, SN_PROFILES, &s->profiles_json) |
-                 copy_owned(stmt, SN_RECORDING_SPEC, &s->recording_spec_json);
+                 copy_owned(stmt, SN_RECORDING_SPEC, &s->recording_spec_json) |
+                 copy_owned(stmt, SN_HEALTH, &s->health_json);
     if (failed)
         store_session_clear(s);
     return failed ? -1 : 0;
@@ -871,6 +873,7 @@ void store_session_clear(store_session_t *session)
     free(session->issues_json);
     free(session->profiles_json);
     free(session->recording_spec_json);
+    free(session->health_json);
     memset(session, 0, sizeof *session);
 }
 
@@ -1127,6 +1130,7 @@ static void bind_session(binder_t *b, const void *record)
     bind_counters(b, SN_COUNTERS + 1, &s->counters);
     bind_text(b, SN_PROFILES + 1, s->profiles_json);
     bind_text(b, SN_RECORDING_SPEC + 1, s->recording_spec_json);
+    bind_text(b, SN_HEALTH + 1, s->health_json);
 }
 
 static bool session_valid(const store_session_t *session)

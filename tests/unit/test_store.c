@@ -189,7 +189,7 @@ Test(store, fresh_database_is_migrated_and_in_wal_mode)
 {
     int version = 0;
     cr_assert_eq(store_schema_version(store, &version), STORE_OK);
-    cr_assert_eq(version, 1);
+    cr_assert_eq(version, 2);
     expect_journal_mode_wal();
 }
 
@@ -203,12 +203,28 @@ Test(store, reopen_is_idempotent_and_keeps_data)
     cr_assert_not_null(store, "reopen: %s", err);
     int version = 0;
     cr_assert_eq(store_schema_version(store, &version), STORE_OK);
-    cr_assert_eq(version, 1);
+    cr_assert_eq(version, 2);
     store_user_t got;
     cr_assert_eq(store_user_get(store, user.id, &got), STORE_OK);
     cr_assert_str_eq(got.name, "alice");
     store_user_clear(&got);
     store_user_clear(&user);
+}
+
+Test(store, version_1_database_is_migrated_to_2)
+{
+    store_close(store);
+    store = NULL;
+    /* Make the file what version 1 left: no health column, user_version 1. */
+    raw_exec("ALTER TABLE sessions DROP COLUMN health; PRAGMA user_version = 1");
+    char err[256] = "";
+    store = store_open(db_path, err, sizeof err);
+    cr_assert_not_null(store, "%s", err);
+    int version = 0;
+    cr_assert_eq(store_schema_version(store, &version), STORE_OK);
+    cr_assert_eq(version, 2);
+    store_session_t missing;
+    cr_assert_eq(store_session_get(store, "none", &missing), STORE_NOT_FOUND);
 }
 
 Test(store, future_schema_version_is_refused)
@@ -970,6 +986,7 @@ static void assert_session_eq(const store_session_t *a, const store_session_t *b
     assert_counters_eq(&a->counters, &b->counters);
     assert_str_or_null_eq(a->profiles_json, b->profiles_json);
     assert_str_or_null_eq(a->recording_spec_json, b->recording_spec_json);
+    assert_str_or_null_eq(a->health_json, b->health_json);
 }
 
 Test(store_list, session_insert_get_update)
@@ -993,6 +1010,7 @@ Test(store_list, session_insert_get_update)
     s.counters = (store_counters_t){1, 2, 3.5, 4.5, 5, 6, 7.5, 8.5};
     s.profiles_json = text_dup("[]");
     s.recording_spec_json = text_dup("{\"profiles\":[]}");
+    s.health_json = text_dup("{\"healthy\":{\"status\":true}}");
     free(s.name);
     s.name = text_dup("renamed");
     for (int status = STORE_RECORDING_NONE_SET; status <= STORE_RECORDING_NONE; status++) {
