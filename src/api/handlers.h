@@ -31,6 +31,9 @@ void tokens_create(api_request_t *req);
 void tokens_list(api_request_t *req);
 void tokens_delete(api_request_t *req);
 
+/* health.c */
+void health_get(api_request_t *req);
+
 /* playback.c (public) */
 void playback_info(api_request_t *req);
 

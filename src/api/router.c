@@ -37,6 +37,7 @@ static const route_t routes[] = {
     {"PATCH", "/api/stream/:id/suspended", streams_set_suspended, false},
     {"PATCH", "/api/stream/:id/record", streams_set_record, false},
     {"GET", "/api/stream/:id/sessions", sessions_of_stream, false},
+    {"GET", "/data/stream/:id/health", health_get, false},
     {"GET", "/api/session", sessions_list, false},
     {"GET", "/api/session/:id", sessions_get, false},
     {"POST", "/api/api-token", tokens_create, false},

@@ -15,6 +15,7 @@
 
 #include "media/hls.h"
 #include "media/segmenter.h"
+#include "stats/health.h"
 #include "stats/rate.h"
 #include "util/clock.h"
 #include "util/ids.h"
@@ -41,7 +42,8 @@ struct live_broadcast {
     store_counters_t unflushed; /* increments not yet added to the stream's totals */
     int64_t last_flush_mono_ms;
     int64_t last_data_ms; /* ms since epoch of the last bytes received */
-    int width, height;    /* source picture, from metadata; 0 = unknown */
+    health_t health;
+    int width, height; /* source picture, from metadata; 0 = unknown */
     double frame_rate;
     bool master_written;
 };
@@ -135,6 +137,34 @@ static void write_master(live_broadcast_t *b, const segment_info_t *segment)
 
 /* Writes the session row and the stream's live state, adding what was counted since the last
  * write to the stream's totals. */
+/* The session's health document: conditions and the metrics players of the ladder need. */
+static char *health_document(const live_broadcast_t *b, int64_t now)
+{
+    json_t *doc = health_to_json(&b->health, now);
+    json_t *media_time =
+        json_pack("[{s:s,s:{},s:[I,f]}]", "name", "MediaTimeMillis", "dimensions", "last",
+                  (json_int_t)now, b->session.counters.source_segments_duration_s * 1000.0);
+    json_object_set_new(doc, "metrics", json_pack("{s:o}", "MediaTimeMillis", media_time));
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return text;
+}
+
+/* Brings isHealthy, issues and the health document of the session up to date. */
+static void update_health_fields(live_broadcast_t *b, int64_t now)
+{
+    store_session_t *s = &b->session;
+    s->is_healthy = health_is_healthy(&b->health);
+    free(s->issues_json);
+    json_t *issues = health_issues(&b->health);
+    s->issues_json = issues ? json_dumps(issues, JSON_COMPACT) : NULL;
+    json_decref(issues);
+    free(s->health_json);
+    s->health_json = health_document(b, now);
+}
+
+/* Writes the session row and the stream's live state, adding what was counted since the last
+ * write to the stream's totals. */
 static void flush(live_broadcast_t *b, bool active)
 {
     store_t *store = b->live->store;
@@ -142,12 +172,14 @@ static void flush(live_broadcast_t *b, bool active)
     b->session.counters.ingest_rate_bps = rate;
     b->session.last_seen_ms = b->last_data_ms;
     b->session.is_active = active;
+    update_health_fields(b, clock_now_ms());
     if (store_session_update(store, &b->session) != STORE_OK)
         log_error("live", "session %s: counters not saved (will retry)", b->session.id);
     store_stream_live_t stream_live = {
         .is_active = active,
         .last_seen_ms = b->last_data_ms,
-        .is_healthy = -1,
+        .is_healthy = b->session.is_healthy,
+        .issues_json = b->session.issues_json,
         .ingest_rate_bps = rate,
         .added = b->unflushed,
     };
@@ -168,6 +200,11 @@ static void on_segment(void *opaque, const segment_info_t *segment)
     b->unflushed.source_bytes += (int64_t)segment->bytes;
     if (!b->master_written)
         write_master(b, segment);
+    /* Source only: the source rendition is the whole ladder, written as it arrives. */
+    int64_t now = clock_now_ms();
+    health_probe(&b->health, HEALTH_TRANSCODING, 1, now);
+    health_probe(&b->health, HEALTH_TRANSCODE_REALTIME, 1, now);
+    health_probe(&b->health, HEALTH_TRANSCODE_NO_ERRORS, 1, now);
     log_debug("live", "session %s: segment %lld (%.3f s, %llu bytes)", b->session.id,
               (long long)segment->sequence, segment->duration_s,
               (unsigned long long)segment->bytes);
@@ -219,6 +256,8 @@ static live_broadcast_t *broadcast_start(live_t *live, const store_stream_t *str
     memcpy(b->stream_id, stream->id, STORE_ID_SIZE);
     fill_session(&b->session, stream, now);
     rate_init(&b->ingest_rate, INGEST_RATE_WINDOW_MS);
+    health_init(&b->health);
+    health_probe(&b->health, HEALTH_ACTIVE, 1, now);
     b->last_data_ms = now;
     char source_dir[PATH_MAX], err[256];
     if (!b->session.name || prepare_dirs(b, live->config->data_dir, stream->playback_id) != 0 ||
@@ -252,6 +291,7 @@ static int broadcast_continue(live_broadcast_t *b)
         log_warn("live", "session %s: %s", b->session.id, segmenter_strerror(b->segmenter));
     b->session.ended_at_ms = 0;
     b->last_data_ms = clock_now_ms();
+    health_probe(&b->health, HEALTH_ACTIVE, 1, b->last_data_ms);
     rate_init(&b->ingest_rate, INGEST_RATE_WINDOW_MS);
     atomic_store(&b->stop_requested, false);
     flush(b, true);
@@ -374,6 +414,7 @@ void live_unpublish(live_broadcast_t *b, const char *reason)
     b->state = BROADCAST_ENDED;
     b->ended_at_ms = clock_now_ms();
     b->session.ended_at_ms = b->ended_at_ms;
+    health_probe(&b->health, HEALTH_ACTIVE, 0, b->ended_at_ms);
     flush(b, false);
     pthread_mutex_unlock(&live->lock);
     log_info("live", "stream %s: broadcast ended (%s); session %s waits %d s for a reconnect",
