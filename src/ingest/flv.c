@@ -418,3 +418,23 @@ int flv_parse(uint8_t type_id, const uint8_t *payload, size_t len, int64_t dts_m
         return parse_audio(payload, len, out);
     return fail(out, FLV_ERR_BAD_PACKET, "not an audio or video message");
 }
+
+const char *flv_announced_codec_refused(flv_media_kind_t kind, double id, const char *fourcc)
+{
+    bool video = kind == FLV_MEDIA_VIDEO;
+    if (fourcc) {
+        if (strlen(fourcc) != 4 || strcmp(fourcc, video ? "avc1" : "mp4a") == 0)
+            return NULL;
+        return video ? fourcc_lookup(video_fourccs, sizeof video_fourccs / sizeof *video_fourccs,
+                                     fourcc, "an unknown video FourCC")
+                     : fourcc_lookup(audio_fourccs, sizeof audio_fourccs / sizeof *audio_fourccs,
+                                     fourcc, "an unknown audio FourCC");
+    }
+    /* 0 is what encoders send when they do not say; ids past the table are not FLV's. */
+    if (!(id >= 1 && id <= 15) || id != (double)(int)id)
+        return NULL;
+    int codec = (int)id;
+    if (codec == (video ? VIDEO_CODEC_AVC : AUDIO_FORMAT_AAC))
+        return NULL;
+    return video ? video_codec_names[codec] : audio_format_names[codec];
+}

@@ -88,4 +88,10 @@ int flv_avc_config_parse(const uint8_t *buf, size_t len, flv_avc_config_t *out,
 int flv_aac_config_parse(const uint8_t *buf, size_t len, flv_aac_config_t *out,
                          const char **reason);
 
+/* Checks a codec that onMetaData announces (videocodecid / audiocodecid), before any frame:
+ * id is the FLV codec id (0 or negative when not a number), fourcc the FourCC when given as a
+ * string (else NULL). Returns NULL when streamd accepts it or nothing is announced, else the
+ * codec's name for the refusal. */
+const char *flv_announced_codec_refused(flv_media_kind_t kind, double id, const char *fourcc);
+
 #endif

@@ -380,6 +380,36 @@ static int handle_command(rtmp_conn_t *c, const rtmp_message_t *msg, int64_t now
     return rc;
 }
 
+/* Refuses a codec that onMetaData announces before any frame of it arrives: audio often comes
+ * first, and the broadcast must not start counting media it will refuse a moment later. */
+static int check_announced_codecs(rtmp_conn_t *c, const amf0_value_t *metadata)
+{
+    static const struct {
+        const char *key;
+        flv_media_kind_t kind;
+    } announced[] = {{"videocodecid", FLV_MEDIA_VIDEO}, {"audiocodecid", FLV_MEDIA_AUDIO}};
+    for (size_t i = 0; i < sizeof announced / sizeof announced[0]; i++) {
+        const amf0_value_t *value = amf0_object_get(metadata, announced[i].key);
+        double id = 0;
+        bool is_number = amf0_number(value, &id);
+        const char *fourcc = amf0_string(value);
+        if (!is_number && !fourcc)
+            continue;
+        const char *refused = flv_announced_codec_refused(announced[i].kind, id, fourcc);
+        if (!refused)
+            continue;
+        const char *kind = announced[i].kind == FLV_MEDIA_VIDEO ? "video" : "audio";
+        char reason[REASON_MAX];
+        snprintf(reason, sizeof reason,
+                 "unsupported %s codec %s: streamd accepts H.264 video and AAC audio", kind,
+                 refused);
+        log_warn(LOG_MODULE, "%s: key %s: %s (announced in onMetaData); closing", c->peer,
+                 c->key_log, reason);
+        return refuse(c, c->publish_stream_id, "NetStream.Publish.Rejected", reason);
+    }
+    return RTMP_CONN_CONTINUE;
+}
+
 static int handle_data(rtmp_conn_t *c, const rtmp_message_t *msg)
 {
     const uint8_t *body = msg->payload;
@@ -398,10 +428,11 @@ static int handle_data(rtmp_conn_t *c, const rtmp_message_t *msg)
         return RTMP_CONN_CONTINUE;
     }
     const amf0_value_t *metadata = rtmp_cmd_find_metadata(values);
-    if (metadata && c->handlers.on_metadata)
+    rc = metadata ? check_announced_codecs(c, metadata) : RTMP_CONN_CONTINUE;
+    if (rc == RTMP_CONN_CONTINUE && metadata && c->handlers.on_metadata)
         c->handlers.on_metadata(c->publish_ctx, metadata);
     amf0_free(values);
-    return RTMP_CONN_CONTINUE;
+    return rc;
 }
 
 /* ---- media ---- */

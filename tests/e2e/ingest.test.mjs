@@ -11,10 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServer } from './lib/server.mjs';
 import { sdk } from './lib/contract.mjs';
-import { publish, renderLocal, ffprobeDuration, sleep } from './lib/media.mjs';
+import { publish, renderLocal, ffprobeDuration, sleep, parseMediaPlaylist } from './lib/media.mjs';
 import {
   Checks, createStream, sessionsOf, sampleWhileLive, checkWhileLive, checkHls, checkCountersVsPlaylist,
-  checkPlayback, waitInactive, streamLog, assertSessionShape, describeSamples,
+  checkPlayback, waitInactive, streamLog, assertSessionShape, describeSamples, fetchRaw, hlsPaths,
 } from './lib/live.mjs';
 
 const SOURCE = { seconds: 10, size: '1280x720', rate: 30, gop: 60 };
@@ -48,7 +48,32 @@ async function broadcast(form) {
     ? { url: srv.rtmpUrl(stream.streamKey) }
     : { obs: { server: srv.rtmpBase, key: stream.streamKey } };
   const pub = publish({ ...SOURCE, ...target });
-  const samples = await sampleWhileLive(srv, lp, stream, pub, { intervalMs: 1000 });
+  // a player's view while live: the playlists are whole (written atomically), without ENDLIST,
+  // and the newest listed segment can be fetched
+  const P = hlsPaths(stream.playbackId);
+  const livePl = [];
+  const samples = await sampleWhileLive(srv, lp, stream, pub, {
+    intervalMs: 1000,
+    onSample: async (smp) => {
+      if (!smp.running || smp.t - t0 < 2500) return;
+      for (let i = 0; i < 5; i++) {
+        const r = await fetchRaw(srv, P.media);
+        const pl = parseMediaPlaylist(r.text);
+        const last = pl.lines[pl.lines.length - 1];
+        const whole = r.status === 200 && pl.header === '#EXTM3U' && pl.extinfCount === pl.segments.length &&
+          pl.segments.length > 0 && (last === '#EXT-X-ENDLIST' || !last?.startsWith('#'));
+        livePl.push({ t: Date.now() - t0, status: r.status, whole, endlist: pl.endlist, n: pl.segments.length, text: r.text, running: pub.running() });
+      }
+      const last = livePl[livePl.length - 1];
+      const newest = parseMediaPlaylist(last.text).segments.pop();
+      if (newest) {
+        const seg = await fetchRaw(srv, P.segment(newest.uri));
+        livePl.push({ t: Date.now() - t0, segment: newest.uri, status: seg.status, bytes: seg.buf.length });
+      }
+      const master = await fetchRaw(srv, P.master);
+      livePl.push({ t: Date.now() - t0, master: true, status: master.status });
+    },
+  });
   const res = await pub.done;
   const endedAt = Date.now();
   assert.equal(res.code, 0,
@@ -62,6 +87,15 @@ async function broadcast(form) {
       `${describeSamples(samples, t0)}\n${streamLog(srv, stream, logFrom)}`);
 
   checkWhileLive(c, samples, stream, { t0, minGrowth: 3 });
+  c.check(livePl.length > 0, 'the playlists were fetched while live');
+  for (const x of livePl) {
+    if (x.segment) c.check(x.status === 200 && x.bytes > 0, () => `while live: GET ${P.segment(x.segment)} (newest listed) -> ${x.status}, ${x.bytes} bytes`);
+    else if (x.master) c.eq(x.status, 200, `while live (+${x.t} ms): GET ${P.master} status`);
+    else {
+      c.check(x.whole, () => `while live (+${x.t} ms): GET ${P.media} -> ${x.status}, not a whole playlist:\n${x.text}`);
+      if (x.running) c.check(!x.endlist, () => `while live (+${x.t} ms): the media playlist must not carry #EXT-X-ENDLIST:\n${x.text}`);
+    }
+  }
 
   // the session as API.md sec. 2 describes it, with the parent's fields copied, while live
   const mid = samples.filter((s) => s.running && s.rawSession).pop()?.rawSession;
@@ -131,7 +165,10 @@ async function broadcast(form) {
   const peak = Math.max(0, ...lateRates);
   c.check(peak >= 0.4 * bps && peak <= 2.5 * bps,
     () => `ingestRate should be bytes/s of the feed: late samples ${JSON.stringify(lateRates)} vs sourceBytes/duration ${bps.toFixed(0)} B/s`);
-  await checkPlayback(c, srv, stream, { pushed });
+  const hlsDur = await checkPlayback(c, srv, stream, { pushed });
+  c.note(`sourceSegments ${sess.sourceSegments}, sourceSegmentsDuration ${sess.sourceSegmentsDuration} (pushed ${pushed}, ` +
+    `EXTINF sum ${hls.media.totalDuration.toFixed(3)}, ffprobe of the HLS ${hlsDur}), sourceBytes ${sess.sourceBytes}, ` +
+    `EXTINFs ${hls.media.segments.map((x) => x.duration).join(' ')}, TARGETDURATION ${hls.media.targetDuration}`);
 
   c.done(streamLog(srv, stream, logFrom));
 }

@@ -102,4 +102,34 @@ test('encoder killed mid-stream (SIGKILL): broadcast ends within 12 s, counters 
   c.done(streamLog(srv, s, logFrom));
 });
 
+test('encoder frozen (SIGSTOP, connection open, no data): 10 s without data ends the broadcast', async () => {
+  const s = await createStream(srv, { name: 'frozen encoder' });
+  const c = new Checks(`ffmpeg SIGSTOPped while publishing to ${s.id}`);
+  const { pub, session, logFrom } = await goLive(s, { segments: 2, minMs: 4000 });
+  const tStop = Date.now();
+  pub.kill('SIGSTOP');
+  try {
+    // the feed stopped: the 5 s rate window empties while the broadcast is still (idle-)live
+    await new Promise((r) => setTimeout(r, 7000));
+    const mid = await getStreamRaw(srv, s.id);
+    const midSess = (await sessionsOf(srv, s.id))[0];
+    if (mid.isActive) {
+      c.eq(midSess?.ingestRate, 0, 'session.ingestRate 7 s after the data stopped (5 s window, the rate falls to 0)');
+    }
+    const inactive = await waitInactive(srv, s.id, 8000);
+    const endMs = Date.now() - tStop;
+    c.check(inactive.ok, () => `stream.isActive must be false within ~12 s of the last data (10 s idle timeout), still ${inactive.stream.isActive} ${endMs} ms after SIGSTOP`);
+    c.check(mid.isActive === true, 'the stream must still be active 7 s after the data stopped (the idle timeout is 10 s, the connection is open)');
+    if (inactive.ok) c.note(`broadcast ended ~${endMs} ms after the data stopped (SIGSTOP)`);
+    const sess = await checkEnded(c, s, session.id);
+    c.check(sess.sourceSegments >= session.sourceSegments,
+      () => `session.sourceSegments ${sess.sourceSegments} must not fall below the ${session.sourceSegments} counted while live`);
+  } finally {
+    pub.kill('SIGKILL');
+    pub.kill('SIGCONT');
+    await pub.done;
+  }
+  c.done(streamLog(srv, s, logFrom));
+});
+
 test('SIGTERM shuts the server down cleanly', () => srv.stop());

@@ -44,6 +44,7 @@ async function expectRefused(c, what, target, stream, logFrom) {
   } else {
     c.check(r.code !== 0, () => `${what}: ffmpeg must exit non-zero (publish refused), exited ${r.code} after ${r.ms} ms; stderr: ${r.stderr}`);
     c.check(r.ms < 5000, () => `${what}: the refusal should come promptly (connection closed), ffmpeg took ${r.ms} ms to exit; stderr: ${r.stderr}`);
+    c.note(`${what}: ffmpeg exited ${r.code} after ${r.ms} ms: ${r.stderr.replaceAll('\n', ' | ')}`);
     c.check(!/Connection refused/i.test(r.stderr),
       () => `${what}: the TCP connection must be accepted and the publish refused at the RTMP level, but nothing listens: ${r.stderr}`);
   }
@@ -104,6 +105,34 @@ test('deleted stream: publish refused, no session created', async () => {
   c.check(after.filter((x) => x.parentId === s.id).length <= 1, 'no new session may have the deleted stream as parent');
   c.done(streamLog(srv, s, logFrom));
 });
+
+for (const [what, codec] of [
+  ['Sorenson H.263 video (flv1) + AAC', { vcodec: ['-c:v', 'flv1'] }],
+  ['H.264 + MP3 audio', { acodec: ['-c:a', 'libmp3lame', '-b:a', '128k'] }],
+]) {
+  test(`codecs other than H.264 + AAC are refused: ${what}`, async () => {
+    const s = await createStream(srv, { name: `codec ${what}` });
+    const c = new Checks(`publish ${what} to ${s.id}`);
+    const logFrom = srv.log.length;
+    const pub = publish({ ...SMALL, ...codec, seconds: 6, url: srv.rtmpUrl(s.streamKey) });
+    const r = await waitExit(pub, REFUSE_MS);
+    c.check(!r.timedOut, `ffmpeg still running ${REFUSE_MS} ms after it started (killed): the ${what} publish was not refused`);
+    if (!r.timedOut) {
+      c.check(r.code !== 0, () => `ffmpeg must exit non-zero (refused), exited ${r.code} after ${r.ms} ms; stderr: ${r.stderr}`);
+      c.note(`ffmpeg exited ${r.code} after ${r.ms} ms: ${r.stderr.replaceAll('\n', ' | ')}`);
+    }
+    const inactive = await waitInactive(srv, s.id, 2500);
+    c.check(inactive.ok, 'the stream is not active after the refused publish');
+    const lines = srv.log.slice(logFrom).split('\n').filter((l) => / (warn|error) /.test(l));
+    c.check(lines.some((l) => /codec|unsupported|not supported|H\.?264|AAC|sorenson|mp3|h263/i.test(l)),
+      () => `a clear warn/error log line naming the codec problem is expected; warn/error lines:\n${lines.join('\n')}`);
+    const list = await sessionsOf(srv, s.id);
+    for (const x of list) {
+      c.eq(x.sourceSegments, 0, 'a session opened for the refused publish must not count segments');
+    }
+    c.done(streamLog(srv, s, logFrom));
+  });
+}
 
 test('second publisher on a live key is refused; the first continues undisturbed', async () => {
   const s = await createStream(srv, { name: 'two publishers' });

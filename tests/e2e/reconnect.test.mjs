@@ -164,6 +164,37 @@ test('publish after the window (--reconnect-window 2): a new session, two sessio
   c.done(streamLog(srv, s, logFrom));
 });
 
+test('encoder dropped (SIGKILL) and reconnected at once: the same session goes on', async () => {
+  const srv = srvIn;
+  const s = await createStream(srv, { name: 'blip' });
+  const c = new Checks(`drop and reconnect on ${s.id}`);
+  const logFrom = srv.log.length;
+  const pub = publish({ ...SRC, seconds: 30, url: srv.rtmpUrl(s.streamKey) });
+  const t0 = Date.now();
+  let live;
+  while (Date.now() - t0 < 15_000 && pub.running()) {
+    live = (await sessionsOf(srv, s.id))[0];
+    if (live && live.sourceSegments >= 1 && Date.now() - t0 >= 3000) break;
+    await sleep(250);
+  }
+  assert.ok(live && live.sourceSegments >= 1 && pub.running(),
+    `the first publish never got live with a segment: ${JSON.stringify(live)}\n${streamLog(srv, s, logFrom)}`);
+  pub.kill('SIGKILL');
+  await pub.done;
+  await push(srv, s, 3, c, 'reconnect right after the drop (3 s)');
+  const list = await sessionsOf(srv, s.id);
+  c.eq(list.length, 1, 'one session after a drop and a reconnect inside the window');
+  const fin = list[0];
+  c.eq(fin?.id, live.id, 'the reconnect continues the dropped session');
+  if (fin) {
+    c.check(fin.sourceSegments > live.sourceSegments, () => `counters go on: sourceSegments ${live.sourceSegments} -> ${fin.sourceSegments}`);
+    const hls = await checkHls(c, srv, s, { session: fin });
+    c.eq(hls.media.discontinuities, 1, 'one #EXT-X-DISCONTINUITY at the reconnect');
+    checkCountersVsPlaylist(c, fin, hls, {});
+  }
+  c.done(streamLog(srv, s, logFrom));
+});
+
 test('SIGTERM shuts both servers down cleanly', async () => {
   await srvIn.stop();
   await srvOut.stop();

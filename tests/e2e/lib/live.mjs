@@ -53,6 +53,7 @@ export class Checks {
   }
 
   done(extra = '') {
+    if (process.env.E2E_VERBOSE) this.notes.push(`${this.count - this.failures.length} of ${this.count} checks passed`);
     if (this.notes.length) process.stderr.write(`[${this.what}] notes:\n  ${this.notes.join('\n  ')}\n`);
     if (this.failures.length) {
       assert.fail(
@@ -279,7 +280,8 @@ export async function checkHls(c, srv, stream, { label = '', expectEnd = true, e
   for (const d of pl.programDateTimes) {
     c.check(Number.isFinite(Date.parse(d)), `${L}media playlist: #EXT-X-PROGRAM-DATE-TIME ${d} must be an ISO 8601 date`);
   }
-  if (session && pl.programDateTimes.length > 0 && pl.lines.findIndex((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME')) <
+  // the first listed segment is the session's first (nothing slid out): its date is the session start
+  if (session && pl.mediaSequence === 0 && pl.programDateTimes.length > 0 && pl.lines.findIndex((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME')) <
       pl.lines.findIndex((l) => l.startsWith('#EXTINF'))) {
     const first = Date.parse(pl.programDateTimes[0]);
     c.check(Math.abs(first - session.createdAt) <= 3000,

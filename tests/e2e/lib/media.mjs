@@ -17,18 +17,22 @@ function execFileP(file, args, opts = {}) {
 
 /**
  * ffmpeg arguments for a lavfi H.264/AAC test source (testsrc2 + 440 Hz sine), `seconds` long,
- * encoded as the issue's e2e bullet says. `output` is appended after `-f flv` (plus `outArgs`).
+ * encoded as the issue's e2e bullet says; the URL or file goes after the returned args. `audio:
+ * false` drops the audio track, `vcodec`/`acodec` replace the codec arguments (arrays).
  */
-export function sourceArgs({ seconds = 10, size = '1280x720', rate = 30, gop, re = true, outArgs = [] } = {}) {
+export function sourceArgs({
+  seconds = 10, size = '1280x720', rate = 30, gop, re = true, outArgs = [], audio = true, vcodec, acodec,
+} = {}) {
   return [
     '-nostdin', '-hide_banner', '-loglevel', 'error',
     ...(re ? ['-re'] : []),
     '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${rate}`,
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    ...(audio ? ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100'] : []),
     '-t', String(seconds),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(gop ?? 2 * rate),
+    ...(vcodec ?? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency']),
+    '-g', String(gop ?? 2 * rate),
     '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '128k',
+    ...(audio ? (acodec ?? ['-c:a', 'aac', '-b:a', '128k']) : ['-an']),
     ...outArgs,
     '-f', 'flv',
   ];

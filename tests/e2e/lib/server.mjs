@@ -267,6 +267,23 @@ class Server {
     await this.start();
   }
 
+  /**
+   * Simulates a crash: SIGKILLs the server (no clean-exit assertion), then starts it again on the
+   * same data dir with the same flags, on fresh ports (so `base` and `rtmpPort` change).
+   */
+  async crashRestart() {
+    if (this.child && !this.exit) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+    this.child = null;
+    this.exit = null;
+    this.stopped = false;
+    this.stopResult = undefined;
+    this.appendLog(`--- SIGKILL (simulated crash), restart ---\n`);
+    await this.start();
+  }
+
   /** Removes the data dir unless something failed (then it is kept for inspection). */
   cleanup() {
     if (this.child && !this.exit) this.child.kill('SIGKILL');

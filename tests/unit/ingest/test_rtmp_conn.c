@@ -319,6 +319,71 @@ Test(rtmp_conn, hevc_enhanced_rtmp_is_refused)
     expect_refused_codec(hevc, sizeof hevc, RTMP_MSG_VIDEO, "HEVC");
 }
 
+/* onMetaData announcing a codec streamd refuses: refused before any frame, so audio that
+ * arrives ahead of the video never starts a broadcast. */
+static void expect_announced_refusal(const char *key, bool as_string, double id, const char *fourcc,
+                                     const char *name)
+{
+    publish_ok("live", "KEY");
+    uint8_t body[256];
+    amf0_writer_t w;
+    amf0_writer_init(&w, body, sizeof body);
+    amf0_write_string(&w, "@setDataFrame");
+    amf0_write_string(&w, "onMetaData");
+    amf0_write_ecma_array_start(&w, 1);
+    if (as_string)
+        amf0_write_prop_string(&w, key, fourcc);
+    else
+        amf0_write_prop_number(&w, key, id);
+    amf0_write_object_end(&w);
+    tc_amf(&h.in, 1, RTMP_MSG_DATA_AMF0, &w);
+    tc_media(&h.in, 128, RTMP_MSG_AUDIO, 1, 0, tc_aac_config, sizeof tc_aac_config);
+    cr_assert_eq(feed(), RTMP_CONN_CLOSE);
+    const treply_t *rejected = tp_find_status(&h.parser, "NetStream.Publish.Rejected");
+    cr_assert_not_null(rejected);
+    cr_assert(strstr(rejected->description, name), "%s", rejected->description);
+    cr_assert_eq(h.rec.media, 0, "nothing reaches the media plane");
+    cr_assert_eq(h.rec.metadata, 0);
+}
+
+Test(rtmp_conn, announced_sorenson_video_is_refused_before_any_frame)
+{
+    expect_announced_refusal("videocodecid", false, 2, NULL, "Sorenson H.263");
+}
+
+Test(rtmp_conn, announced_mp3_audio_is_refused_before_any_frame)
+{
+    expect_announced_refusal("audiocodecid", false, 2, NULL, "MP3");
+}
+
+Test(rtmp_conn, announced_hevc_fourcc_is_refused_before_any_frame)
+{
+    expect_announced_refusal("videocodecid", true, 0, "hvc1", "HEVC");
+}
+
+Test(rtmp_conn, announced_supported_or_unknown_codecs_pass)
+{
+    publish_ok("live", "KEY");
+    uint8_t body[256];
+    amf0_writer_t w;
+    amf0_writer_init(&w, body, sizeof body);
+    amf0_write_string(&w, "onMetaData");
+    amf0_write_ecma_array_start(&w, 3);
+    amf0_write_prop_string(&w, "videocodecid", "avc1");
+    amf0_write_prop_number(&w, "audiocodecid", 10);
+    amf0_write_prop_number(&w, "unrelated", 2);
+    amf0_write_object_end(&w);
+    tc_amf(&h.in, 1, RTMP_MSG_DATA_AMF0, &w);
+    cr_assert_eq(feed(), RTMP_CONN_CONTINUE);
+    cr_assert_eq(h.rec.metadata, 1);
+    cr_assert_null(flv_announced_codec_refused(FLV_MEDIA_VIDEO, 0, NULL), "0 = not said");
+    cr_assert_null(flv_announced_codec_refused(FLV_MEDIA_VIDEO, 7.5, NULL));
+    cr_assert_null(flv_announced_codec_refused(FLV_MEDIA_AUDIO, 99, NULL));
+    cr_assert_null(flv_announced_codec_refused(FLV_MEDIA_AUDIO, 0, "mp4a"));
+    cr_assert_str_eq(flv_announced_codec_refused(FLV_MEDIA_AUDIO, 0, "xyzw"),
+                     "an unknown audio FourCC");
+}
+
 Test(rtmp_conn, broken_avc_config_fails_the_stream)
 {
     publish_ok("live", "KEY");
