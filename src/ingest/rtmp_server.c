@@ -303,10 +303,11 @@ static void format_peer(const struct sockaddr_storage *addr, socklen_t len, char
         snprintf(out, size, "?");
         return;
     }
-    if (addr->ss_family == AF_INET6)
-        snprintf(out, size, "[%s]:%s", host, port);
-    else
-        snprintf(out, size, "%s:%s", host, port);
+    /* Numeric hosts always fit; a cut would only shorten a log label. */
+    int written = addr->ss_family == AF_INET6 ? snprintf(out, size, "[%s]:%s", host, port)
+                                              : snprintf(out, size, "%s:%s", host, port);
+    if (written < 0)
+        snprintf(out, size, "?");
 }
 
 static void free_slot(conn_slot_t *slot)
