@@ -24,7 +24,7 @@ e2e-deps:
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 
 test-build:
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSTREAMD_SANITIZE=ON -DSTREAMD_TESTS=ON >/dev/null
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTREAMD_SANITIZE=ON -DSTREAMD_TESTS=ON >/dev/null
 	cmake --build build-asan -j $(JOBS)
 
 test: deps-test e2e-deps build test-build

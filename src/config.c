@@ -49,6 +49,8 @@ static const option_spec_t options[] = {
      "seconds a reconnect continues the same session (default 60)"},
     {"hls-window", "STREAMD_HLS_WINDOW", OPT_INT, offsetof(config_t, hls_window_segments), 0,
      "segments in a live playlist (default 10)"},
+    STRING_OPTION("x264-preset", "STREAMD_X264_PRESET", x264_preset,
+                  "libx264 preset of the transcoding ladder (default veryfast)"),
 };
 #define OPTION_COUNT (sizeof options / sizeof options[0])
 
@@ -186,11 +188,29 @@ static void apply_defaults(config_t *cfg)
     cfg->segment_seconds = 2.0;
     cfg->reconnect_window_s = 60;
     cfg->hls_window_segments = 10;
+    snprintf(cfg->x264_preset, sizeof cfg->x264_preset, "veryfast");
 }
 
-/* Fills the values that depend on others: the database path and the RTMP announce URL. */
+static bool is_x264_preset(const char *name)
+{
+    static const char *const presets[] = {"ultrafast", "superfast", "veryfast", "faster",  "fast",
+                                          "medium",    "slow",      "slower",   "veryslow"};
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        if (strcmp(name, presets[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Checks the values that depend on others and fills the derived ones: the database path and
+ * the RTMP announce URL. */
 static int derive_values(config_t *cfg, char *err, size_t err_size)
 {
+    if (!is_x264_preset(cfg->x264_preset))
+        return fail(err, err_size,
+                    "--x264-preset: expected ultrafast, superfast, veryfast, faster, fast, "
+                    "medium, slow, slower or veryslow (got %s)",
+                    cfg->x264_preset);
     size_t len = strlen(cfg->public_url);
     while (len > 0 && cfg->public_url[len - 1] == '/')
         cfg->public_url[--len] = '\0';

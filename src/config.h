@@ -35,6 +35,7 @@ typedef struct config {
     double segment_seconds;     /* --segment-seconds: target segment duration, media seconds */
     int reconnect_window_s;     /* --reconnect-window: seconds a session waits for a reconnect */
     int hls_window_segments;    /* --hls-window: segments listed in a live playlist */
+    char x264_preset[16];       /* --x264-preset: libx264 speed/quality preset */
     char user_name[256];        /* the NAME of `users add` */
 } config_t;
 

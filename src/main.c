@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavutil/log.h>
+
 #include "config.h"
 #include "server.h"
 #include "util/log.h"
@@ -79,6 +81,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level(config.log_level);
+    /* FFmpeg's own chatter (x264 statistics at every encoder close) only at debug level. */
+    av_log_set_level(config.log_level == LOG_DEBUG ? AV_LOG_INFO : AV_LOG_WARNING);
     switch (config.command) {
     case CONFIG_COMMAND_HELP: {
         char usage[4096];

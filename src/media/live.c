@@ -1,6 +1,8 @@
-/* The live registry and each broadcast's session accounting. A broadcast's counters change only
- * on its connection thread; the registry lock guards the list and each broadcast's state
- * (live / ended) so that publish, stop and expiry never race. */
+/* The live registry and each broadcast's session accounting. The registry lock guards the list
+ * and each broadcast's state (live / ended) so that publish, stop and expiry never race. A
+ * broadcast's counters, health and store writes change on two threads (the ingest connection
+ * and the transcoder worker) under the broadcast's own stats lock; lock order: registry, then
+ * stats. */
 #include "media/live.h"
 
 #include <dirent.h>
@@ -15,6 +17,7 @@
 
 #include "media/hls.h"
 #include "media/segmenter.h"
+#include "media/transcoder.h"
 #include "stats/health.h"
 #include "stats/rate.h"
 #include "util/clock.h"
@@ -24,8 +27,16 @@
 #define FLUSH_INTERVAL_MS 1000
 #define INGEST_RATE_WINDOW_MS 5000
 #define SOURCE_RENDITION "source"
+#define OUTGOING_RATE_WINDOW_MS INGEST_RATE_WINDOW_MS
 
 typedef enum { BROADCAST_LIVE, BROADCAST_ENDED } broadcast_state_t;
+
+/* CPU spent on one rendition, for the health metrics that help users size their ladder. */
+typedef struct rendition_cpu {
+    char name[LADDER_NAME_MAX];
+    double cpu_s;   /* scale + encode CPU seconds */
+    double media_s; /* media seconds encoded */
+} rendition_cpu_t;
 
 struct live_broadcast {
     live_t *live;
@@ -35,17 +46,28 @@ struct live_broadcast {
     int64_t ended_at_ms; /* ms since epoch when the last publish ended; guarded by live->lock */
 
     char stream_id[STORE_ID_SIZE];
-    char dir[PATH_MAX];      /* data/live/{playbackId} */
-    store_session_t session; /* the row as last written */
-    segmenter_t *segmenter;
-    rate_window_t ingest_rate;
+    char dir[PATH_MAX];       /* data/live/{playbackId} */
+    segmenter_t *segmenter;   /* connection thread only */
+    transcoder_t *transcoder; /* NULL or passthrough when the stream has no profiles */
+    int width, height;        /* source picture, from metadata; 0 = unknown */
+    double frame_rate;
+
+    pthread_mutex_t stats_lock; /* guards every field below */
+    store_session_t session;    /* the row as last written */
     store_counters_t unflushed; /* increments not yet added to the stream's totals */
+    rate_window_t ingest_rate;
+    rate_window_t outgoing_rate;
     int64_t last_flush_mono_ms;
     int64_t last_data_ms; /* ms since epoch of the last bytes received */
     health_t health;
-    int width, height; /* source picture, from metadata; 0 = unknown */
-    double frame_rate;
-    bool master_written;
+    uint64_t dropped_segments; /* source segments the transcoder had no room for */
+    double realtime_ratio;     /* last source segment: media seconds / transcode seconds */
+    double decode_cpu_s;       /* demux + decode CPU seconds */
+    rendition_cpu_t rendition_cpu[LADDER_MAX_RUNGS];
+    size_t rendition_cpu_count;
+    uint64_t source_bandwidth_bps; /* of the first source segment, for the master playlist */
+    char source_codecs[128];       /* RFC 6381 codecs of the source, for the master playlist */
+    size_t master_variants;        /* variants listed in the master playlist written last */
 };
 
 struct live {
@@ -68,8 +90,9 @@ static int make_dir(const char *path)
     return -1;
 }
 
-/* Removes the regular files directly inside dir (a previous broadcast's playlist and segments). */
-static void remove_files(const char *dir)
+/* Removes the regular files inside dir and inside its subdirectories (a previous broadcast's
+ * playlists and segments, source and renditions). */
+static void remove_files(const char *dir, int depth)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -81,8 +104,12 @@ static void remove_files(const char *dir)
         char path[PATH_MAX + 256];
         snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
         struct stat st;
-        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+        if (lstat(path, &st) != 0)
+            continue;
+        if (S_ISREG(st.st_mode))
             unlink(path);
+        else if (S_ISDIR(st.st_mode) && depth > 0)
+            remove_files(path, depth - 1);
     }
     closedir(d);
 }
@@ -106,45 +133,97 @@ static int prepare_dirs(live_broadcast_t *b, const char *data_dir, const char *p
     }
     if (make_dir(live_dir) != 0 || make_dir(b->dir) != 0 || make_dir(source_dir) != 0)
         return -1;
-    remove_files(source_dir);
-    remove_files(b->dir);
+    remove_files(b->dir, 1);
     return 0;
 }
 
-static void write_master(live_broadcast_t *b, const segment_info_t *segment)
+/* Writes the master playlist: the renditions that have a playlist, then the source. Called
+ * with the stats lock held whenever the set of variants may have grown. */
+static void write_master(live_broadcast_t *b)
 {
-    char codecs[128] = "";
-    segmenter_codecs(b->segmenter, codecs, sizeof codecs);
-    uint64_t bandwidth =
-        segment->duration_s > 0 ? (uint64_t)((double)segment->bytes * 8 / segment->duration_s) : 0;
-    hls_variant_t source = {
+    transcoder_rendition_t renditions[LADDER_MAX_RUNGS];
+    size_t count =
+        b->transcoder ? transcoder_renditions(b->transcoder, renditions, LADDER_MAX_RUNGS) : 0;
+    if (count > LADDER_MAX_RUNGS)
+        count = LADDER_MAX_RUNGS;
+    if (b->master_variants == count + 1)
+        return;
+    hls_variant_t variants[LADDER_MAX_RUNGS + 1];
+    char uris[LADDER_MAX_RUNGS][LADDER_NAME_MAX + 16];
+    for (size_t i = 0; i < count; i++) {
+        const transcoder_rendition_t *r = &renditions[i];
+        if (join_path(uris[i], sizeof uris[i], r->name, "index.m3u8") != 0)
+            return;
+        uint64_t target = r->bitrate > 0 ? (uint64_t)r->bitrate : 0;
+        variants[i] = (hls_variant_t){
+            .uri = uris[i],
+            .bandwidth = r->peak_bps > target ? r->peak_bps : target,
+            .average_bandwidth = r->average_bps,
+            .width = r->width,
+            .height = r->height,
+            .frame_rate = r->fps,
+            .codecs = r->codecs,
+        };
+    }
+    variants[count] = (hls_variant_t){
         .uri = SOURCE_RENDITION "/index.m3u8",
-        .bandwidth = bandwidth,
+        .bandwidth = b->source_bandwidth_bps,
         .width = b->width,
         .height = b->height,
         .frame_rate = b->frame_rate,
-        .codecs = codecs,
+        .codecs = b->source_codecs,
     };
     char path[PATH_MAX], err[256];
     if (join_path(path, sizeof path, b->dir, "index.m3u8") == 0 &&
-        hls_write_master(path, &source, 1, err, sizeof err) == 0)
-        b->master_written = true;
+        hls_write_master(path, variants, count + 1, err, sizeof err) == 0)
+        b->master_variants = count + 1;
     else
         log_error("live", "session %s: master playlist not written", b->session.id);
 }
 
 /* ---- Store updates ------------------------------------------------------------------------- */
 
-/* Writes the session row and the stream's live state, adding what was counted since the last
- * write to the stream's totals. */
-/* The session's health document: conditions and the metrics players of the ladder need. */
+/* One metric series as the health document spells it: [{"name", "dimensions", "last":[ms, v]}]. */
+static json_t *metric(const char *name, json_t *dimensions, int64_t now, double value)
+{
+    return json_pack("{s:s,s:o,s:[I,f]}", "name", name, "dimensions", dimensions, "last",
+                     (json_int_t)now, value);
+}
+
+/* The session's health document: conditions, and the metrics that help size the ladder: how
+ * fast transcoding runs against real time and the CPU each rendition costs per media second. */
 static char *health_document(const live_broadcast_t *b, int64_t now)
 {
     json_t *doc = health_to_json(&b->health, now);
-    json_t *media_time =
-        json_pack("[{s:s,s:{},s:[I,f]}]", "name", "MediaTimeMillis", "dimensions", "last",
-                  (json_int_t)now, b->session.counters.source_segments_duration_s * 1000.0);
-    json_object_set_new(doc, "metrics", json_pack("{s:o}", "MediaTimeMillis", media_time));
+    const store_counters_t *c = &b->session.counters;
+    json_t *metrics = json_object();
+    json_object_set_new(metrics, "MediaTimeMillis",
+                        json_pack("[o]", metric("MediaTimeMillis", json_object(), now,
+                                                c->source_segments_duration_s * 1000.0)));
+    if (b->realtime_ratio > 0)
+        json_object_set_new(metrics, "TranscodeRealtimeRatio",
+                            json_pack("[o]", metric("TranscodeRealtimeRatio", json_object(), now,
+                                                    b->realtime_ratio)));
+    if (b->rendition_cpu_count > 0) {
+        json_t *cpu = json_array();
+        double media_s = c->source_segments_duration_s > 0 ? c->source_segments_duration_s : 1;
+        json_array_append_new(cpu, metric("TranscodeCpuSecondsPerMediaSecond",
+                                          json_pack("{s:s}", "stage", "decode"), now,
+                                          b->decode_cpu_s / media_s));
+        for (size_t i = 0; i < b->rendition_cpu_count; i++) {
+            const rendition_cpu_t *r = &b->rendition_cpu[i];
+            json_array_append_new(
+                cpu, metric("TranscodeCpuSecondsPerMediaSecond",
+                            json_pack("{s:s,s:s}", "stage", "encode", "rendition", r->name), now,
+                            r->media_s > 0 ? r->cpu_s / r->media_s : 0));
+        }
+        json_object_set_new(metrics, "TranscodeCpuSecondsPerMediaSecond", cpu);
+    }
+    if (b->dropped_segments > 0)
+        json_object_set_new(metrics, "TranscodeDroppedSegments",
+                            json_pack("[o]", metric("TranscodeDroppedSegments", json_object(), now,
+                                                    (double)b->dropped_segments)));
+    json_object_set_new(doc, "metrics", metrics);
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     return text;
@@ -164,12 +243,15 @@ static void update_health_fields(live_broadcast_t *b, int64_t now)
 }
 
 /* Writes the session row and the stream's live state, adding what was counted since the last
- * write to the stream's totals. */
+ * write to the stream's totals. Stats lock held. */
 static void flush(live_broadcast_t *b, bool active)
 {
     store_t *store = b->live->store;
-    double rate = active ? rate_bytes_per_s(&b->ingest_rate, clock_monotonic_ms()) : 0;
+    int64_t mono = clock_monotonic_ms();
+    double rate = active ? rate_bytes_per_s(&b->ingest_rate, mono) : 0;
+    double outgoing = active ? rate_bytes_per_s(&b->outgoing_rate, mono) : 0;
     b->session.counters.ingest_rate_bps = rate;
+    b->session.counters.outgoing_rate_bps = outgoing;
     b->session.last_seen_ms = b->last_data_ms;
     b->session.is_active = active;
     update_health_fields(b, clock_now_ms());
@@ -181,6 +263,7 @@ static void flush(live_broadcast_t *b, bool active)
         .is_healthy = b->session.is_healthy,
         .issues_json = b->session.issues_json,
         .ingest_rate_bps = rate,
+        .outgoing_rate_bps = outgoing,
         .added = b->unflushed,
     };
     if (store_stream_update_live(store, b->stream_id, &stream_live) == STORE_OK)
@@ -188,9 +271,11 @@ static void flush(live_broadcast_t *b, bool active)
     b->last_flush_mono_ms = clock_monotonic_ms();
 }
 
+/* A source segment is complete (connection thread). */
 static void on_segment(void *opaque, const segment_info_t *segment)
 {
     live_broadcast_t *b = opaque;
+    pthread_mutex_lock(&b->stats_lock);
     store_counters_t *totals = &b->session.counters;
     totals->source_segments++;
     totals->source_segments_duration_s += segment->duration_s;
@@ -198,17 +283,100 @@ static void on_segment(void *opaque, const segment_info_t *segment)
     b->unflushed.source_segments++;
     b->unflushed.source_segments_duration_s += segment->duration_s;
     b->unflushed.source_bytes += (int64_t)segment->bytes;
-    if (!b->master_written)
-        write_master(b, segment);
-    /* Source only: the source rendition is the whole ladder, written as it arrives. */
-    int64_t now = clock_now_ms();
-    health_probe(&b->health, HEALTH_TRANSCODING, 1, now);
-    health_probe(&b->health, HEALTH_TRANSCODE_REALTIME, 1, now);
-    health_probe(&b->health, HEALTH_TRANSCODE_NO_ERRORS, 1, now);
+    if (b->source_bandwidth_bps == 0 && segment->duration_s > 0)
+        b->source_bandwidth_bps = (uint64_t)((double)segment->bytes * 8 / segment->duration_s);
+    /* The segmenter belongs to this thread; the worker's master rewrites use this copy. */
+    segmenter_codecs(b->segmenter, b->source_codecs, sizeof b->source_codecs);
+    write_master(b);
+    bool transcoding = b->transcoder && transcoder_active(b->transcoder);
+    if (!transcoding) {
+        /* Source only: the source rendition is the whole ladder, written as it arrives. */
+        int64_t now = clock_now_ms();
+        health_probe(&b->health, HEALTH_TRANSCODING, 1, now);
+        health_probe(&b->health, HEALTH_TRANSCODE_REALTIME, 1, now);
+        health_probe(&b->health, HEALTH_TRANSCODE_NO_ERRORS, 1, now);
+    }
     log_debug("live", "session %s: segment %lld (%.3f s, %llu bytes)", b->session.id,
               (long long)segment->sequence, segment->duration_s,
               (unsigned long long)segment->bytes);
     flush(b, true); /* every segment boundary reaches the store: a crash loses at most one */
+    pthread_mutex_unlock(&b->stats_lock);
+    if (transcoding)
+        transcoder_submit(b->transcoder, segment); /* outside the lock: on_dropped takes it */
+}
+
+static rendition_cpu_t *rendition_cpu_of(live_broadcast_t *b, const char *name)
+{
+    for (size_t i = 0; i < b->rendition_cpu_count; i++) {
+        if (strcmp(b->rendition_cpu[i].name, name) == 0)
+            return &b->rendition_cpu[i];
+    }
+    if (b->rendition_cpu_count == LADDER_MAX_RUNGS)
+        return NULL;
+    rendition_cpu_t *r = &b->rendition_cpu[b->rendition_cpu_count++];
+    snprintf(r->name, sizeof r->name, "%s", name);
+    return r;
+}
+
+/* A rendition segment is on disk and listed (transcoder worker). */
+static void on_rendition_segment(void *opaque, const transcoder_rendition_t *rendition,
+                                 const segment_info_t *segment, double encode_cpu_s,
+                                 double encode_wall_s)
+{
+    (void)encode_wall_s;
+    live_broadcast_t *b = opaque;
+    pthread_mutex_lock(&b->stats_lock);
+    store_counters_t *totals = &b->session.counters;
+    totals->transcoded_segments++;
+    totals->transcoded_segments_duration_s += segment->duration_s;
+    totals->transcoded_bytes += (int64_t)segment->bytes;
+    b->unflushed.transcoded_segments++;
+    b->unflushed.transcoded_segments_duration_s += segment->duration_s;
+    b->unflushed.transcoded_bytes += (int64_t)segment->bytes;
+    rate_add(&b->outgoing_rate, clock_monotonic_ms(), segment->bytes);
+    rendition_cpu_t *cpu = rendition_cpu_of(b, rendition->name);
+    if (cpu) {
+        cpu->cpu_s += encode_cpu_s;
+        cpu->media_s += segment->duration_s;
+    }
+    pthread_mutex_unlock(&b->stats_lock);
+}
+
+/* Every rendition of a source segment is done (transcoder worker): judge it. */
+static void on_source_segment_done(void *opaque, int64_t sequence, double duration_s,
+                                   double elapsed_s, double cpu_s, bool ok, const char *error)
+{
+    live_broadcast_t *b = opaque;
+    int64_t now = clock_now_ms();
+    pthread_mutex_lock(&b->stats_lock);
+    b->decode_cpu_s += cpu_s;
+    b->realtime_ratio = elapsed_s > 0 ? duration_s / elapsed_s : 0;
+    health_probe(&b->health, HEALTH_TRANSCODING, ok, now);
+    health_probe(&b->health, HEALTH_TRANSCODE_REALTIME, elapsed_s <= duration_s, now);
+    health_probe(&b->health, HEALTH_TRANSCODE_NO_ERRORS, ok, now);
+    write_master(b);
+    flush(b, b->session.is_active);
+    pthread_mutex_unlock(&b->stats_lock);
+    if (!ok)
+        log_warn("live", "session %s: segment %lld not transcoded: %s", b->session.id,
+                 (long long)sequence, error);
+    else if (elapsed_s > duration_s)
+        log_warn("live", "session %s: segment %lld took %.2f s to transcode %.2f s of media",
+                 b->session.id, (long long)sequence, elapsed_s, duration_s);
+}
+
+/* The transcoder had no room for a source segment (connection thread, inside submit). */
+static void on_dropped(void *opaque, int64_t sequence)
+{
+    live_broadcast_t *b = opaque;
+    pthread_mutex_lock(&b->stats_lock);
+    uint64_t dropped = ++b->dropped_segments;
+    health_probe(&b->health, HEALTH_TRANSCODE_REALTIME, 0, clock_now_ms());
+    pthread_mutex_unlock(&b->stats_lock);
+    log_warn("live",
+             "session %s: transcoding is behind; source segment %lld dropped from the "
+             "renditions (%llu so far)",
+             b->session.id, (long long)sequence, (unsigned long long)dropped);
 }
 
 /* ---- Broadcast lifecycle ------------------------------------------------------------------- */
@@ -241,9 +409,37 @@ static void broadcast_free(live_broadcast_t *b)
 {
     if (!b)
         return;
+    transcoder_free(b->transcoder);
     segmenter_free(b->segmenter);
     store_session_clear(&b->session);
+    pthread_mutex_destroy(&b->stats_lock);
     free(b);
+}
+
+/* Starts the transcoder of the session's ladder. A ladder that cannot run (say, a profile name
+ * that cannot be a directory) leaves the broadcast source-only, and its health says so. */
+static void start_transcoder(live_broadcast_t *b)
+{
+    const config_t *config = b->live->config;
+    transcoder_config_t tc = {
+        .live_dir = b->dir,
+        .profiles_json = b->session.profiles_json,
+        .x264_preset = config->x264_preset,
+        .window_segments = config->hls_window_segments,
+        .log_id = b->session.id,
+    };
+    transcoder_callbacks_t callbacks = {
+        .opaque = b,
+        .on_rendition_segment = on_rendition_segment,
+        .on_source_segment_done = on_source_segment_done,
+        .on_dropped = on_dropped,
+    };
+    char err[TRANSCODER_ERROR_MAX];
+    b->transcoder = transcoder_new(&tc, &callbacks, err, sizeof err);
+    if (!b->transcoder) {
+        log_error("live", "session %s: transcoding disabled: %s", b->session.id, err);
+        health_probe(&b->health, HEALTH_TRANSCODING, 0, clock_now_ms());
+    }
 }
 
 static live_broadcast_t *broadcast_start(live_t *live, const store_stream_t *stream)
@@ -251,11 +447,13 @@ static live_broadcast_t *broadcast_start(live_t *live, const store_stream_t *str
     live_broadcast_t *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;
+    pthread_mutex_init(&b->stats_lock, NULL);
     int64_t now = clock_now_ms();
     b->live = live;
     memcpy(b->stream_id, stream->id, STORE_ID_SIZE);
     fill_session(&b->session, stream, now);
     rate_init(&b->ingest_rate, INGEST_RATE_WINDOW_MS);
+    rate_init(&b->outgoing_rate, OUTGOING_RATE_WINDOW_MS);
     health_init(&b->health);
     health_probe(&b->health, HEALTH_ACTIVE, 1, now);
     b->last_data_ms = now;
@@ -274,9 +472,12 @@ static live_broadcast_t *broadcast_start(live_t *live, const store_stream_t *str
         log_error("live", "stream %s: %s", stream->id, err);
         goto fail;
     }
+    start_transcoder(b);
     if (store_session_insert(live->store, &b->session) != STORE_OK)
         goto fail;
+    pthread_mutex_lock(&b->stats_lock);
     flush(b, true);
+    pthread_mutex_unlock(&b->stats_lock);
     log_info("live", "stream %s: session %s started", stream->id, b->session.id);
     return b;
 fail:
@@ -289,12 +490,14 @@ static int broadcast_continue(live_broadcast_t *b)
 {
     if (segmenter_discontinuity(b->segmenter) != 0)
         log_warn("live", "session %s: %s", b->session.id, segmenter_strerror(b->segmenter));
+    atomic_store(&b->stop_requested, false);
+    pthread_mutex_lock(&b->stats_lock);
     b->session.ended_at_ms = 0;
     b->last_data_ms = clock_now_ms();
     health_probe(&b->health, HEALTH_ACTIVE, 1, b->last_data_ms);
     rate_init(&b->ingest_rate, INGEST_RATE_WINDOW_MS);
-    atomic_store(&b->stop_requested, false);
     flush(b, true);
+    pthread_mutex_unlock(&b->stats_lock);
     log_info("live", "stream %s: session %s continues after a reconnect", b->stream_id,
              b->session.id);
     return 0;
@@ -394,14 +597,18 @@ int live_media(live_broadcast_t *b, const media_packet_t *packet)
 
 void live_bytes(live_broadcast_t *b, uint64_t bytes)
 {
+    pthread_mutex_lock(&b->stats_lock);
     rate_add(&b->ingest_rate, clock_monotonic_ms(), bytes);
     b->last_data_ms = clock_now_ms();
+    pthread_mutex_unlock(&b->stats_lock);
 }
 
 bool live_poll(live_broadcast_t *b)
 {
+    pthread_mutex_lock(&b->stats_lock);
     if (clock_monotonic_ms() - b->last_flush_mono_ms >= FLUSH_INTERVAL_MS)
         flush(b, true);
+    pthread_mutex_unlock(&b->stats_lock);
     return atomic_load(&b->stop_requested);
 }
 
@@ -409,17 +616,24 @@ void live_unpublish(live_broadcast_t *b, const char *reason)
 {
     if (segmenter_finish(b->segmenter) != 0)
         log_warn("live", "session %s: %s", b->session.id, segmenter_strerror(b->segmenter));
+    /* The renditions of what was received are finished before the broadcast's end is
+     * reported: at most the queue's few segments of work. */
+    if (b->transcoder && transcoder_finish(b->transcoder) != 0)
+        log_warn("live", "session %s: rendition playlists not ended", b->session.id);
     live_t *live = b->live;
     pthread_mutex_lock(&live->lock);
     b->state = BROADCAST_ENDED;
     b->ended_at_ms = clock_now_ms();
+    pthread_mutex_lock(&b->stats_lock);
     b->session.ended_at_ms = b->ended_at_ms;
     health_probe(&b->health, HEALTH_ACTIVE, 0, b->ended_at_ms);
     flush(b, false);
-    pthread_mutex_unlock(&live->lock);
+    pthread_mutex_unlock(&b->stats_lock);
+    /* Logged under the registry lock: once it is released the housekeeper may free b. */
     log_info("live", "stream %s: broadcast ended (%s); session %s waits %d s for a reconnect",
              b->stream_id, reason ? reason : "unpublish", b->session.id,
              live->config->reconnect_window_s);
+    pthread_mutex_unlock(&live->lock);
 }
 
 void live_stop_stream(live_t *live, const char *stream_id)

@@ -28,8 +28,8 @@ void live_free(live_t *live);
 /* A publisher asks for stream_key. Returns 0 and the broadcast handle (owned by the registry,
  * valid until live_unpublish), or -1 with a reason for the publisher (unknown key, suspended
  * stream, already live). Any thread. */
-int live_publish(live_t *live, const char *stream_key, const char *peer,
-                 live_broadcast_t **out, char *reason, size_t reason_size);
+int live_publish(live_t *live, const char *stream_key, const char *peer, live_broadcast_t **out,
+                 char *reason, size_t reason_size);
 
 /* Source metadata announced by the publisher (0 = unknown). Connection thread. */
 void live_metadata(live_broadcast_t *broadcast, int width, int height, double frame_rate);

@@ -29,6 +29,24 @@ Test(config, defaults)
     cr_assert_str_eq(cfg.rtmp_public_url, "rtmp://localhost:1935/live");
     cr_assert_str_eq(cfg.api_key, "");
     cr_assert_eq(cfg.log_level, LOG_INFO);
+    cr_assert_float_eq(cfg.segment_seconds, 2.0, 1e-9);
+    cr_assert_eq(cfg.reconnect_window_s, 60);
+    cr_assert_eq(cfg.hls_window_segments, 10);
+    cr_assert_str_eq(cfg.x264_preset, "veryfast");
+}
+
+Test(config, media_flags)
+{
+    config_t cfg;
+    char err[256];
+    char *argv[] = {
+        "streamd",       "--segment-seconds", "1.5", "--reconnect-window=5", "--hls-window", "0",
+        "--x264-preset", "ultrafast",         NULL};
+    cr_assert_eq(parse(&cfg, argv, NULL, err), 0, "%s", err);
+    cr_assert_float_eq(cfg.segment_seconds, 1.5, 1e-9);
+    cr_assert_eq(cfg.reconnect_window_s, 5);
+    cr_assert_eq(cfg.hls_window_segments, 0);
+    cr_assert_str_eq(cfg.x264_preset, "ultrafast");
 }
 
 Test(config, flags_override_environment)
@@ -102,6 +120,9 @@ Test(config, malformed_inputs_are_refused_with_a_message)
         {{"streamd", "--public-url", "ftp://x", NULL}, "--public-url must start with"},
         {{"streamd", "--http-threads", "-1", NULL}, "--http-threads: expected"},
         {{"streamd", "frobnicate", NULL}, "unknown command: frobnicate"},
+        {{"streamd", "--segment-seconds", "0.1", NULL}, "--segment-seconds: expected"},
+        {{"streamd", "--segment-seconds", "2s", NULL}, "--segment-seconds: expected"},
+        {{"streamd", "--x264-preset", "warp", NULL}, "--x264-preset: expected"},
         {{"streamd", "users", "add", NULL}, "unknown command: users"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -65,7 +65,13 @@ export class Checks {
 }
 
 /** POST /api/stream then GET it back (raw JSON). */
+/**
+ * Creates a stream for an ingest test. Without `profiles` in body the stream is source-only
+ * (`profiles: []`): ingest tests judge ingest and the source rendition, and transcoding has its
+ * own tests; a body that names profiles (even null) is sent as given.
+ */
 export async function createStream(srv, body, key) {
+  if (!Object.prototype.hasOwnProperty.call(body, 'profiles')) body = { ...body, profiles: [] };
   const r = await srv.request('POST', '/api/stream', { body, key });
   const created = expectStatus(r, 201);
   return expectStatus(await srv.request('GET', `/api/stream/${created.id}`, { key }), 200);
@@ -243,13 +249,16 @@ export async function checkHls(c, srv, stream, { label = '', expectEnd = true, e
   c.check(!!master.headers.get('cache-control'), `${L}GET ${P.master}: a Cache-Control header is expected`);
   const mp = parseMasterPlaylist(master.text);
   c.eq(mp.header, '#EXTM3U', `${L}master playlist first line`);
-  c.eq(mp.variants.length, 1, `${L}master playlist: exactly one variant (the source) expected; playlist:\n${master.text}\n`);
-  if (mp.variants.length > 0) {
-    const v = mp.variants[0];
-    const resolved = new URL(v.uri ?? '', srv.base + P.master).pathname;
-    c.eq(resolved, P.media, `${L}master playlist variant URI ${v.uri} resolved against the master`);
+  // The source is always listed; a stream with profiles lists one rendition per profile too
+  // (the transcoding tests check those).
+  const sourceOnly = Array.isArray(stream.profiles) && stream.profiles.length === 0;
+  if (sourceOnly)
+    c.eq(mp.variants.length, 1, `${L}master playlist of a source-only stream: exactly one variant (the source) expected; playlist:\n${master.text}\n`);
+  const resolvedUris = mp.variants.map((v) => new URL(v.uri ?? '', srv.base + P.master).pathname);
+  c.check(resolvedUris.filter((u) => u === P.media).length === 1,
+    () => `${L}master playlist must list the source (${P.media}) once; it lists ${JSON.stringify(resolvedUris)}`);
+  for (const v of mp.variants)
     c.check(/BANDWIDTH=\d+/.test(v.inf), () => `${L}master playlist: #EXT-X-STREAM-INF needs BANDWIDTH (RFC 8216), got ${v.inf}`);
-  }
 
   const mediaRes = await fetchRaw(srv, P.media, { origin });
   c.eq(mediaRes.status, 200, `${L}GET ${P.media} status`);
