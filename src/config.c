@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { OPT_STRING, OPT_LISTEN, OPT_LOG_LEVEL, OPT_INT, OPT_SECONDS } option_kind_t;
+typedef enum { OPT_STRING, OPT_LISTEN, OPT_LOG_LEVEL, OPT_INT, OPT_SECONDS, OPT_AGE } option_kind_t;
 
 typedef struct option_spec {
     const char *flag; /* without the leading dashes */
@@ -51,6 +51,9 @@ static const option_spec_t options[] = {
      "segments in a live playlist (default 10)"},
     STRING_OPTION("x264-preset", "STREAMD_X264_PRESET", x264_preset,
                   "libx264 preset of the transcoding ladder (default veryfast)"),
+    {"recordings-max-age", "STREAMD_RECORDINGS_MAX_AGE", OPT_AGE,
+     offsetof(config_t, recordings_max_age_s), 0,
+     "delete recordings older than this: 90d, 12h, 30m or seconds (default: keep)"},
 };
 #define OPTION_COUNT (sizeof options / sizeof options[0])
 
@@ -117,6 +120,25 @@ static int apply_option(config_t *cfg, const option_spec_t *opt, const char *val
         if (errno != 0 || end == value || *end != '\0' || !(seconds >= 0.5 && seconds <= 60))
             return fail(err, err_size, "--%s: expected seconds from 0.5 to 60", opt->flag);
         *(double *)field = seconds;
+        return 0;
+    }
+    case OPT_AGE: {
+        char *end = NULL;
+        errno = 0;
+        long long amount = strtoll(value, &end, 10);
+        static const struct {
+            char suffix;
+            int64_t seconds;
+        } units[] = {{'\0', 1}, {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+        int64_t unit = 0;
+        for (size_t i = 0; end && i < sizeof units / sizeof units[0]; i++) {
+            if (*end == units[i].suffix && (*end == '\0' || end[1] == '\0'))
+                unit = units[i].seconds;
+        }
+        if (errno != 0 || end == value || unit == 0 || amount < 0 || amount > 36500LL * 86400)
+            return fail(err, err_size, "--%s: expected an age like 90d, 12h, 30m or seconds",
+                        opt->flag);
+        *(int64_t *)field = amount * unit;
         return 0;
     }
     case OPT_INT: {

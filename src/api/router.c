@@ -22,6 +22,7 @@ static const route_t routes[] = {
     {"GET", "/api/ingest", misc_ingest, true},
     {"GET", "/api/playback/:id", playback_info, true},
     {"GET", "/hls/:id/*", web_hls, true},
+    {"GET", "/recordings/:id/*", web_recordings, true},
     {"POST", "/api/stream", streams_create, false},
     {"GET", "/api/stream", streams_list, false},
     {"DELETE", "/api/stream", streams_delete_many, false},

@@ -21,6 +21,13 @@ static const media_type_t live_types[] = {
     {".ts", "video/mp2t", "public, max-age=20"},
 };
 
+/* A recording's files never change once written; its playlists grow until it is final. */
+static const media_type_t recording_types[] = {
+    {".m3u8", "application/vnd.apple.mpegurl", "no-cache"},
+    {".ts", "video/mp2t", "public, max-age=86400"},
+    {".mp4", "video/mp4", "public, max-age=3600"},
+};
+
 bool web_path_is_safe(const char *path, int max_segments)
 {
     int segments = 0;
@@ -70,21 +77,30 @@ static void serve_file(api_request_t *req, const char *path, const media_type_t 
     api_reply_file(req, fd, (uint64_t)st.st_size, type->content_type, type->cache_control);
 }
 
-void web_hls(api_request_t *req)
+/* Serves DATA/{area}/{id}/{rest} when id and rest are safe and rest has a known type. */
+static void serve_under(api_request_t *req, const char *area, const media_type_t *types,
+                        size_t type_count)
 {
-    const char *playback_id = req->params[0];
+    const char *id = req->params[0];
     const char *rest = req->params[1];
-    const media_type_t *type = type_of(rest, live_types, sizeof live_types / sizeof live_types[0]);
-    if (!web_path_is_safe(playback_id, 1) || !web_path_is_safe(rest, 2) || !type) {
-        api_reply_error(req, 404, "not found");
-        return;
-    }
+    const media_type_t *type = type_of(rest, types, type_count);
     char path[PATH_MAX];
-    int len = snprintf(path, sizeof path, "%s/live/%s/%s", req->deps->config->data_dir, playback_id,
-                       rest);
-    if (len < 0 || (size_t)len >= sizeof path) {
+    int len =
+        snprintf(path, sizeof path, "%s/%s/%s/%s", req->deps->config->data_dir, area, id, rest);
+    if (!web_path_is_safe(id, 1) || !web_path_is_safe(rest, 2) || !type || len < 0 ||
+        (size_t)len >= sizeof path) {
         api_reply_error(req, 404, "not found");
         return;
     }
     serve_file(req, path, type);
+}
+
+void web_hls(api_request_t *req)
+{
+    serve_under(req, "live", live_types, sizeof live_types / sizeof live_types[0]);
+}
+
+void web_recordings(api_request_t *req)
+{
+    serve_under(req, "rec", recording_types, sizeof recording_types / sizeof recording_types[0]);
 }

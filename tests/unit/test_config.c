@@ -47,6 +47,16 @@ Test(config, media_flags)
     cr_assert_eq(cfg.reconnect_window_s, 5);
     cr_assert_eq(cfg.hls_window_segments, 0);
     cr_assert_str_eq(cfg.x264_preset, "ultrafast");
+    cr_assert_eq(cfg.recordings_max_age_s, 0);
+    const struct {
+        const char *text;
+        int64_t seconds;
+    } ages[] = {{"90d", 90 * 86400}, {"12h", 43200}, {"30m", 1800}, {"45s", 45}, {"600", 600}};
+    for (size_t i = 0; i < sizeof ages / sizeof ages[0]; i++) {
+        char *age_argv[] = {"streamd", "--recordings-max-age", (char *)ages[i].text, NULL};
+        cr_assert_eq(parse(&cfg, age_argv, NULL, err), 0, "%s", err);
+        cr_assert_eq(cfg.recordings_max_age_s, ages[i].seconds, "%s", ages[i].text);
+    }
 }
 
 Test(config, flags_override_environment)
@@ -123,6 +133,9 @@ Test(config, malformed_inputs_are_refused_with_a_message)
         {{"streamd", "--segment-seconds", "0.1", NULL}, "--segment-seconds: expected"},
         {{"streamd", "--segment-seconds", "2s", NULL}, "--segment-seconds: expected"},
         {{"streamd", "--x264-preset", "warp", NULL}, "--x264-preset: expected"},
+        {{"streamd", "--recordings-max-age", "3w", NULL}, "--recordings-max-age: expected"},
+        {{"streamd", "--recordings-max-age", "-1d", NULL}, "--recordings-max-age: expected"},
+        {{"streamd", "--recordings-max-age", "5dd", NULL}, "--recordings-max-age: expected"},
         {{"streamd", "users", "add", NULL}, "unknown command: users"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
