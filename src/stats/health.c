@@ -1,12 +1,14 @@
 /* Health conditions and the derived healthy status, with Studio's rules: healthy is false when
  * Transcoding or TranscodeRealTime (required) or Multistreaming (optional) is false, null when a
- * required one is null, else true. */
+ * required one is null, else true. Recording is optional like Multistreaming. */
 #include "stats/health.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *const condition_names[HEALTH_CONDITION_COUNT] = {
-    "Active", "Transcoding", "TranscodeRealTime", "TranscodeNoErrors", "Multistreaming",
+    "Active",         "Transcoding", "TranscodeRealTime", "TranscodeNoErrors",
+    "Multistreaming", "Recording",
 };
 
 /* What a user reads in `issues` when the condition is false. */
@@ -16,6 +18,7 @@ static const char *const condition_issues[HEALTH_CONDITION_COUNT] = {
     "Transcoding is slower than real time",
     "Transcoding had errors",
     "Multistream targets are not connected",
+    "Recording failed",
 };
 
 const char *health_condition_name(health_condition_id_t id)
@@ -57,7 +60,8 @@ static int derive_healthy(const health_t *health)
     int transcoding = health->conditions[HEALTH_TRANSCODING].status;
     int realtime = health->conditions[HEALTH_TRANSCODE_REALTIME].status;
     int multistreaming = health->conditions[HEALTH_MULTISTREAMING].status;
-    if (transcoding == 0 || realtime == 0 || multistreaming == 0)
+    int recording = health->conditions[HEALTH_RECORDING].status;
+    if (transcoding == 0 || realtime == 0 || multistreaming == 0 || recording == 0)
         return 0;
     if (transcoding < 0 || realtime < 0)
         return -1;
@@ -68,13 +72,19 @@ void health_probe(health_t *health, health_condition_id_t id, int status, int64_
 {
     health_condition_t *c = &health->conditions[id];
     if (id == HEALTH_ACTIVE && status == 1 && c->status != 1) {
+        /* A failed recording stays failed: the session keeps one recording across reconnects. */
         for (int i = 0; i < HEALTH_CONDITION_COUNT; i++) {
-            if (i != HEALTH_ACTIVE)
+            if (i != HEALTH_ACTIVE && i != HEALTH_RECORDING)
                 condition_reset(&health->conditions[i]);
         }
     }
     condition_set(c, status, now_ms);
     condition_set(&health->healthy, derive_healthy(health), now_ms);
+}
+
+void health_set_detail(health_t *health, health_condition_id_t id, const char *detail)
+{
+    snprintf(health->conditions[id].detail, sizeof health->conditions[id].detail, "%s", detail);
 }
 
 int health_is_healthy(const health_t *health)
@@ -90,8 +100,15 @@ json_t *health_issues(const health_t *health)
         return NULL;
     json_t *issues = json_array();
     for (int i = 0; i < HEALTH_CONDITION_COUNT; i++) {
-        if (health->conditions[i].status == 0)
-            json_array_append_new(issues, json_string(condition_issues[i]));
+        const health_condition_t *c = &health->conditions[i];
+        if (c->status != 0)
+            continue;
+        char text[256];
+        if (c->detail[0])
+            snprintf(text, sizeof text, "%s: %s", condition_issues[i], c->detail);
+        else
+            snprintf(text, sizeof text, "%s", condition_issues[i]);
+        json_array_append_new(issues, json_string(text));
     }
     return issues;
 }

@@ -1,8 +1,8 @@
 /* Health of a live session: named conditions (Active, Transcoding, TranscodeRealTime,
- * TranscodeNoErrors, Multistreaming), each with a status (true / false / null = unknown), the
- * times it was last probed and last changed, and how often it was true over the last minute and
- * ten minutes. isHealthy and the human-readable issues derive from them, never set by hand.
- * Not thread-safe: the owner serializes calls (the live registry holds a lock). */
+ * TranscodeNoErrors, Multistreaming, Recording), each with a status (true / false / null =
+ * unknown), the times it was last probed and last changed, and how often it was true over the last
+ * minute and ten minutes. isHealthy and the human-readable issues derive from them, never set by
+ * hand. Not thread-safe: the owner serializes calls (the live registry holds a lock). */
 #ifndef STREAMD_STATS_HEALTH_H
 #define STREAMD_STATS_HEALTH_H
 
@@ -16,6 +16,7 @@ typedef enum {
     HEALTH_TRANSCODE_REALTIME,
     HEALTH_TRANSCODE_NO_ERRORS,
     HEALTH_MULTISTREAMING,
+    HEALTH_RECORDING, /* streamd's own: null unless recorded; false once the recording failed */
     HEALTH_CONDITION_COUNT
 } health_condition_id_t;
 
@@ -34,6 +35,7 @@ typedef struct health_condition {
     int64_t last_probe_ms;                   /* ms since epoch; 0 = never (null) */
     int64_t last_transition_ms;              /* ms since epoch; 0 = never (null) */
     health_bucket_t buckets[HEALTH_BUCKETS]; /* ring indexed by bucket number */
+    char detail[160]; /* why it is false, appended to its issue; "" = nothing to add */
 } health_condition_t;
 
 typedef struct health {
@@ -45,8 +47,11 @@ typedef struct health {
 void health_init(health_t *health);
 
 /* Records a probe of one condition at now_ms (status -1 = null) and re-derives `healthy`.
- * Becoming active resets every other condition to null, as a new broadcast is judged afresh. */
+ * Becoming active resets the transcoding conditions to null, as a new broadcast is judged afresh. */
 void health_probe(health_t *health, health_condition_id_t id, int status, int64_t now_ms);
+
+/* Sets the detail shown after the condition's issue while it is false ("" clears it). */
+void health_set_detail(health_t *health, health_condition_id_t id, const char *detail);
 
 /* isHealthy of the Stream/Session objects: null (-1) unless Active, else healthy's status. */
 int health_is_healthy(const health_t *health);

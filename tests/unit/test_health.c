@@ -110,3 +110,19 @@ Test(health, old_buckets_are_reused_not_summed)
     cr_assert_float_eq(health_frequency(&health.conditions[HEALTH_TRANSCODING], later, 600000), 1.0,
                        1e-9);
 }
+
+Test(health, failed_recording_is_an_issue_with_its_reason)
+{
+    health_init(&health);
+    health_probe(&health, HEALTH_ACTIVE, 1, 1000);
+    health_probe(&health, HEALTH_TRANSCODING, 1, 2000);
+    health_probe(&health, HEALTH_TRANSCODE_REALTIME, 1, 2000);
+    health_set_detail(&health, HEALTH_RECORDING, "No space left on device");
+    health_probe(&health, HEALTH_RECORDING, 0, 2500);
+    cr_assert_eq(health_is_healthy(&health), 0);
+    json_t *issues = health_issues(&health);
+    cr_assert_eq(json_array_size(issues), 1);
+    cr_assert_str_eq(json_string_value(json_array_get(issues, 0)),
+                     "Recording failed: No space left on device");
+    json_decref(issues);
+}
