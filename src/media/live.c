@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "media/hls.h"
+#include "media/recorder.h"
+#include "media/recordings.h"
 #include "media/segmenter.h"
 #include "media/transcoder.h"
 #include "stats/health.h"
@@ -28,6 +30,7 @@
 #define INGEST_RATE_WINDOW_MS 5000
 #define SOURCE_RENDITION "source"
 #define OUTGOING_RATE_WINDOW_MS INGEST_RATE_WINDOW_MS
+#define RETENTION_INTERVAL_MS 60000
 
 typedef enum { BROADCAST_LIVE, BROADCAST_ENDED } broadcast_state_t;
 
@@ -49,6 +52,7 @@ struct live_broadcast {
     char dir[PATH_MAX];       /* data/live/{playbackId} */
     segmenter_t *segmenter;   /* connection thread only */
     transcoder_t *transcoder; /* NULL or passthrough when the stream has no profiles */
+    recorder_t *recorder;     /* NULL unless the session is recorded (and its dir could be made) */
     int width, height;        /* source picture, from metadata; 0 = unknown */
     double frame_rate;
 
@@ -271,11 +275,55 @@ static void flush(live_broadcast_t *b, bool active)
     b->last_flush_mono_ms = clock_monotonic_ms();
 }
 
+/* The recording cannot go on: the session says so (status, health issue) and live goes on.
+ * Stats lock held. */
+static void mark_recording_failed(live_broadcast_t *b, const char *reason)
+{
+    if (b->session.recording_status == STORE_RECORDING_FAILED)
+        return;
+    b->session.recording_status = STORE_RECORDING_FAILED;
+    health_set_detail(&b->health, HEALTH_RECORDING, reason);
+    health_probe(&b->health, HEALTH_RECORDING, 0, clock_now_ms());
+    log_error("live", "session %s: recording failed: %s", b->session.id, reason);
+}
+
+/* Keeps a finished segment of rendition name in the recording, before it is counted: whatever
+ * the store counts is in the recording. Any thread; takes the stats lock on failure only. */
+static void record_segment(live_broadcast_t *b, const char *name, const segment_info_t *segment,
+                           const hls_variant_t *variant)
+{
+    if (!b->recorder)
+        return;
+    if (variant)
+        recorder_set_variant(b->recorder, name, variant);
+    if (recorder_add_segment(b->recorder, name, segment) == 0)
+        return;
+    char reason[RECORDER_ERROR_MAX] = "";
+    recorder_failed(b->recorder, reason, sizeof reason);
+    pthread_mutex_lock(&b->stats_lock);
+    mark_recording_failed(b, reason[0] ? reason : "segment not recorded");
+    pthread_mutex_unlock(&b->stats_lock);
+}
+
 /* A source segment is complete (connection thread). */
 static void on_segment(void *opaque, const segment_info_t *segment)
 {
     live_broadcast_t *b = opaque;
+    /* The segmenter belongs to this thread; the worker's master rewrites use this copy. */
+    char codecs[sizeof b->source_codecs] = "";
+    segmenter_codecs(b->segmenter, codecs, sizeof codecs);
+    hls_variant_t source = {
+        .bandwidth = segment->duration_s > 0
+                         ? (uint64_t)((double)segment->bytes * 8 / segment->duration_s)
+                         : 0,
+        .width = b->width,
+        .height = b->height,
+        .frame_rate = b->frame_rate,
+        .codecs = codecs,
+    };
+    record_segment(b, SOURCE_RENDITION, segment, &source);
     pthread_mutex_lock(&b->stats_lock);
+    memcpy(b->source_codecs, codecs, sizeof codecs);
     store_counters_t *totals = &b->session.counters;
     totals->source_segments++;
     totals->source_segments_duration_s += segment->duration_s;
@@ -283,10 +331,8 @@ static void on_segment(void *opaque, const segment_info_t *segment)
     b->unflushed.source_segments++;
     b->unflushed.source_segments_duration_s += segment->duration_s;
     b->unflushed.source_bytes += (int64_t)segment->bytes;
-    if (b->source_bandwidth_bps == 0 && segment->duration_s > 0)
-        b->source_bandwidth_bps = (uint64_t)((double)segment->bytes * 8 / segment->duration_s);
-    /* The segmenter belongs to this thread; the worker's master rewrites use this copy. */
-    segmenter_codecs(b->segmenter, b->source_codecs, sizeof b->source_codecs);
+    if (b->source_bandwidth_bps == 0)
+        b->source_bandwidth_bps = source.bandwidth;
     write_master(b);
     bool transcoding = b->transcoder && transcoder_active(b->transcoder);
     if (!transcoding) {
@@ -325,6 +371,16 @@ static void on_rendition_segment(void *opaque, const transcoder_rendition_t *ren
 {
     (void)encode_wall_s;
     live_broadcast_t *b = opaque;
+    uint64_t target = rendition->bitrate > 0 ? (uint64_t)rendition->bitrate : 0;
+    hls_variant_t variant = {
+        .bandwidth = rendition->peak_bps > target ? rendition->peak_bps : target,
+        .average_bandwidth = rendition->average_bps,
+        .width = rendition->width,
+        .height = rendition->height,
+        .frame_rate = rendition->fps,
+        .codecs = rendition->codecs,
+    };
+    record_segment(b, rendition->name, segment, &variant);
     pthread_mutex_lock(&b->stats_lock);
     store_counters_t *totals = &b->session.counters;
     totals->transcoded_segments++;
@@ -410,6 +466,7 @@ static void broadcast_free(live_broadcast_t *b)
     if (!b)
         return;
     transcoder_free(b->transcoder);
+    recorder_free(b->recorder);
     segmenter_free(b->segmenter);
     store_session_clear(&b->session);
     pthread_mutex_destroy(&b->stats_lock);
@@ -440,6 +497,19 @@ static void start_transcoder(live_broadcast_t *b)
         log_error("live", "session %s: transcoding disabled: %s", b->session.id, err);
         health_probe(&b->health, HEALTH_TRANSCODING, 0, clock_now_ms());
     }
+}
+
+/* Opens data/rec/{sessionId} for a recorded session; a recording that cannot start is failed
+ * from the start, and live goes on. */
+static void start_recorder(live_broadcast_t *b)
+{
+    char dir[PATH_MAX], err[RECORDER_ERROR_MAX] = "";
+    if (recordings_dir(b->live->config, b->session.id, dir, sizeof dir) == 0)
+        b->recorder = recorder_new(dir, b->session.id, err, sizeof err);
+    if (b->recorder)
+        health_probe(&b->health, HEALTH_RECORDING, 1, clock_now_ms());
+    else
+        mark_recording_failed(b, err[0] ? err : "recording directory path too long");
 }
 
 static live_broadcast_t *broadcast_start(live_t *live, const store_stream_t *stream)
@@ -473,6 +543,8 @@ static live_broadcast_t *broadcast_start(live_t *live, const store_stream_t *str
         goto fail;
     }
     start_transcoder(b);
+    if (b->session.record)
+        start_recorder(b);
     if (store_session_insert(live->store, &b->session) != STORE_OK)
         goto fail;
     pthread_mutex_lock(&b->stats_lock);
@@ -503,9 +575,25 @@ static int broadcast_continue(live_broadcast_t *b)
     return 0;
 }
 
-/* The session is final: nothing will continue it. Called with the lock held, after unlinking. */
+/* The session is final: nothing will continue it. Its recording is finished (playlists closed,
+ * MP4 written: seconds of work), so this runs outside the registry lock, after unlinking. */
 static void broadcast_finalize(live_broadcast_t *b)
 {
+    transcoder_free(b->transcoder); /* finished at unpublish: nothing is in flight */
+    b->transcoder = NULL;
+    if (b->session.record) {
+        char err[RECORDER_ERROR_MAX] = "";
+        int rc = b->recorder ? recorder_finish(b->recorder, err, sizeof err) : RECORDER_ERR_IO;
+        if (rc != 0 && !err[0])
+            recorder_failed(b->recorder, err, sizeof err);
+        recordings_set_result(&b->session, rc, err);
+        if (store_session_update(b->live->store, &b->session) != STORE_OK)
+            log_error("live", "session %s: final recording status not saved", b->session.id);
+        if (rc == 0)
+            log_info("live", "session %s: recording ready", b->session.id);
+        else
+            log_warn("live", "session %s: recording not ready: %s", b->session.id, err);
+    }
     log_info("live", "session %s is final (%lld segments, %.3f s, %lld bytes)", b->session.id,
              (long long)b->session.counters.source_segments,
              b->session.counters.source_segments_duration_s,
@@ -545,6 +633,7 @@ int live_publish(live_t *live, const char *stream_key, const char *peer, live_br
     pthread_mutex_lock(&live->lock);
     live_broadcast_t **slot = find_slot(live, stream.id);
     live_broadcast_t *b = *slot;
+    live_broadcast_t *stale = NULL;
     int result = 0;
     if (b && b->state == BROADCAST_LIVE) {
         result = refuse(reason, reason_size, "stream is already live");
@@ -555,7 +644,7 @@ int live_publish(live_t *live, const char *stream_key, const char *peer, live_br
     } else {
         if (b) { /* its window passed before the housekeeper saw it */
             *slot = b->next;
-            broadcast_finalize(b);
+            stale = b;
         }
         b = broadcast_start(live, &stream);
         if (b) {
@@ -566,6 +655,8 @@ int live_publish(live_t *live, const char *stream_key, const char *peer, live_br
         }
     }
     pthread_mutex_unlock(&live->lock);
+    if (stale)
+        broadcast_finalize(stale);
     if (result == 0)
         log_info("live", "stream %s: publish from %s accepted", stream.id, peer ? peer : "?");
     store_stream_clear(&stream);
@@ -650,18 +741,25 @@ void live_stop_stream(live_t *live, const char *stream_id)
 void live_expire(live_t *live, int64_t now_ms)
 {
     int64_t window_ms = (int64_t)live->config->reconnect_window_s * 1000;
+    live_broadcast_t *expired = NULL;
     pthread_mutex_lock(&live->lock);
     live_broadcast_t **slot = &live->broadcasts;
     while (*slot) {
         live_broadcast_t *b = *slot;
         if (b->state == BROADCAST_ENDED && now_ms - b->ended_at_ms > window_ms) {
             *slot = b->next;
-            broadcast_finalize(b);
+            b->next = expired;
+            expired = b;
         } else {
             slot = &b->next;
         }
     }
     pthread_mutex_unlock(&live->lock);
+    while (expired) {
+        live_broadcast_t *b = expired;
+        expired = b->next;
+        broadcast_finalize(b);
+    }
 }
 
 /* ---- Registry -------------------------------------------------------------------------------- */
@@ -669,6 +767,7 @@ void live_expire(live_t *live, int64_t now_ms)
 static void *housekeeping_main(void *arg)
 {
     live_t *live = arg;
+    int64_t last_retention_ms = 0;
     pthread_mutex_lock(&live->lock);
     while (!live->stopping) {
         struct timespec deadline;
@@ -678,7 +777,12 @@ static void *housekeeping_main(void *arg)
         if (live->stopping)
             break;
         pthread_mutex_unlock(&live->lock);
-        live_expire(live, clock_now_ms());
+        int64_t now = clock_now_ms();
+        live_expire(live, now);
+        if (now - last_retention_ms >= RETENTION_INTERVAL_MS) {
+            recordings_expire(live->store, live->config, now);
+            last_retention_ms = now;
+        }
         pthread_mutex_lock(&live->lock);
     }
     pthread_mutex_unlock(&live->lock);
@@ -700,6 +804,9 @@ live_t *live_new(store_t *store, const config_t *config, char *err, size_t err_s
     if (store_close_open_sessions(store, &closed) == STORE_OK && closed > 0)
         log_warn("live", "%lld session(s) left open by an unclean stop were closed",
                  (long long)closed);
+    int recovered = recordings_recover_all(store, config);
+    if (recovered > 0)
+        log_info("live", "%d recording(s) waiting from an earlier run were finalized", recovered);
     if (pthread_create(&live->housekeeper, NULL, housekeeping_main, live) != 0) {
         snprintf(err, err_size, "cannot start the housekeeping thread");
         pthread_cond_destroy(&live->wake);
