@@ -74,7 +74,8 @@ int recorder_add_segment(recorder_t *r, const char *name, const segment_info_t *
 /* Sets what the master playlist says of rendition name: bandwidth, average_bandwidth, width,
  * height, frame_rate and codecs are copied (uri is ignored: it is always "{name}/index.m3u8").
  * Any time before recorder_finish; the last call wins. Fields left 0 or NULL are filled at finish
- * from the recorded segments (bandwidths from their sizes, the rest probed from the first one). */
+ * from the recorded segments (bandwidths from their sizes, the rest probed from the first one);
+ * a bandwidth below the average is raised to it. */
 void recorder_set_variant(recorder_t *r, const char *name, const hls_variant_t *variant);
 
 /* True when the recording failed; the reason (when reason is not NULL) goes to reason. */

@@ -539,6 +539,37 @@ Test(recorder, b_frames_and_44_1_khz_audio_across_a_restart, .timeout = 60)
     drop_area(&a);
 }
 
+Test(recorder, audio_joining_later_gets_its_own_track, .timeout = 60)
+{
+    /* the first publish has no audio, the second has: the MP4 has both tracks */
+    area_t a = make_area(4, false);
+    char video_only[600], live[600];
+    snprintf(video_only, sizeof video_only, "%s/video.flv", a.root);
+    cr_assert_eq(run("ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=size=640x360:rate=30 -t 4 "
+                     "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -g 30 -an -f flv %s",
+                     video_only),
+                 0);
+    snprintf(live, sizeof live, "%s/source", a.live);
+    recorder_t *r = new_recorder(a.rec);
+    recorded_t source = {.recorder = r, .name = "source"};
+    segmenter_t *s = new_segmenter(live, 0, 0, &source);
+    feed_file(s, video_only);
+    cr_assert_eq(segmenter_discontinuity(s), 0);
+    feed_file(s, a.source_in);
+    cr_assert_eq(segmenter_finish(s), 0);
+    segmenter_free(s);
+    char err[RECORDER_ERROR_MAX] = "", path[700];
+    cr_assert_eq(recorder_finish(r, err, sizeof err), 0, "%s", err);
+    assert_mp4(a.rec, recorded_duration(&source));
+    snprintf(path, sizeof path, "%s/output.mp4", a.rec);
+    cr_assert_eq(run("ffprobe -v error -show_entries stream=codec_name -of csv=p=0 %s | "
+                     "tr '\\n' , | grep -qx 'h264,aac,'",
+                     path),
+                 0, "both tracks");
+    recorder_free(r);
+    drop_area(&a);
+}
+
 Test(recorder, copies_when_linking_fails, .timeout = 60)
 {
     struct stat shm, tmp;
