@@ -350,3 +350,8 @@ int hls_codec_mp4a(const uint8_t *asc, size_t len, char out[HLS_CODEC_MAX])
     snprintf(out, HLS_CODEC_MAX, "mp4a.40.%d", config.object_type);
     return 0;
 }
+
+void hls_segment_name(int64_t sequence, char *out, size_t size)
+{
+    snprintf(out, size, "%05" PRId64 ".ts", sequence);
+}

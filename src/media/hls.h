@@ -31,6 +31,10 @@ typedef struct hls_segment {
 
 typedef struct hls_playlist hls_playlist_t;
 
+/* Writes the file name of segment `sequence` ("00012.ts": at least five digits) into out, the
+ * one naming every rendition, live and recorded, shares. */
+void hls_segment_name(int64_t sequence, char *out, size_t size);
+
 /* Creates an empty live media playlist that lists at most window_segments segments (0 = all of
  * them) and whose target duration is at least min_target_duration_s seconds. Returns NULL when out
  * of memory or when an argument is negative. The caller owns it and frees it with

@@ -260,11 +260,6 @@ static void seg_list_clear(seg_list_t *list)
 
 /* ---- rendition playlists ---- */
 
-static void segment_uri(int64_t number, char out[HLS_URI_MAX])
-{
-    snprintf(out, HLS_URI_MAX, "%05" PRId64 ".ts", number);
-}
-
 /* Renders the media playlist of segments: EVENT while recording, VOD with ENDLIST when final.
  * Media sequence numbers count the recording's segments from 0 (file numbers may skip where the
  * live pipeline dropped a segment). Returns the text (caller frees) or NULL when out of memory. */
@@ -281,7 +276,7 @@ static char *render_media_playlist(const seg_list_t *segments, bool final)
             .program_date_time_ms = s->program_date_time_ms,
             .discontinuity = s->discontinuity && i > 0,
         };
-        segment_uri(s->number, entry.uri);
+        hls_segment_name(s->number, entry.uri, HLS_URI_MAX);
         if (hls_playlist_append(playlist, &entry, NULL) < 0) {
             hls_playlist_free(playlist);
             return NULL;
@@ -544,7 +539,7 @@ static int rendition_add(const recorder_t *r, rendition_t *rendition, const segm
         .program_date_time_ms = segment->program_date_time_ms,
         .discontinuity = segment->discontinuity,
     };
-    segment_uri(entry.number, uri);
+    hls_segment_name(entry.number, uri, HLS_URI_MAX);
     if (path_format(path, sizeof path, "%s/%s", dir, uri) < 0)
         return set_err(err, err_size, RECORDER_ERR_IO, "path too long: %s", dir);
     int ret = take_file(segment->path, path, err, err_size);
@@ -787,7 +782,7 @@ static int find_track_params(const char *dir, const seg_list_t *segments,
     static const enum AVMediaType types[TRACK_COUNT] = {AVMEDIA_TYPE_VIDEO, AVMEDIA_TYPE_AUDIO};
     for (size_t i = 0; i < segments->count && !(params[0] && params[1]); i++) {
         char path[PATH_MAX], uri[HLS_URI_MAX];
-        segment_uri(segments->items[i].number, uri);
+        hls_segment_name(segments->items[i].number, uri, HLS_URI_MAX);
         if (path_format(path, sizeof path, "%s/%s", dir, uri) < 0)
             return set_err(err, err_size, RECORDER_ERR_MEDIA, "path too long: %s", dir);
         AVFormatContext *in = NULL;
@@ -1079,7 +1074,7 @@ static int remux_all(remux_t *m, const char *source_dir, const seg_list_t *segme
         avcodec_parameters_free(&params[t]);
     for (size_t i = 0; i < segments->count && ret == 0; i++) {
         char path[PATH_MAX], uri[HLS_URI_MAX];
-        segment_uri(segments->items[i].number, uri);
+        hls_segment_name(segments->items[i].number, uri, HLS_URI_MAX);
         if (path_format(path, sizeof path, "%s/%s", source_dir, uri) < 0)
             return set_err(m->err, m->err_size, RECORDER_ERR_MEDIA, "path too long: %s",
                            source_dir);
@@ -1139,7 +1134,7 @@ static int write_master(const char *dir, final_rendition_t *renditions, size_t c
             continue;
         variant_info_t *v = &f->variant;
         char first[PATH_MAX], uri[HLS_URI_MAX];
-        segment_uri(f->segments.items[0].number, uri);
+        hls_segment_name(f->segments.items[0].number, uri, HLS_URI_MAX);
         if (path_format(first, sizeof first, "%s/%s/%s", dir, f->name, uri) == 0 &&
             (v->width == 0 || v->frame_rate == 0 || v->codecs[0] == '\0'))
             probe_variant(first, v);
@@ -1452,7 +1447,7 @@ static void keep_existing(const char *rendition_dir, seg_list_t *segments)
     for (size_t i = 0; i < segments->count; i++) {
         rec_segment_t s = segments->items[i];
         char path[PATH_MAX], uri[HLS_URI_MAX];
-        segment_uri(s.number, uri);
+        hls_segment_name(s.number, uri, HLS_URI_MAX);
         if (path_format(path, sizeof path, "%s/%s", rendition_dir, uri) < 0 ||
             !regular_file_size(path, &s.bytes)) {
             log_warn(LOG_MODULE, "%s: listed segment %s is missing", rendition_dir, uri);
@@ -1512,7 +1507,7 @@ static ssize_t scan_segment_files(const char *rendition_dir, int64_t after, int6
 static int add_unlisted(const char *rendition_dir, int64_t number, seg_list_t *segments)
 {
     char path[PATH_MAX], uri[HLS_URI_MAX], why[RECORDER_ERROR_MAX];
-    segment_uri(number, uri);
+    hls_segment_name(number, uri, HLS_URI_MAX);
     rec_segment_t s = {.number = number};
     if (path_format(path, sizeof path, "%s/%s", rendition_dir, uri) < 0 ||
         !regular_file_size(path, &s.bytes))

@@ -164,16 +164,11 @@ static const char *av_error_text(int code, char *buf, size_t size)
 
 /* ---- paths ---- */
 
-static void segment_file_name(int64_t sequence, char *out, size_t size)
-{
-    snprintf(out, size, "%05" PRId64 ".ts", sequence);
-}
-
 static void segment_path(const segmenter_t *s, int64_t sequence, const char *suffix, char *out,
                          size_t size)
 {
     char name[32];
-    segment_file_name(sequence, name, sizeof name);
+    hls_segment_name(sequence, name, sizeof name);
     snprintf(out, size, "%s/%s%s", s->dir, name, suffix);
 }
 
@@ -575,7 +570,7 @@ static int publish_segment(segmenter_t *s, int64_t end_ms)
         .program_date_time_ms = s->seg.program_date_time_ms,
         .discontinuity = s->seg.discontinuity,
     };
-    segment_file_name(entry.sequence, entry.uri, sizeof entry.uri);
+    hls_segment_name(entry.sequence, entry.uri, sizeof entry.uri);
     hls_segment_t evicted;
     int slid = hls_playlist_append(s->playlist, &entry, &evicted);
     if (slid < 0) {

@@ -586,16 +586,11 @@ static int open_muxer(rung_t *r, AVIOContext *pb)
     return 0;
 }
 
-static void segment_name(int64_t sequence, char *out, size_t size)
-{
-    snprintf(out, size, "%05" PRId64 ".ts", sequence);
-}
-
 static void segment_path(const output_t *out, int64_t sequence, const char *suffix, char *path,
                          size_t size)
 {
     char name[32];
-    segment_name(sequence, name, sizeof name);
+    hls_segment_name(sequence, name, sizeof name);
     snprintf(path, size, "%s/%s%s", out->dir, name, suffix);
 }
 
@@ -740,7 +735,7 @@ static int list_segment(rung_t *r, const segment_info_t *source, bool discontinu
         .program_date_time_ms = source->program_date_time_ms,
         .discontinuity = discontinuity,
     };
-    segment_name(source->sequence, entry.uri, sizeof entry.uri);
+    hls_segment_name(source->sequence, entry.uri, sizeof entry.uri);
     hls_segment_t evicted;
     hls_playlist_set_ended(out->playlist, false);
     int slid = hls_playlist_append(out->playlist, &entry, &evicted);
