@@ -584,8 +584,10 @@ static void broadcast_finalize(live_broadcast_t *b)
     if (b->session.record) {
         char err[RECORDER_ERROR_MAX] = "";
         int rc = b->recorder ? recorder_finish(b->recorder, err, sizeof err) : RECORDER_ERR_IO;
-        if (rc != 0 && !err[0])
+        if (rc != 0 && !err[0] && b->recorder)
             recorder_failed(b->recorder, err, sizeof err);
+        if (rc != 0 && !err[0]) /* it failed before or at its start: health kept the reason */
+            snprintf(err, sizeof err, "%s", b->health.conditions[HEALTH_RECORDING].detail);
         recordings_set_result(&b->session, rc, err);
         if (store_session_update(b->live->store, &b->session) != STORE_OK)
             log_error("live", "session %s: final recording status not saved", b->session.id);

@@ -29,7 +29,8 @@ void recordings_set_result(store_session_t *session, int rc, const char *reason)
         return;
     }
     session->recording_status = STORE_RECORDING_FAILED;
-    json_t *issues = json_pack("[s+]", "Recording failed: ", reason ? reason : "unknown error");
+    json_t *issues =
+        json_pack("[s+]", "Recording failed: ", reason && reason[0] ? reason : "unknown error");
     session->issues_json = json_dumps(issues, JSON_COMPACT);
     json_decref(issues);
 }

@@ -103,7 +103,7 @@ json_t *health_issues(const health_t *health)
         const health_condition_t *c = &health->conditions[i];
         if (c->status != 0)
             continue;
-        char text[256];
+        char text[320];
         if (c->detail[0])
             snprintf(text, sizeof text, "%s: %s", condition_issues[i], c->detail);
         else

@@ -35,7 +35,7 @@ typedef struct health_condition {
     int64_t last_probe_ms;                   /* ms since epoch; 0 = never (null) */
     int64_t last_transition_ms;              /* ms since epoch; 0 = never (null) */
     health_bucket_t buckets[HEALTH_BUCKETS]; /* ring indexed by bucket number */
-    char detail[160]; /* why it is false, appended to its issue; "" = nothing to add */
+    char detail[256]; /* why it is false, appended to its issue; "" = nothing to add */
 } health_condition_t;
 
 typedef struct health {
@@ -47,7 +47,8 @@ typedef struct health {
 void health_init(health_t *health);
 
 /* Records a probe of one condition at now_ms (status -1 = null) and re-derives `healthy`.
- * Becoming active resets the transcoding conditions to null, as a new broadcast is judged afresh. */
+ * Becoming active resets the transcoding conditions to null, as a new broadcast is judged afresh.
+ */
 void health_probe(health_t *health, health_condition_id_t id, int status, int64_t now_ms);
 
 /* Sets the detail shown after the condition's issue while it is false ("" clears it). */

@@ -101,6 +101,11 @@ export const hlsPaths = (pid) => ({
   master: `/hls/${pid}/index.m3u8`,
   media: `/hls/${pid}/source/index.m3u8`,
   segment: (uri) => `/hls/${pid}/source/${uri}`,
+  /** a rendition's media playlist and segments: /hls/{pid}/{name}/... */
+  rendition: (name) => ({
+    media: `/hls/${pid}/${name}/index.m3u8`,
+    segment: (uri) => `/hls/${pid}/${name}/${uri}`,
+  }),
 });
 
 /**
@@ -387,7 +392,7 @@ export async function waitSession(srv, streamId, timeoutMs = 8000) {
 
 /** Server log lines about a stream (by id, key or playback id), for failure messages. */
 export function streamLog(srv, stream, since = 0) {
-  const lines = logLines(srv, [stream.id, stream.streamKey, stream.playbackId, '[ingest]', '[rtmp]', '[media]', '[live]', '[segmenter]', '[hls]', '[stats]', ' warn ', ' error '], { since, max: 80 });
+  const lines = logLines(srv, [stream.id, stream.streamKey, stream.playbackId, '[ingest]', '[rtmp]', '[media]', '[live]', '[segmenter]', '[transcoder]', '[hls]', '[stats]', ' warn ', ' error '], { since, max: 80 });
   return lines ? `--- server log lines about ${stream.id} ---\n${lines}` : '';
 }
 

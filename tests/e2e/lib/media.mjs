@@ -145,10 +145,79 @@ export async function ffprobeStreams(input) {
   return { code: r.code, streams, stderr: r.stderr };
 }
 
-/** Decodes a whole input with `ffmpeg -v error -i INPUT -f null -`; returns { code, stderr }. */
-export async function playThrough(input) {
-  const r = await execFileP('ffmpeg', ['-nostdin', '-v', 'error', '-i', input, '-f', 'null', '-'], { timeout: 120_000 });
+/**
+ * Decodes a whole input with `ffmpeg -v error -i INPUT -f null -`; returns { code, stderr }.
+ * `mapAll` adds `-map 0` (every stream of every variant of a master playlist, not just the best).
+ */
+export async function playThrough(input, { mapAll = false } = {}) {
+  const args = ['-nostdin', '-v', 'error', '-i', input, ...(mapAll ? ['-map', '0'] : []), '-f', 'null', '-'];
+  const r = await execFileP('ffmpeg', args, { timeout: 120_000 });
   return { code: r.code, stderr: r.stderr.trim() };
+}
+
+/** Runs ffprobe with `-v error -of json` and the given arguments on input; { code, json, stderr }. */
+export async function ffprobeJson(args, input) {
+  const r = await execFileP('ffprobe', ['-v', 'error', ...args, '-of', 'json', input], { timeout: 60_000 });
+  let json;
+  try {
+    json = JSON.parse(r.stdout);
+  } catch {
+    json = undefined;
+  }
+  return { code: r.code, json, stderr: r.stderr.trim() };
+}
+
+/**
+ * ffprobe's streams with what the transcoding tests judge: codec_type, codec_name, profile, width,
+ * height, r_frame_rate, avg_frame_rate, level. Returns { code, streams, video, audio, stderr }
+ * (video/audio: the first stream of that type).
+ */
+export async function probeStreams(input) {
+  const r = await ffprobeJson(
+    ['-show_entries', 'stream=index,codec_type,codec_name,profile,level,width,height,r_frame_rate,avg_frame_rate'],
+    input,
+  );
+  const streams = r.json?.streams ?? [];
+  return {
+    code: r.code, streams, stderr: r.stderr,
+    video: streams.find((s) => s.codec_type === 'video'),
+    audio: streams.find((s) => s.codec_type === 'audio'),
+  };
+}
+
+/** "30000/1001" -> 29.97; undefined when not a positive ratio. */
+export function frameRate(text) {
+  const [n, d] = String(text ?? '').split('/').map(Number);
+  return n > 0 && d > 0 ? n / d : undefined;
+}
+
+/**
+ * The decoded video frames of an input (first video stream), in presentation order:
+ * [{ key (bool), type ('I'|'P'|'B'), pts (seconds) }]. Returns { code, frames, stderr }.
+ */
+export async function probeVideoFrames(input) {
+  const r = await ffprobeJson(
+    ['-select_streams', 'v:0', '-show_entries', 'frame=key_frame,pict_type,pts_time,best_effort_timestamp_time'],
+    input,
+  );
+  const frames = (r.json?.frames ?? []).map((f) => ({
+    key: f.key_frame === 1,
+    type: f.pict_type,
+    pts: Number.parseFloat(f.pts_time ?? f.best_effort_timestamp_time),
+  }));
+  return { code: r.code, frames, stderr: r.stderr };
+}
+
+/**
+ * The video packets of an input (first video stream): [{ size, pts, key }], and their byte sum.
+ * Returns { code, packets, bytes, stderr }.
+ */
+export async function probeVideoPackets(input) {
+  const r = await ffprobeJson(['-select_streams', 'v:0', '-show_entries', 'packet=size,pts_time,flags'], input);
+  const packets = (r.json?.packets ?? []).map((p) => ({
+    size: Number(p.size), pts: Number.parseFloat(p.pts_time), key: String(p.flags ?? '').startsWith('K'),
+  }));
+  return { code: r.code, packets, bytes: packets.reduce((a, p) => a + p.size, 0), stderr: r.stderr };
 }
 
 /**
@@ -186,14 +255,29 @@ export function parseMediaPlaylist(text) {
   return pl;
 }
 
-/** Variant URIs of an HLS master playlist. */
+/**
+ * Attributes of an HLS tag's attribute list (RFC 8216 4.2): 'BANDWIDTH=1,CODECS="a,b"' ->
+ * { BANDWIDTH: '1', CODECS: 'a,b' } (quoted strings unquoted; values stay strings).
+ */
+export function parseAttributes(list) {
+  const attrs = {};
+  const re = /([A-Z0-9-]+)=("[^"]*"|[^,]*)(?:,|$)/g;
+  let m;
+  while ((m = re.exec(list)) !== null) {
+    if (m[0] === '') break;
+    attrs[m[1]] = m[2].startsWith('"') ? m[2].slice(1, -1) : m[2];
+  }
+  return attrs;
+}
+
+/** Variant URIs of an HLS master playlist, each with its #EXT-X-STREAM-INF line and attributes. */
 export function parseMasterPlaylist(text) {
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
   const variants = [];
   for (let i = 0; i < lines.length; i++) {
     if (lines[i].startsWith('#EXT-X-STREAM-INF:')) {
       const uri = lines.slice(i + 1).find((l) => !l.startsWith('#'));
-      variants.push({ inf: lines[i], uri });
+      variants.push({ inf: lines[i], uri, attrs: parseAttributes(lines[i].slice('#EXT-X-STREAM-INF:'.length)) });
     }
   }
   return { lines, header: lines[0], variants };

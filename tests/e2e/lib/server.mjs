@@ -60,9 +60,14 @@ function execFileP(file, args, opts = {}) {
 }
 
 class Server {
-  /** opts.flags: extra command-line flags appended to the defaults (e.g. ['--segment-seconds', '1']). */
+  /**
+   * opts.flags: extra command-line flags appended to the defaults (e.g. ['--segment-seconds', '1']).
+   * opts.nice: run the server under `nice -n N` (all its threads), so a test that loads the CPU
+   * on purpose leaves the test files running next to it their share of the machine.
+   */
   constructor(opts = {}) {
     this.extraFlags = [...(opts.flags ?? [])];
+    this.nice = opts.nice;
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamd-e2e-'));
     this.logFile = path.join(this.dataDir, 'server.log');
     this.apiKey = randomUUID();
@@ -127,8 +132,12 @@ class Server {
   async #spawnAndWait() {
     this.exit = null;
     const logStream = fs.createWriteStream(this.logFile, { flags: 'a' });
-    this.appendLog(`$ ${this.bin} ${this.args.join(' ')}\n`);
-    const child = spawn(this.bin, this.args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: this.dataDir });
+    // nice(1) execs the binary: the child's pid is streamd's, so signals reach it directly
+    const [cmd, argv] = this.nice !== undefined
+      ? ['nice', ['-n', String(this.nice), this.bin, ...this.args]]
+      : [this.bin, this.args];
+    this.appendLog(`$ ${cmd === 'nice' ? `nice -n ${this.nice} ` : ''}${this.bin} ${this.args.join(' ')}\n`);
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: this.dataDir });
     this.child = child;
     this.exited = new Promise((resolve) => {
       child.on('exit', (code, signal) => {
@@ -399,7 +408,8 @@ class Server {
 /**
  * Starts a server for the current test file and registers the node:test hooks that print its
  * output when a test fails and stop it (asserting a clean exit) after the last test if the file
- * did not do so itself. opts.flags: extra streamd flags (e.g. ['--reconnect-window', '2']).
+ * did not do so itself. opts.flags: extra streamd flags (e.g. ['--reconnect-window', '2']);
+ * opts.nice: run it under `nice -n N`.
  * A file may start more than one server (each stops itself after the file's last test).
  */
 export async function startServer(opts = {}) {
