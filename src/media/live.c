@@ -69,9 +69,8 @@ struct live_broadcast {
     double decode_cpu_s;       /* demux + decode CPU seconds */
     rendition_cpu_t rendition_cpu[LADDER_MAX_RUNGS];
     size_t rendition_cpu_count;
-    uint64_t source_bandwidth_bps; /* of the first source segment, for the master playlist */
+    uint64_t source_bandwidth_bps; /* peak of the source segments, for the master playlist */
     char source_codecs[128];       /* RFC 6381 codecs of the source, for the master playlist */
-    size_t master_variants;        /* variants listed in the master playlist written last */
 };
 
 struct live {
@@ -142,7 +141,8 @@ static int prepare_dirs(live_broadcast_t *b, const char *data_dir, const char *p
 }
 
 /* Writes the master playlist: the renditions that have a playlist, then the source. Called
- * with the stats lock held whenever the set of variants may have grown. */
+ * with the stats lock held after every segment, so renditions appear as they start and each
+ * BANDWIDTH follows the peak segment so far (RFC 8216 wants it at least that). */
 static void write_master(live_broadcast_t *b)
 {
     transcoder_rendition_t renditions[LADDER_MAX_RUNGS];
@@ -150,8 +150,6 @@ static void write_master(live_broadcast_t *b)
         b->transcoder ? transcoder_renditions(b->transcoder, renditions, LADDER_MAX_RUNGS) : 0;
     if (count > LADDER_MAX_RUNGS)
         count = LADDER_MAX_RUNGS;
-    if (b->master_variants == count + 1)
-        return;
     hls_variant_t variants[LADDER_MAX_RUNGS + 1];
     char uris[LADDER_MAX_RUNGS][LADDER_NAME_MAX + 16];
     for (size_t i = 0; i < count; i++) {
@@ -178,10 +176,8 @@ static void write_master(live_broadcast_t *b)
         .codecs = b->source_codecs,
     };
     char path[PATH_MAX], err[256];
-    if (join_path(path, sizeof path, b->dir, "index.m3u8") == 0 &&
-        hls_write_master(path, variants, count + 1, err, sizeof err) == 0)
-        b->master_variants = count + 1;
-    else
+    if (join_path(path, sizeof path, b->dir, "index.m3u8") != 0 ||
+        hls_write_master(path, variants, count + 1, err, sizeof err) != 0)
         log_error("live", "session %s: master playlist not written", b->session.id);
 }
 
@@ -331,7 +327,7 @@ static void on_segment(void *opaque, const segment_info_t *segment)
     b->unflushed.source_segments++;
     b->unflushed.source_segments_duration_s += segment->duration_s;
     b->unflushed.source_bytes += (int64_t)segment->bytes;
-    if (b->source_bandwidth_bps == 0)
+    if (source.bandwidth > b->source_bandwidth_bps)
         b->source_bandwidth_bps = source.bandwidth;
     write_master(b);
     bool transcoding = b->transcoder && transcoder_active(b->transcoder);
@@ -524,6 +520,8 @@ static live_broadcast_t *broadcast_start(live_t *live, const store_stream_t *str
     fill_session(&b->session, stream, now);
     rate_init(&b->ingest_rate, INGEST_RATE_WINDOW_MS);
     rate_init(&b->outgoing_rate, OUTGOING_RATE_WINDOW_MS);
+    rate_start(&b->ingest_rate, clock_monotonic_ms());
+    rate_start(&b->outgoing_rate, clock_monotonic_ms());
     health_init(&b->health);
     health_probe(&b->health, HEALTH_ACTIVE, 1, now);
     b->last_data_ms = now;
@@ -568,6 +566,7 @@ static int broadcast_continue(live_broadcast_t *b)
     b->last_data_ms = clock_now_ms();
     health_probe(&b->health, HEALTH_ACTIVE, 1, b->last_data_ms);
     rate_init(&b->ingest_rate, INGEST_RATE_WINDOW_MS);
+    rate_start(&b->ingest_rate, clock_monotonic_ms());
     flush(b, true);
     pthread_mutex_unlock(&b->stats_lock);
     log_info("live", "stream %s: session %s continues after a reconnect", b->stream_id,

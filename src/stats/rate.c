@@ -26,14 +26,18 @@ static void advance(rate_window_t *rate, int64_t now_bucket)
     rate->newest_bucket = now_bucket;
 }
 
+void rate_start(rate_window_t *rate, int64_t now_ms)
+{
+    memset(rate->buckets, 0, sizeof rate->buckets);
+    rate->newest_bucket = now_ms / rate->bucket_ms;
+    rate->first_ms = now_ms;
+}
+
 void rate_add(rate_window_t *rate, int64_t now_ms, uint64_t bytes)
 {
     int64_t now_bucket = now_ms / rate->bucket_ms;
-    if (rate->first_ms < 0) {
-        rate->first_ms = now_ms;
-        memset(rate->buckets, 0, sizeof rate->buckets);
-        rate->newest_bucket = now_bucket;
-    }
+    if (rate->first_ms < 0)
+        rate_start(rate, now_ms);
     advance(rate, now_bucket);
     rate->buckets[now_bucket % RATE_BUCKETS] += bytes;
 }

@@ -17,6 +17,10 @@ typedef struct rate_window {
 /* Sets up an empty window spanning window_ms (at least RATE_BUCKETS ms). */
 void rate_init(rate_window_t *rate, int64_t window_ms);
 
+/* Starts the measured span at now_ms with no bytes yet, so a first burst (a whole segment
+ * arriving at once) is spread over the time since the start rather than over one bucket. */
+void rate_start(rate_window_t *rate, int64_t now_ms);
+
 /* Counts bytes at monotonic time now_ms (times must not go back). */
 void rate_add(rate_window_t *rate, int64_t now_ms, uint64_t bytes);
 

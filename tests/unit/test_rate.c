@@ -45,3 +45,14 @@ Test(rate, falls_to_zero_once_bytes_stop)
     double rate = rate_bytes_per_s(&r, 60000);
     cr_assert(rate > 0 && rate <= 5000 * 1000.0 / 500, "rate %f", rate);
 }
+
+Test(rate, a_burst_after_start_spreads_over_the_time_since_start)
+{
+    rate_window_t r;
+    rate_init(&r, 5000);
+    rate_start(&r, 10000);
+    /* A 2 s segment's 500 kB lands at once, 2 s after the start: about 250 kB/s, not 4x. */
+    rate_add(&r, 12000, 500000);
+    double rate = rate_bytes_per_s(&r, 12000);
+    cr_assert(rate > 180000 && rate < 260000, "rate %f", rate);
+}
