@@ -45,7 +45,9 @@ process.on('exit', () => {
 });
 
 /**
- * Starts an ffmpeg publisher. opts: seconds, size, rate, gop, re (as sourceArgs) and either
+ * Starts an ffmpeg publisher. opts: seconds, size, rate, gop, re (as sourceArgs), or `file` (a
+ * file made by renderLocal, sent with -re -c copy: no encoding, so a busy machine cannot slow the
+ * publisher down), and either
  * `url` (rtmp://HOST:PORT/live/KEY) or `obs: { server, key }` (OBS style: the server URL without
  * the key, the key as the publish name, via ffmpeg's -rtmp_app/-rtmp_playpath). Returns
  * { child, args, startedAt, done, running(), kill(sig) }; `done` resolves to
@@ -64,7 +66,10 @@ export function publish(opts) {
   } else {
     target = opts.url;
   }
-  const args = [...sourceArgs({ ...opts, outArgs }), target];
+  const args = opts.file
+    ? ['-nostdin', '-hide_banner', '-loglevel', 'error', ...(opts.re === false ? [] : ['-re']), '-i', opts.file,
+      '-c', 'copy', ...outArgs, '-f', 'flv', target]
+    : [...sourceArgs({ ...opts, outArgs }), target];
   const startedAt = Date.now();
   const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
