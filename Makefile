@@ -3,7 +3,8 @@
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: all build run test test-build deps deps-test e2e-deps bench-api fuzz format clean
+.PHONY: all build run test test-build deps deps-test e2e-deps bench-api bench-ingest bench-transcode \
+	fuzz format clean
 
 all: build
 
@@ -35,6 +36,12 @@ fuzz: deps-test
 
 bench-api: deps-test build
 	bench/api.sh
+
+bench-ingest: deps-test build
+	bench/ingest.sh
+
+bench-transcode: deps-test build
+	bench/transcode.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
