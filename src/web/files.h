@@ -1,5 +1,6 @@
 /* Media files over HTTP: live HLS (/hls/{playbackId}/...) and recordings (/recordings/{sessionId}/
- * ...) from the data directory, with the content types, caching and range support players need. Handlers run on HTTP worker threads. */
+ * ...) from the data directory, with the content types, caching and range support players need.
+ * Handlers run on HTTP worker threads. */
 #ifndef STREAMD_WEB_FILES_H
 #define STREAMD_WEB_FILES_H
 
