@@ -21,6 +21,7 @@
 
 #include "media/recorder.h"
 #include "media/segmenter.h"
+#include "media_test_util.h"
 
 #define MAX_SEGMENTS 64
 
@@ -64,27 +65,6 @@ static void write_text(const char *path, const char *text, size_t len)
     cr_assert_eq(fclose(f), 0);
 }
 
-static int count_of(const char *text, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
-static bool file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-static uint64_t file_size(const char *path)
-{
-    struct stat st;
-    cr_assert_eq(stat(path, &st), 0, "missing %s", path);
-    return (uint64_t)st.st_size;
-}
-
 /* Files under dir (recursively) whose name ends with suffix. */
 static int count_suffix(const char *dir, const char *suffix)
 {
@@ -98,20 +78,6 @@ static int count_suffix(const char *dir, const char *suffix)
         n = (int)strtol(line, NULL, 10);
     pclose(p);
     return n;
-}
-
-static double probe_duration(const char *path)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 %s", path);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    char line[128] = "";
-    char *got = fgets(line, sizeof line, p);
-    int status = pclose(p);
-    cr_assert(got && WEXITSTATUS(status) == 0, "ffprobe failed on %s", path);
-    return strtod(line, NULL);
 }
 
 /* The file decodes end to end with ffmpeg, without a single error line. */

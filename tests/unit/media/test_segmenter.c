@@ -17,6 +17,7 @@
 #include <libavformat/avformat.h>
 
 #include "media/segmenter.h"
+#include "media_test_util.h"
 
 #define MAX_SEGMENTS 64
 
@@ -70,20 +71,6 @@ static void make_av(const char *dir, const char *name, int seconds, int gop)
     char extra[128];
     snprintf(extra, sizeof extra, "-g %d -keyint_min %d -sc_threshold 0", gop, gop);
     make_input(dir, name, seconds, true, true, extra);
-}
-
-static double probe_duration(const char *path)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 %s", path);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    char line[128] = "";
-    char *got = fgets(line, sizeof line, p);
-    int status = pclose(p);
-    cr_assert(got && WEXITSTATUS(status) == 0, "ffprobe failed on %s", path);
-    return strtod(line, NULL);
 }
 
 static double probe_start_time(const char *path)
@@ -158,14 +145,6 @@ static char *read_playlist(const char *dir)
     return read_text(path);
 }
 
-static int count_of(const char *text, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
 static long tag_value(const char *text, const char *tag)
 {
     const char *p = strstr(text, tag);
@@ -187,19 +166,6 @@ static double extinf_sum(const char *text, int *count)
         (*count)++;
     }
     return sum;
-}
-
-static uint64_t file_size(const char *path)
-{
-    struct stat st;
-    cr_assert_eq(stat(path, &st), 0, "missing %s", path);
-    return (uint64_t)st.st_size;
-}
-
-static bool file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
 }
 
 static int count_files_with_suffix(const char *dir, const char *suffix)

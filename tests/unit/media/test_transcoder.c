@@ -18,6 +18,7 @@
 
 #include "media/segmenter.h"
 #include "media/transcoder.h"
+#include "media_test_util.h"
 
 #define MAX_SEGMENTS 64
 #define MAX_EVENTS 256
@@ -76,25 +77,10 @@ static char *read_text(const char *path)
     return text;
 }
 
-static int count_of(const char *text, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
 static bool exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
-}
-
-static uint64_t file_size(const char *path)
-{
-    struct stat st;
-    cr_assert_eq(stat(path, &st), 0, "missing %s", path);
-    return (uint64_t)st.st_size;
 }
 
 /* ---- test area: ROOT holds inputs, ROOT/live/source the source rendition ---- */
