@@ -239,6 +239,8 @@ static const char *serve(conn_io_t *io, rtmp_conn_t *conn, bool *wants_linger)
         if (stopping(server))
             return "server stopping";
         if (process(io, conn, clock_monotonic_ms())) {
+            if (stopping(server)) /* a send that failed because stop shut the socket down */
+                return "server stopping";
             *wants_linger = true;
             return rtmp_conn_close_reason(conn);
         }
