@@ -10,6 +10,7 @@
 #include "media/segmenter.h"
 
 #include "media/codec.h"
+#include "media/file_io.h"
 #include "media/hls.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -330,10 +331,7 @@ static void timeline_map(const segmenter_t *s, int track, const media_packet_t *
 
 static int open_file(segmenter_t *s, AVIOContext **pb)
 {
-    char url[SEGMENTER_PATH_MAX + 8];
-    /* "file:" keeps a ':' in the directory name from being read as a protocol. */
-    snprintf(url, sizeof url, "file:%s", s->seg.tmp_path);
-    int ret = avio_open(pb, url, AVIO_FLAG_WRITE);
+    int ret = file_io_open(pb, s->seg.tmp_path);
     if (ret < 0) {
         char text[128];
         return fail(s, SEGMENTER_ERR_IO, "cannot create %s: %s", s->seg.tmp_path,
@@ -446,7 +444,7 @@ static int mux_next_file(segmenter_t *s, AVIOContext *pb)
 static void abort_segment(segmenter_t *s)
 {
     if (s->mux.ctx) {
-        avio_closep(&s->mux.ctx->pb);
+        file_io_close(&s->mux.ctx->pb);
         avformat_free_context(s->mux.ctx);
         s->mux.ctx = NULL;
     }
@@ -468,7 +466,7 @@ static int mux_close_file(segmenter_t *s, bool end_run)
     if (ret < 0)
         return fail(s, SEGMENTER_ERR_IO, "cannot write %s: %s", s->seg.tmp_path,
                     av_error_text(ret, text, sizeof text));
-    ret = avio_closep(&ctx->pb);
+    ret = file_io_close(&ctx->pb);
     if (ret < 0)
         return fail(s, SEGMENTER_ERR_IO, "cannot close %s: %s", s->seg.tmp_path,
                     av_error_text(ret, text, sizeof text));
@@ -512,7 +510,7 @@ static int open_segment(segmenter_t *s, int64_t start_ms, bool video, bool audio
         if (s->mux.ctx)
             s->mux.ctx->pb = NULL;
         if (pb) {
-            avio_closep(&pb);
+            file_io_close(&pb);
             unlink(s->seg.tmp_path);
         }
         abort_segment(s); /* a run's muxer without a file is of no further use */

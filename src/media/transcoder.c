@@ -18,6 +18,7 @@
  * at the same pts as source segment N. */
 #include "media/transcoder.h"
 
+#include "media/file_io.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -524,7 +525,7 @@ static void close_muxer(rung_t *r)
     if (!r->mux)
         return;
     if (r->mux->pb)
-        avio_closep(&r->mux->pb);
+        file_io_close(&r->mux->pb);
     avformat_free_context(r->mux);
     r->mux = NULL;
 }
@@ -562,7 +563,7 @@ static int open_muxer(rung_t *r, AVIOContext *pb)
     AVFormatContext *ctx = NULL;
     int ret = avformat_alloc_output_context2(&ctx, NULL, "mpegts", NULL);
     if (ret < 0 || !ctx) {
-        avio_closep(&pb);
+        file_io_close(&pb);
         set_error(r->seg_error, "cannot create the mpegts muxer");
         return -1;
     }
@@ -598,10 +599,8 @@ static void segment_path(const output_t *out, int64_t sequence, const char *suff
 static int open_segment_file(rung_t *r)
 {
     segment_path(r->out, r->job->info.sequence, ".tmp", r->tmp_path, sizeof r->tmp_path);
-    char url[SEGMENTER_PATH_MAX + 8];
-    snprintf(url, sizeof url, "file:%s", r->tmp_path);
     AVIOContext *pb = NULL;
-    int ret = avio_open(&pb, url, AVIO_FLAG_WRITE);
+    int ret = file_io_open(&pb, r->tmp_path);
     if (ret < 0) {
         set_error(r->seg_error, "cannot create %s: %s", r->tmp_path, av_err2str(ret));
         return -1;
@@ -786,7 +785,7 @@ static int finish_segment_file(rung_t *r)
     if (ret >= 0 && r->mux->pb->error < 0)
         ret = r->mux->pb->error;
     if (ret >= 0)
-        ret = avio_closep(&r->mux->pb);
+        ret = file_io_close(&r->mux->pb);
     r->seg_open = false;
     if (ret < 0) {
         set_error(r->seg_error, "cannot write %s: %s", r->tmp_path, av_err2str(ret));

@@ -1,0 +1,105 @@
+#include "media/file_io.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libavutil/error.h>
+
+static char dir[] = "/tmp/streamd-file-io-XXXXXX";
+static char path[sizeof dir + 16];
+
+static void setup(void)
+{
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/out.ts", dir);
+}
+
+static void teardown(void)
+{
+    unlink(path);
+    rmdir(dir);
+}
+
+TestSuite(file_io, .init = setup, .fini = teardown);
+
+static size_t read_back(uint8_t *buf, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    size_t n = fread(buf, 1, size, f);
+    fclose(f);
+    return n;
+}
+
+Test(file_io, writes_more_than_its_buffer_in_order)
+{
+    enum { TOTAL = 3 * FILE_IO_BUFFER_SIZE + 123 };
+    static uint8_t data[TOTAL], back[TOTAL + 1];
+    for (size_t i = 0; i < TOTAL; i++)
+        data[i] = (uint8_t)(i * 7 + i / 251);
+    AVIOContext *pb = NULL;
+    cr_assert_eq(file_io_open(&pb, path), 0);
+    for (size_t at = 0; at < TOTAL; at += 188)
+        avio_write(pb, data + at, TOTAL - at < 188 ? (int)(TOTAL - at) : 188);
+    cr_assert_eq(file_io_close(&pb), 0);
+    cr_assert_null(pb);
+    cr_assert_eq(read_back(back, sizeof back), TOTAL);
+    cr_assert_eq(memcmp(data, back, TOTAL), 0);
+}
+
+Test(file_io, seeks_back_and_overwrites)
+{
+    AVIOContext *pb = NULL;
+    cr_assert_eq(file_io_open(&pb, path), 0);
+    avio_write(pb, (const uint8_t *)"0123456789", 10);
+    cr_assert_eq(avio_seek(pb, 2, SEEK_SET), 2);
+    avio_write(pb, (const uint8_t *)"ab", 2);
+    avio_flush(pb);
+    cr_assert_eq(avio_size(pb), 10);
+    cr_assert_eq(file_io_close(&pb), 0);
+    uint8_t back[16] = {0};
+    cr_assert_eq(read_back(back, sizeof back), 10);
+    cr_assert_str_eq((const char *)back, "01ab456789");
+}
+
+Test(file_io, truncates_an_existing_file)
+{
+    FILE *f = fopen(path, "wb");
+    fputs("old content that is longer", f);
+    fclose(f);
+    AVIOContext *pb = NULL;
+    cr_assert_eq(file_io_open(&pb, path), 0);
+    avio_write(pb, (const uint8_t *)"new", 3);
+    cr_assert_eq(file_io_close(&pb), 0);
+    uint8_t back[64] = {0};
+    cr_assert_eq(read_back(back, sizeof back), 3);
+}
+
+Test(file_io, open_in_a_missing_directory_fails_with_errno)
+{
+    char missing[sizeof path + 16];
+    snprintf(missing, sizeof missing, "%s/nope/out.ts", dir);
+    AVIOContext *pb = (AVIOContext *)1;
+    cr_assert_eq(file_io_open(&pb, missing), AVERROR(ENOENT));
+    cr_assert_null(pb);
+}
+
+Test(file_io, a_full_device_is_reported_at_close)
+{
+    AVIOContext *pb = NULL;
+    cr_assert_eq(file_io_open(&pb, "/dev/full"), 0);
+    avio_write(pb, (const uint8_t *)"x", 1);
+    cr_assert_eq(file_io_close(&pb), AVERROR(ENOSPC));
+    cr_assert_null(pb);
+}
+
+Test(file_io, close_of_nothing_is_a_no_op)
+{
+    AVIOContext *pb = NULL;
+    cr_assert_eq(file_io_close(&pb), 0);
+    cr_assert_eq(file_io_close(NULL), 0);
+}
