@@ -27,7 +27,7 @@
 #include "util/log.h"
 
 #define LOG_MODULE "rtmp"
-#define RECV_BUFFER_SIZE (64 * 1024) /* bytes; the chunk reader copies out as bytes arrive */
+#define RECV_BUFFER_SIZE (16 * 1024) /* bytes; the chunk reader copies out as bytes arrive */
 #define RECV_TIMEOUT_MS 200          /* a connection thread wakes at least this often */
 #define SEND_TIMEOUT_MS 1000
 #define SEND_DEADLINE_MS 10000 /* a reply that cannot be sent for this long ends the connection */

@@ -304,7 +304,7 @@ struct transcoder {
     size_t rungs_pending;
 
     /* owned by the worker thread */
-    output_t outputs[LADDER_MAX_RUNGS]; /* by profile index */
+    output_t *outputs; /* ladder.count of them, by profile index; NULL for an empty ladder */
     AVCodecContext *decoder;
     bool have_run;
     run_key_t run;
@@ -1680,8 +1680,15 @@ static int copy_settings(transcoder_t *t, const transcoder_config_t *c, char *er
     return 0;
 }
 
-static void init_outputs(transcoder_t *t)
+static int init_outputs(transcoder_t *t, char *err, size_t err_size)
 {
+    if (t->ladder.count == 0)
+        return 0;
+    t->outputs = calloc(t->ladder.count, sizeof *t->outputs);
+    if (!t->outputs) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
     for (size_t i = 0; i < t->ladder.count; i++) {
         output_t *out = &t->outputs[i];
         const char *name = t->ladder.profiles[i].name;
@@ -1689,6 +1696,7 @@ static void init_outputs(transcoder_t *t)
         snprintf(out->playlist_path, sizeof out->playlist_path, "%s/%s/index.m3u8", t->live_dir,
                  name);
     }
+    return 0;
 }
 
 static int start_worker(transcoder_t *t, char *err, size_t err_size)
@@ -1724,9 +1732,9 @@ transcoder_t *transcoder_new(const transcoder_config_t *config,
         t->cb = *callbacks;
     const char *json = config ? config->profiles_json : NULL;
     if (!config || copy_settings(t, config, err, err_size) < 0 ||
-        ladder_parse(json, json ? strlen(json) : 0, &t->ladder, err, err_size) < 0)
+        ladder_parse(json, json ? strlen(json) : 0, &t->ladder, err, err_size) < 0 ||
+        init_outputs(t, err, err_size) < 0)
         goto fail;
-    init_outputs(t);
     if (t->ladder.count > 0 && start_worker(t, err, err_size) < 0)
         goto fail;
     return t;
@@ -1824,8 +1832,9 @@ void transcoder_free(transcoder_t *t)
     stop_rungs(t);
     avcodec_free_context(&t->decoder);
     av_frame_free(&t->frame);
-    for (size_t i = 0; i < LADDER_MAX_RUNGS; i++)
+    for (size_t i = 0; t->outputs && i < t->ladder.count; i++)
         hls_playlist_free(t->outputs[i].playlist);
+    free(t->outputs);
     free(t->queue);
     pthread_cond_destroy(&t->done_cond);
     pthread_mutex_destroy(&t->done_lock);
