@@ -3,60 +3,97 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
-static int file_descriptor(void *opaque)
-{
-    return (int)(intptr_t)opaque;
-}
+/* libavformat hands over what its buffer holds at every flush point (the mpegts muxer sets one
+ * after each PES packet), so without a second buffer every packet would be its own write(). */
+#define AVIO_BUFFER_SIZE 2048
 
-static int write_all(void *opaque, uint8_t *buf, int size)
+typedef struct file_io {
+    int fd;
+    size_t len; /* bytes waiting in buf */
+    uint8_t buf[FILE_IO_BUFFER_SIZE];
+} file_io_t;
+
+static int write_fd(int fd, const uint8_t *data, size_t size)
 {
-    int fd = file_descriptor(opaque);
-    int left = size;
-    while (left > 0) {
-        ssize_t n = write(fd, buf, (size_t)left);
+    while (size > 0) {
+        ssize_t n = write(fd, data, size);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return AVERROR(errno);
-        buf += n;
-        left -= (int)n;
+        data += n;
+        size -= (size_t)n;
     }
+    return 0;
+}
+
+static int drain(file_io_t *f)
+{
+    int ret = write_fd(f->fd, f->buf, f->len);
+    f->len = 0;
+    return ret;
+}
+
+static int write_buffered(void *opaque, uint8_t *data, int size)
+{
+    file_io_t *f = opaque;
+    size_t n = (size_t)size;
+    if (f->len + n > sizeof f->buf) {
+        int ret = drain(f);
+        if (ret < 0)
+            return ret;
+    }
+    if (n >= sizeof f->buf) {
+        int ret = write_fd(f->fd, data, n);
+        return ret < 0 ? ret : size;
+    }
+    memcpy(f->buf + f->len, data, n);
+    f->len += n;
     return size;
 }
 
 static int64_t seek(void *opaque, int64_t offset, int whence)
 {
-    int fd = file_descriptor(opaque);
+    file_io_t *f = opaque;
+    int ret = drain(f);
+    if (ret < 0)
+        return ret;
     if (whence == AVSEEK_SIZE) {
-        off_t here = lseek(fd, 0, SEEK_CUR);
-        off_t end = here < 0 ? -1 : lseek(fd, 0, SEEK_END);
-        if (end < 0 || lseek(fd, here, SEEK_SET) < 0)
-            return AVERROR(errno);
-        return end;
+        struct stat st;
+        return fstat(f->fd, &st) < 0 ? AVERROR(errno) : st.st_size;
     }
-    off_t at = lseek(fd, (off_t)offset, whence & ~AVSEEK_FORCE);
+    off_t at = lseek(f->fd, (off_t)offset, whence & ~AVSEEK_FORCE);
     return at < 0 ? AVERROR(errno) : at;
 }
 
 int file_io_open(AVIOContext **pb, const char *path)
 {
     *pb = NULL;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return AVERROR(errno);
-    unsigned char *buffer = av_malloc(FILE_IO_BUFFER_SIZE);
-    AVIOContext *ctx = buffer ? avio_alloc_context(buffer, FILE_IO_BUFFER_SIZE, 1,
-                                                   (void *)(intptr_t)fd, NULL, write_all, seek)
-                              : NULL;
+    file_io_t *f = malloc(sizeof *f);
+    unsigned char *buffer = av_malloc(AVIO_BUFFER_SIZE);
+    AVIOContext *ctx =
+        f && buffer ? avio_alloc_context(buffer, AVIO_BUFFER_SIZE, 1, f, NULL, write_buffered, seek)
+                    : NULL;
     if (!ctx) {
         av_free(buffer);
-        close(fd);
+        free(f);
         return AVERROR(ENOMEM);
+    }
+    *f = (file_io_t){.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
+    if (f->fd < 0) {
+        int ret = AVERROR(errno);
+        av_freep(&ctx->buffer);
+        avio_context_free(&ctx);
+        free(f);
+        return ret;
     }
     *pb = ctx;
     return 0;
@@ -67,11 +104,13 @@ int file_io_close(AVIOContext **pb)
     if (!pb || !*pb)
         return 0;
     AVIOContext *ctx = *pb;
+    file_io_t *f = ctx->opaque;
     *pb = NULL;
     avio_flush(ctx);
-    int ret = ctx->error < 0 ? ctx->error : 0;
-    if (close(file_descriptor(ctx->opaque)) < 0 && ret == 0)
+    int ret = ctx->error < 0 ? ctx->error : drain(f);
+    if (close(f->fd) < 0 && ret == 0)
         ret = AVERROR(errno);
+    free(f);
     av_freep(&ctx->buffer);
     avio_context_free(&ctx);
     return ret;

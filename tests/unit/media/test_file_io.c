@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include <libavutil/avutil.h>
 #include <libavutil/error.h>
 
 static char dir[] = "/tmp/streamd-file-io-XXXXXX";
@@ -49,6 +52,37 @@ Test(file_io, writes_more_than_its_buffer_in_order)
     cr_assert_null(pb);
     cr_assert_eq(read_back(back, sizeof back), TOTAL);
     cr_assert_eq(memcmp(data, back, TOTAL), 0);
+}
+
+static off_t size_on_disk(void)
+{
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    return st.st_size;
+}
+
+/* The mpegts muxer marks a flush point after every PES packet; each must not become a write(). */
+Test(file_io, flush_points_wait_for_a_full_buffer)
+{
+    uint8_t packet[188] = {0x47};
+    AVIOContext *pb = NULL;
+    cr_assert_eq(file_io_open(&pb, path), 0);
+    size_t written = 0;
+    while (written + sizeof packet <= FILE_IO_BUFFER_SIZE) {
+        avio_write(pb, packet, sizeof packet);
+        avio_write_marker(pb, AV_NOPTS_VALUE, AVIO_DATA_MARKER_FLUSH_POINT);
+        written += sizeof packet;
+    }
+    cr_assert_eq(size_on_disk(), 0);
+    for (int i = 0; i < 2; i++) {
+        avio_write(pb, packet, sizeof packet);
+        avio_write_marker(pb, AV_NOPTS_VALUE, AVIO_DATA_MARKER_FLUSH_POINT);
+        written += sizeof packet;
+    }
+    cr_assert_gt(size_on_disk(), 0);
+    cr_assert_lt(size_on_disk(), (off_t)written);
+    cr_assert_eq(file_io_close(&pb), 0);
+    cr_assert_eq(size_on_disk(), (off_t)written);
 }
 
 Test(file_io, seeks_back_and_overwrites)
