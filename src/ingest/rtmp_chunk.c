@@ -173,6 +173,18 @@ void rtmp_chunk_reader_abort(rtmp_chunk_reader_t *r, uint32_t csid)
     cs->received = 0;
 }
 
+size_t rtmp_chunk_reader_bytes_missing(const rtmp_chunk_reader_t *r)
+{
+    size_t fewest = 0;
+    for (size_t i = 0; i < r->stream_count; i++) {
+        const chunk_stream_t *cs = &r->streams[i];
+        size_t missing = cs->in_message ? cs->length - cs->received : 0;
+        if (missing > 0 && (fewest == 0 || missing < fewest))
+            fewest = missing;
+    }
+    return fewest;
+}
+
 /* ---- reading ---- */
 
 static void release_buffer(rtmp_chunk_reader_t *r, chunk_stream_t *cs)

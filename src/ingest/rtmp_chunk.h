@@ -93,6 +93,10 @@ uint32_t rtmp_chunk_reader_chunk_size(const rtmp_chunk_reader_t *r);
  * messages (after rtmp_chunk_read returned 1), as the Abort message itself arrives. */
 void rtmp_chunk_reader_abort(rtmp_chunk_reader_t *r, uint32_t csid);
 
+/* Payload bytes still missing from the unfinished message closest to completion (chunk headers
+ * not counted); 0 when no message is unfinished. */
+size_t rtmp_chunk_reader_bytes_missing(const rtmp_chunk_reader_t *r);
+
 /* Bytes rtmp_chunk_write needs for a message of length bytes (SIZE_MAX when chunk_size is 0). */
 size_t rtmp_chunk_encoded_size(uint32_t chunk_size, uint32_t csid, uint32_t timestamp,
                                size_t length);

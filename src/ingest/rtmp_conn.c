@@ -107,6 +107,11 @@ bool rtmp_conn_is_publishing(const rtmp_conn_t *c)
     return c->publishing;
 }
 
+size_t rtmp_conn_bytes_missing(const rtmp_conn_t *c)
+{
+    return rtmp_chunk_reader_bytes_missing(c->reader);
+}
+
 /* Marks the connection for closing (the first reason wins) and returns RTMP_CONN_CLOSE. */
 static int close_with(rtmp_conn_t *c, const char *reason)
 {

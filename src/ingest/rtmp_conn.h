@@ -93,4 +93,7 @@ const char *rtmp_conn_close_reason(const rtmp_conn_t *c);
 /* Whether a publish is active. */
 bool rtmp_conn_is_publishing(const rtmp_conn_t *c);
 
+/* Payload bytes that would complete the nearest unfinished inbound message; 0 when none is. */
+size_t rtmp_conn_bytes_missing(const rtmp_conn_t *c);
+
 #endif

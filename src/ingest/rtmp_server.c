@@ -32,6 +32,10 @@
 #define SEND_TIMEOUT_MS 1000
 #define SEND_DEADLINE_MS 10000 /* a reply that cannot be sent for this long ends the connection */
 #define LINGER_MS 1000         /* after a final status, wait this long for the peer to close */
+/* While publishing, the thread wakes when about this much media has arrived instead of at every
+ * TCP segment (an encoder sends each chunk on its own): a few wakeups per frame become one. */
+#define WAKE_BATCH_MS 20
+#define LOWAT_PERIOD_MS 1000 /* how often the batch size follows the stream's bitrate */
 #define LISTEN_BACKLOG 128
 #define PEER_ADDR_MAX 64
 
@@ -229,11 +233,45 @@ static bool process(conn_io_t *io, rtmp_conn_t *conn, int64_t now)
     return rtmp_conn_tick(conn, now) == RTMP_CONN_CLOSE;
 }
 
+/* While publishing, a connection thread wakes when about WAKE_BATCH_MS of media has arrived
+ * (SO_RCVLOWAT) rather than at every TCP segment: encoders send each chunk on its own, and waking
+ * per chunk costs more CPU than handling the media. A
+ * message that needs fewer bytes to complete lowers the mark to exactly those. The price is
+ * latency with senders that use Nagle's algorithm (ffmpeg does by default): data left unread
+ * delays our ACK, which holds back their next segment, so media arrives in bursts of a few tens
+ * of ms (bench/RESULTS.md). Outside a publish the mark is 1: commands are answered at once. */
+typedef struct wake_batch {
+    int64_t period_start_ms;
+    uint64_t period_bytes; /* received since period_start_ms */
+    size_t batch;          /* bytes: WAKE_BATCH_MS at the last period's rate, or 1 */
+    int lowat;             /* bytes, as set on the socket */
+} wake_batch_t;
+
+static void update_wake_batch(conn_io_t *io, wake_batch_t *w, const rtmp_conn_t *conn, int64_t now)
+{
+    int64_t elapsed = now - w->period_start_ms;
+    if (elapsed >= LOWAT_PERIOD_MS) {
+        uint64_t at_rate = w->period_bytes * WAKE_BATCH_MS / (uint64_t)elapsed;
+        uint64_t most = RECV_BUFFER_SIZE / 4;
+        w->batch = !rtmp_conn_is_publishing(conn) || at_rate < 1 ? 1
+                   : at_rate > most                              ? (size_t)most
+                                                                 : (size_t)at_rate;
+        w->period_start_ms = now;
+        w->period_bytes = 0;
+    }
+    size_t missing = rtmp_conn_bytes_missing(conn);
+    int want = (int)(missing > 0 && missing < w->batch ? missing : w->batch);
+    if (want != w->lowat &&
+        setsockopt(io->slot->fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want) == 0)
+        w->lowat = want;
+}
+
 /* Receives and feeds bytes to conn until it ends; returns the reason. */
 static const char *serve(conn_io_t *io, rtmp_conn_t *conn, bool *wants_linger)
 {
     const rtmp_server_t *server = io->slot->server;
     int64_t last_data_ms = clock_monotonic_ms();
+    wake_batch_t wake = {.period_start_ms = last_data_ms, .batch = 1, .lowat = 1};
     const char *reason = NULL;
     for (;;) {
         if (stopping(server))
@@ -244,10 +282,12 @@ static const char *serve(conn_io_t *io, rtmp_conn_t *conn, bool *wants_linger)
             *wants_linger = true;
             return rtmp_conn_close_reason(conn);
         }
+        update_wake_batch(io, &wake, conn, clock_monotonic_ms());
         ssize_t n = receive(io, &reason);
         if (n < 0)
             return stopping(server) ? "server stopping" : reason; /* stop shuts sockets down */
         int64_t now = clock_monotonic_ms();
+        wake.period_bytes += (uint64_t)n;
         if (n > 0)
             last_data_ms = now;
         else if (now - last_data_ms >= (int64_t)server->limits.idle_timeout_ms)

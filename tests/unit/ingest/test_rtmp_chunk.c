@@ -400,6 +400,30 @@ Test(rtmp_chunk, interleaved_chunk_streams)
     rtmp_chunk_reader_free(r);
 }
 
+Test(rtmp_chunk, bytes_missing_counts_the_nearest_unfinished_message)
+{
+    rtmp_chunk_reader_t *r = new_reader();
+    cr_assert_eq(rtmp_chunk_reader_bytes_missing(r), 0);
+    fmt0(&in, 6, 0, 300, RTMP_MSG_VIDEO, 1);
+    payload(&in, 128, 1);
+    feed(r, in.data, in.len, 0, &run);
+    cr_assert_eq(run.count, 0);
+    cr_assert_eq(rtmp_chunk_reader_bytes_missing(r), 300 - 128);
+    memset(&in, 0, sizeof in);
+    fmt0(&in, 4, 5, 150, RTMP_MSG_AUDIO, 1); /* a second unfinished message, nearer its end */
+    payload(&in, 128, 2);
+    feed(r, in.data, in.len, 0, &run);
+    cr_assert_eq(rtmp_chunk_reader_bytes_missing(r), 150 - 128);
+    memset(&in, 0, sizeof in);
+    basic(&in, 3, 4);
+    payload(&in, 22, 3);
+    feed(r, in.data, in.len, 0, &run);
+    cr_assert_eq(run.count, 1);
+    cr_assert_eq(rtmp_chunk_reader_bytes_missing(r), 300 - 128, "the audio completed");
+    run_free(&run);
+    rtmp_chunk_reader_free(r);
+}
+
 Test(rtmp_chunk, zero_length_message_and_partial_header)
 {
     rtmp_chunk_reader_t *r = new_reader();
