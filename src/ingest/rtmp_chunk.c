@@ -18,9 +18,10 @@
 #include <string.h>
 
 #define TIMESTAMP_EXTENDED 0xFFFFFF
-/* Bytes a chunk stream keeps allocated between messages: big enough that a steady video stream
- * reuses its buffer instead of growing it again for every frame. */
-#define RETAINED_BUFFER_MAX (1024 * 1024)
+/* Bytes a chunk stream keeps allocated between messages: enough for the usual inter frame, so a
+ * steady video stream reuses its buffer; a keyframe's larger buffer is freed once delivered, as
+ * with hundreds of publishers their keyframes rarely overlap. */
+#define RETAINED_BUFFER_MAX (16 * 1024)
 #define FIRST_BUFFER_SIZE 4096
 
 static const size_t message_header_size[4] = {11, 7, 3, 0};

@@ -38,7 +38,10 @@
 #define CLOCK_JUMP_BACK_MS 1000     /* a track's clock going back further starts a new timeline */
 #define CLOCK_JUMP_FORWARD_MS 10000 /* and so does a leap forward of more than this */
 #define DEFAULT_VIDEO_FRAME_MS 33
-#define FRAME_DELTA_COUNT 16              /* video dts deltas kept to estimate the frame duration */
+#define FRAME_DELTA_COUNT 16 /* video dts deltas kept to estimate the frame duration */
+/* Bytes of Annex B buffer kept between frames: the usual inter frame fits, while a keyframe's
+ * larger buffer is freed after use (with hundreds of streams, their keyframes rarely overlap). */
+#define ANNEXB_RETAINED_MAX (16 * 1024)
 #define INVALID_PACKETS_LOGGED 10         /* malformed packets logged; the counter has the rest */
 #define NO_NEXT_START INT64_MIN           /* close_segment: no next segment, estimate the end */
 #define DIR_MAX (SEGMENTER_PATH_MAX - 64) /* room for "/NNNNN...NNN.ts.tmp" after the dir */
@@ -774,6 +777,11 @@ static int write_video(segmenter_t *s, const media_packet_t *p)
         return SEGMENTER_ERR_NOMEM;
     size_t written = codec_avc_to_annexb(&s->avc, p->data, p->size, p->is_keyframe, s->annexb);
     int write_ret = write_packet(s, TRACK_VIDEO, p, s->annexb, written, p->is_keyframe);
+    if (s->annexb_capacity > ANNEXB_RETAINED_MAX) { /* a keyframe's: gone until the next one */
+        free(s->annexb);
+        s->annexb = NULL;
+        s->annexb_capacity = 0;
+    }
     return ret < 0 ? ret : write_ret; /* an error closing the last segment is still reported */
 }
 
