@@ -32,10 +32,8 @@
 #define SEND_TIMEOUT_MS 1000
 #define SEND_DEADLINE_MS 10000 /* a reply that cannot be sent for this long ends the connection */
 #define LINGER_MS 1000         /* after a final status, wait this long for the peer to close */
-/* While publishing, the thread wakes when about this much media has arrived instead of at every
- * TCP segment (an encoder sends each chunk on its own): a few wakeups per frame become one. */
-#define WAKE_BATCH_MS 20
-#define LOWAT_PERIOD_MS 1000 /* how often the batch size follows the stream's bitrate */
+#define WAKE_BATCH_MS 20       /* media a publishing connection waits for, see wake_batch_t */
+#define LOWAT_PERIOD_MS 1000   /* how often the batch size follows the stream's bitrate */
 #define LISTEN_BACKLOG 128
 #define PEER_ADDR_MAX 64
 
@@ -235,11 +233,11 @@ static bool process(conn_io_t *io, rtmp_conn_t *conn, int64_t now)
 
 /* While publishing, a connection thread wakes when about WAKE_BATCH_MS of media has arrived
  * (SO_RCVLOWAT) rather than at every TCP segment: encoders send each chunk on its own, and waking
- * per chunk costs more CPU than handling the media. A
- * message that needs fewer bytes to complete lowers the mark to exactly those. The price is
- * latency with senders that use Nagle's algorithm (ffmpeg does by default): data left unread
- * delays our ACK, which holds back their next segment, so media arrives in bursts of a few tens
- * of ms (bench/RESULTS.md). Outside a publish the mark is 1: commands are answered at once. */
+ * per chunk costs more CPU than handling the media. A message that needs fewer bytes to complete
+ * lowers the mark to exactly those. The price is latency with senders that use Nagle's algorithm
+ * (ffmpeg does by default): data left unread delays our ACK, which holds back their next
+ * segment, so media arrives in bursts a few tens of ms apart (bench/RESULTS.md). Outside a
+ * publish the mark is 1: commands are answered at once. */
 typedef struct wake_batch {
     int64_t period_start_ms;
     uint64_t period_bytes; /* received since period_start_ms */
