@@ -3,6 +3,8 @@
  * The walk follows the schema, never the data, so its depth is bounded by the tables. */
 #include "api/validate.h"
 
+#include "util/rendition_name.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,6 +52,7 @@ struct schema {
     const char *const *enum_strings; /* NULL-terminated; NULL = any */
     const char *pattern;             /* shown in the message; matched by pattern_match */
     bool (*pattern_match)(const char *s, size_t len);
+    bool rendition_name; /* also rendition_name_check's pattern, and not the reserved name */
 
     /* numbers */
     bool has_minimum;
@@ -106,8 +109,8 @@ static const char *const creator_types[] = {"unverified", NULL};
 static const int is_mobile_values[] = {0, 1, 2};
 static const char *const target_refs[] = {"id", "spec", NULL};
 
-/* Profile fields, shared by ffmpeg-profile and transcode-profile except for encoder: defines
- * <prefix>_width, <prefix>_height, ... with schema paths under `base`. */
+/* Profile fields, shared by ffmpeg-profile and transcode-profile except for name and encoder:
+ * defines <prefix>_width, <prefix>_height, ... with schema paths under `base`. */
 #define PROFILE_FIELDS(prefix, base)                                                               \
     static const schema_t prefix##_width = {.path = base "/properties/width",                      \
                                             .types = TYPE_INTEGER,                                 \
@@ -117,10 +120,6 @@ static const char *const target_refs[] = {"id", "spec", NULL};
                                              .types = TYPE_INTEGER,                                \
                                              .has_minimum = true,                                  \
                                              .minimum = 128};                                      \
-    static const schema_t prefix##_name = {.path = base "/properties/name",                        \
-                                           .types = TYPE_STRING,                                   \
-                                           .min_length = 1,                                        \
-                                           .max_length = 500};                                     \
     static const schema_t prefix##_bitrate = {.path = base "/properties/bitrate",                  \
                                               .types = TYPE_INTEGER,                               \
                                               .has_minimum = true,                                 \
@@ -143,6 +142,16 @@ static const char *const target_refs[] = {"id", "spec", NULL};
 
 PROFILE_FIELDS(ffmpeg, FFMPEG)
 PROFILE_FIELDS(transcode, TRANSCODE)
+
+/* A stream profile's name becomes its rendition's directory: Studio's 1..500 characters narrowed
+ * to what streamd can use (util/rendition_name.h). */
+static const schema_t ffmpeg_name = {.path = FFMPEG "/properties/name",
+                                     .types = TYPE_STRING,
+                                     .min_length = 1,
+                                     .max_length = RENDITION_NAME_MAX_LEN,
+                                     .rendition_name = true};
+static const schema_t transcode_name = {
+    .path = TRANSCODE "/properties/name", .types = TYPE_STRING, .min_length = 1, .max_length = 500};
 
 static const schema_t ffmpeg_encoder = {
     .path = FFMPEG "/properties/encoder", .types = TYPE_STRING, .enum_strings = stream_encoders};
@@ -579,6 +588,19 @@ static void report_length(walk_t *w, const schema_t *schema, const char *keyword
     report(w, schema->path, keyword, json_pack("{s:I}", "limit", (json_int_t)limit), message);
 }
 
+/* Reported as AJV would report the schema `{pattern: RENDITION_NAME_PATTERN, not: {const:
+ * "source"}}` plus maxLength (the schema's own minLength and maxLength cover the length), with a
+ * message that says why "source" is taken. */
+static void check_rendition_name(walk_t *w, const schema_t *schema, const char *s, size_t len)
+{
+    int code = rendition_name_check(s, len);
+    if (code == RENDITION_NAME_ERR_PATTERN)
+        report(w, schema->path, "pattern", json_pack("{s:s}", "pattern", RENDITION_NAME_PATTERN),
+               "must match pattern \"" RENDITION_NAME_PATTERN "\"");
+    else if (code == RENDITION_NAME_ERR_RESERVED)
+        report(w, schema->path, "not", json_object(), rendition_name_strerror(code));
+}
+
 static void check_string(walk_t *w, const schema_t *schema, const json_t *value)
 {
     const char *s = json_string_value(value);
@@ -593,6 +615,8 @@ static void check_string(walk_t *w, const schema_t *schema, const json_t *value)
         snprintf(message, sizeof(message), "must match pattern \"%s\"", schema->pattern);
         report(w, schema->path, "pattern", json_pack("{s:s}", "pattern", schema->pattern), message);
     }
+    if (schema->rendition_name)
+        check_rendition_name(w, schema, s, len);
     if (schema->enum_strings && !string_in(s, len, schema->enum_strings)) {
         json_t *allowed = json_array();
         for (const char *const *v = schema->enum_strings; *v; v++)

@@ -6,6 +6,8 @@
  * result must still fit the box. Nothing is upscaled. */
 #include "media/ladder.h"
 
+#include "util/rendition_name.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -18,7 +20,6 @@
 #define MAX_FPS_DEN 1000000
 #define MAX_GOP_S 60.0
 #define MAX_QUALITY 44
-#define SOURCE_NAME "source" /* the source rendition's directory: no profile may take it */
 
 const char ladder_default_json[] =
     "[{\"name\":\"240p0\",\"fps\":0,\"bitrate\":250000,\"width\":426,\"height\":240,"
@@ -83,13 +84,7 @@ static int require_integer(const json_t *obj, size_t index, const char *key, int
     return ret < 0 ? -1 : 0;
 }
 
-static bool name_char_ok(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-' || c == '.';
-}
-
-/* The name becomes a directory and a URI path segment, so it must be a plain file name. */
+/* The name becomes a directory and a URI path segment: the API checked it by the same rule. */
 static int read_name(const json_t *obj, size_t index, const ladder_t *ladder, char *out, char *err,
                      size_t err_size)
 {
@@ -100,19 +95,9 @@ static int read_name(const json_t *obj, size_t index, const ladder_t *ladder, ch
     }
     const char *name = json_string_value(value);
     size_t len = json_string_length(value);
-    bool ok = len > 0 && len < LADDER_NAME_MAX && name[0] != '.' && strlen(name) == len;
-    for (size_t i = 0; ok && i < len; i++)
-        ok = name_char_ok(name[i]);
-    if (!ok) {
-        snprintf(err, err_size,
-                 "profiles[%zu].name must be 1 to %d characters of A-Z a-z 0-9 _ - . "
-                 "not starting with '.'",
-                 index, LADDER_NAME_MAX - 1);
-        return -1;
-    }
-    if (strcmp(name, SOURCE_NAME) == 0) {
-        snprintf(err, err_size, "profiles[%zu].name \"%s\" is reserved for the source", index,
-                 SOURCE_NAME);
+    int code = rendition_name_check(name, len);
+    if (code != RENDITION_NAME_OK) {
+        snprintf(err, err_size, "profiles[%zu].name %s", index, rendition_name_strerror(code));
         return -1;
     }
     for (size_t i = 0; i < ladder->count; i++) {

@@ -13,9 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LADDER_MAX_RUNGS 16  /* profiles accepted in one ladder */
-#define LADDER_NAME_MAX 64   /* bytes of a profile name, with the NUL */
-#define LADDER_NOTE_MAX 192  /* bytes of a plan note, with the NUL */
+#include "util/rendition_name.h"
+
+#define LADDER_MAX_RUNGS 16                /* profiles accepted in one ladder */
+#define LADDER_NAME_MAX RENDITION_NAME_MAX /* bytes of a profile name, with the NUL */
+#define LADDER_NOTE_MAX 192                /* bytes of a plan note, with the NUL */
 #define LADDER_MIN_BOX 128   /* smallest width / height a profile may ask for (schema) */
 #define LADDER_MAX_BOX 8192  /* largest width / height a profile may ask for */
 #define LADDER_MIN_OUTPUT 16 /* smaller planned pictures are skipped */
@@ -34,7 +36,7 @@ typedef enum {
 
 /* One parsed profile, as the user asked for it. */
 typedef struct ladder_profile {
-    char name[LADDER_NAME_MAX]; /* rendition name and directory: [A-Za-z0-9_.-], not "source" */
+    char name[LADDER_NAME_MAX]; /* rendition name and directory (rendition_name_check) */
     int width, height;          /* pixels: the box the picture must fit in */
     int64_t bitrate;            /* bits per second */
     int fps;                    /* frames per second numerator; 0 = keep the source rate */

@@ -44,6 +44,31 @@ test('422: invalid ffmpeg profiles', async () => {
   expect422(await post({ name: 'x', profiles: 'all' }), { keyword: 'type', instancePath: '/profiles' });
 });
 
+test('422: profile names that cannot name a rendition directory (POST and PATCH)', async () => {
+  const s = expectStatus(await post({ name: 'names', profiles: [P({ name: '360p0' })] }), 201);
+  const patch = (body) => srv.request('PATCH', `/api/stream/${s.id}`, { body });
+  const pattern = 'must match pattern "^[A-Za-z0-9_-][A-Za-z0-9._-]*$"';
+  const cases = [
+    ...['..', '.', '../up', 'a/b', 'a b', '.hidden', 'caf\u00e9'].map((name) => ({ name, keyword: 'pattern', message: pattern })),
+    { name: 'n'.repeat(64), keyword: 'maxLength', message: 'must NOT have more than 63 characters' },
+    // data/live/{playbackId}/source is the source rendition
+    { name: 'source', keyword: 'not', message: 'must not be "source" (reserved for the source rendition)' },
+  ];
+  for (const { name, keyword, message } of cases) {
+    const profiles = [P({ name: '240p0' }), P({ name })];
+    for (const [what, res] of [['POST', await post({ name: 'x', profiles })], ['PATCH', await patch({ profiles })]]) {
+      const errors = expect422(res, { keyword, instancePath: '/profiles/1/name' });
+      const hit = errors.find((e) => e.keyword === keyword && e.instancePath === '/profiles/1/name');
+      assert.equal(hit.message, message, `${what} profile name ${JSON.stringify(name)}: ${show(res)}`);
+      assert.equal(errors.length, 1, `${what} profile name ${JSON.stringify(name)}: one error, ${show(res)}`);
+    }
+  }
+  // the refused PATCHes changed nothing; usable names still pass
+  assert.deepEqual(expectStatus(await srv.request('GET', `/api/stream/${s.id}`), 200).profiles.map((p) => p.name), ['360p0']);
+  expectStatus(await patch({ profiles: [P({ name: 'Source.v2_a-1' })] }), 204);
+  expectStatus(await post({ name: 'x', profiles: [P({ name: 'sources' })] }), 201);
+});
+
 test('422: recordingSpec with a bad profile; other bad optional fields', async () => {
   expect422(await post({ name: 'x', record: true, recordingSpec: { profiles: [{ name: 'r', width: 1280 }] } }), {
     keyword: 'required', instancePath: '/recordingSpec/profiles/0', params: { missingProperty: 'bitrate' },

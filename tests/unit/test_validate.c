@@ -1,6 +1,7 @@
 /* Unit tests for api/validate: valid payloads of every shape, each schema violation reported the
  * way AJV reports it, and hostile bodies. */
 #include "api/validate.h"
+#include "util/rendition_name.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -380,27 +381,88 @@ Test(validate, profile_strings_and_enums)
     json_decref(error);
 }
 
+/* A profile name becomes a rendition directory: at most RENDITION_NAME_MAX_LEN characters. */
 Test(validate, profile_name_max_length)
 {
     char name[502];
-    memset(name, 'n', 501);
-    name[501] = '\0';
     char profile[700];
+    memset(name, 'n', 501);
+    name[RENDITION_NAME_MAX_LEN] = '\0';
     snprintf(profile, sizeof(profile),
              "{\"name\":\"%s\",\"width\":1280,\"height\":720,\"bitrate\":400,\"fps\":0}", name);
-    expect_profile_error(profile, "/profiles/0/name", "maxLength",
-                         "must NOT have more than 500 characters");
-    /* Length counts characters, not bytes: 500 two-byte characters are fine. */
     char body[1200];
+    snprintf(body, sizeof(body), "{\"name\":\"s\",\"profiles\":[%s]}", profile);
+    expect_valid(validate_new_stream, body);
+    const size_t too_long[] = {RENDITION_NAME_MAX_LEN + 1, 501};
+    for (size_t i = 0; i < 2; i++) {
+        memset(name, 'n', too_long[i]);
+        name[too_long[i]] = '\0';
+        snprintf(profile, sizeof(profile),
+                 "{\"name\":\"%s\",\"width\":1280,\"height\":720,\"bitrate\":400,\"fps\":0}", name);
+        expect_profile_error(profile, "/profiles/0/name", "maxLength",
+                             "must NOT have more than 63 characters");
+        snprintf(body, sizeof(body), "{\"name\":\"s\",\"profiles\":[%s]}", profile);
+        cr_assert_eq(error_count(validate_new_stream, body), 1, "one error for %zu characters",
+                     too_long[i]);
+    }
+    /* Length counts characters, not bytes: 500 two-byte characters fit a 500-character field. */
     char wide[1001];
     for (int i = 0; i < 500; i++)
         memcpy(wide + 2 * i, "\xc3\xa9", 2);
     wide[1000] = '\0';
     snprintf(body, sizeof(body),
-             "{\"name\":\"s\",\"profiles\":[{\"name\":\"%s\",\"width\":1280,\"height\":720,"
-             "\"bitrate\":400,\"fps\":0}]}",
+             "{\"name\":\"s\",\"multistream\":{\"targets\":[{\"profile\":\"%s\",\"id\":\"t\"}]}}",
              wide);
     expect_valid(validate_new_stream, body);
+}
+
+static void expect_profile_name_error(const char *name, const char *keyword, const char *message)
+{
+    char profile[256];
+    snprintf(profile, sizeof(profile),
+             "{\"name\":\"%s\",\"width\":1280,\"height\":720,\"bitrate\":400,\"fps\":0}", name);
+    expect_profile_error(profile, "/profiles/0/name", keyword, message);
+    char body[512];
+    snprintf(body, sizeof(body), "{\"name\":\"s\",\"profiles\":[%s]}", profile);
+    cr_assert_eq(error_count(validate_new_stream, body), 1, "one error for \"%s\"", name);
+}
+
+/* A profile name becomes a rendition directory and URI: only names the transcoder can use pass,
+ * by the same rule the ladder applies (util/rendition_name.h). */
+Test(validate, profile_name_is_a_rendition_directory)
+{
+    const char *bad[] = {"a b",    "../x", ".", "..", ".hidden", "x/y", "\xc3\xa9t\xc3\xa9",
+                         "a\\\\b", "720p?"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        expect_profile_name_error(bad[i], "pattern",
+                                  "must match pattern \"^[A-Za-z0-9_-][A-Za-z0-9._-]*$\"");
+    json_t *error = expect_error(
+        validate_new_stream,
+        "{\"name\":\"s\",\"profiles\":[{\"name\":\"a b\",\"width\":1280,\"height\":720,"
+        "\"bitrate\":400,\"fps\":0}]}",
+        "/profiles/0/name", "pattern", "must match pattern \"^[A-Za-z0-9_-][A-Za-z0-9._-]*$\"");
+    cr_assert_str_eq(json_string_value(json_object_get(error, "schemaPath")),
+                     "#/components/schemas/ffmpeg-profile/properties/name/pattern");
+    json_t *expected = parse("{\"pattern\":\"^[A-Za-z0-9_-][A-Za-z0-9._-]*$\"}");
+    cr_assert(json_equal(json_object_get(error, "params"), expected));
+    json_decref(expected);
+    json_decref(error);
+    /* "source" is the source rendition's directory */
+    expect_profile_name_error("source", "not",
+                              "must not be \"source\" (reserved for the source rendition)");
+    const char *good[] = {"720p0", "a.b", "A_b-1", "sources", "Source", "x.."};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        char body[512];
+        snprintf(body, sizeof(body),
+                 "{\"name\":\"s\",\"profiles\":[{\"name\":\"%s\",\"width\":1280,\"height\":720,"
+                 "\"bitrate\":400,\"fps\":0}]}",
+                 good[i]);
+        expect_valid(validate_new_stream, body);
+    }
+    /* recordingSpec profiles name no directory: Studio's rule alone */
+    expect_valid(validate_new_stream,
+                 "{\"name\":\"s\",\"record\":true,\"recordingSpec\":{\"profiles\":[{\"name\":\"a "
+                 "b\",\"bitrate\":400}]}}");
 }
 
 Test(validate, profile_required_fields)
