@@ -64,9 +64,9 @@ struct live_broadcast {
     int64_t last_flush_mono_ms;
     int64_t last_data_ms; /* ms since epoch of the last bytes received */
     health_t health;
-    uint64_t dropped_segments; /* source segments the transcoder had no room for */
-    double realtime_ratio;     /* last source segment: media seconds / transcode seconds */
-    double decode_cpu_s;       /* demux + decode CPU seconds */
+    uint64_t dropped_segments;          /* source segments the transcoder had no room for */
+    double realtime_ratio;              /* last source segment: media seconds / transcode seconds */
+    transcoder_stats_t transcode_stats; /* the transcoder's counters as its last segment ended */
     rendition_cpu_t rendition_cpu[LADDER_MAX_RUNGS];
     size_t rendition_cpu_count;
     uint64_t source_bandwidth_bps; /* peak of the source segments, for the master playlist */
@@ -206,10 +206,10 @@ static char *health_document(const live_broadcast_t *b, int64_t now)
                                                     b->realtime_ratio)));
     if (b->rendition_cpu_count > 0) {
         json_t *cpu = json_array();
-        double media_s = c->source_segments_duration_s > 0 ? c->source_segments_duration_s : 1;
+        /* per media second decoded: sourceSegmentsDuration also counts the dropped segments */
         json_array_append_new(cpu, metric("TranscodeCpuSecondsPerMediaSecond",
                                           json_pack("{s:s}", "stage", "decode"), now,
-                                          b->decode_cpu_s / media_s));
+                                          transcoder_decode_cpu_per_media_s(&b->transcode_stats)));
         for (size_t i = 0; i < b->rendition_cpu_count; i++) {
             const rendition_cpu_t *r = &b->rendition_cpu[i];
             json_array_append_new(
@@ -400,8 +400,11 @@ static void on_source_segment_done(void *opaque, int64_t sequence, double durati
 {
     live_broadcast_t *b = opaque;
     int64_t now = clock_now_ms();
+    (void)cpu_s; /* in the transcoder's counters, with the media seconds it was spent on */
+    transcoder_stats_t stats;
+    transcoder_get_stats(b->transcoder, &stats);
     pthread_mutex_lock(&b->stats_lock);
-    b->decode_cpu_s += cpu_s;
+    b->transcode_stats = stats;
     b->realtime_ratio = elapsed_s > 0 ? duration_s / elapsed_s : 0;
     health_probe(&b->health, HEALTH_TRANSCODING, ok, now);
     health_probe(&b->health, HEALTH_TRANSCODE_REALTIME, elapsed_s <= duration_s, now);
@@ -470,7 +473,7 @@ static void broadcast_free(live_broadcast_t *b)
 }
 
 /* Starts the transcoder of the session's ladder. A ladder that cannot run (say, a profile name
- * that cannot be a directory) leaves the broadcast source-only, and its health says so. */
+ * stored before the API checked names) leaves the broadcast source-only, and its health says so. */
 static void start_transcoder(live_broadcast_t *b)
 {
     const config_t *config = b->live->config;

@@ -12,6 +12,7 @@
  * rendition never blocks another. */
 #include "media/recorder.h"
 
+#include "media/ts_mux.h"
 #include "util/log.h"
 
 #include <dirent.h>
@@ -768,9 +769,10 @@ typedef struct remux {
     AVFormatContext *out;
     const char *tmp_path;
     remux_track_t track[TRACK_COUNT];
-    bool anchored;     /* a segment with frames set offset_us */
-    int64_t offset_us; /* added to a segment's input timestamps (microseconds) */
-    double elapsed_s;  /* #EXTINF sum of the segments before the current one */
+    bool anchored;                      /* a segment with frames set offset_us */
+    int64_t offset_us;                  /* added to a segment's input timestamps (microseconds) */
+    double elapsed_s;                   /* #EXTINF sum of the segments before the current one */
+    ts_mux_audio_reader_t audio_reader; /* times the AAC frames sharing a PES packet */
     char *err;
     size_t err_size;
 } remux_t;
@@ -895,17 +897,29 @@ static int remux_hold(remux_t *m, remux_track_t *track, AVPacket *pkt)
     return ret;
 }
 
+/* One AAC frame of the track's parameters in time base tb; 0 when they give no sample rate. */
+static int64_t aac_frame_duration(const AVCodecParameters *par, AVRational tb)
+{
+    int samples = par->frame_size > 0 ? par->frame_size : 1024;
+    return par->sample_rate > 0 ? av_rescale_q(samples, (AVRational){1, par->sample_rate}, tb) : 0;
+}
+
 /* Maps a segment's packet onto the MP4 timeline and writes (holds) it; drops packets of streams
  * the MP4 has no track for and packets without timestamps. */
 static int remux_packet(remux_t *m, const AVFormatContext *in, const int map[MAP_STREAMS],
                         AVPacket *pkt)
 {
     int t = pkt->stream_index >= 0 && pkt->stream_index < MAP_STREAMS ? map[pkt->stream_index] : -1;
-    if (t < 0 || (pkt->dts == AV_NOPTS_VALUE && pkt->pts == AV_NOPTS_VALUE))
+    if (t < 0)
         return 0;
     remux_track_t *track = &m->track[t];
     AVRational in_tb = in->streams[pkt->stream_index]->time_base;
     AVRational out_tb = m->out->streams[track->out_index]->time_base;
+    if (t == TRACK_AUDIO) /* the segmenter packs AAC frames into PES packets: time them all */
+        ts_mux_audio_fill(&m->audio_reader, pkt,
+                          aac_frame_duration(m->out->streams[track->out_index]->codecpar, in_tb));
+    if (pkt->dts == AV_NOPTS_VALUE && pkt->pts == AV_NOPTS_VALUE)
+        return 0;
     int64_t offset = av_rescale_q(m->offset_us, us_time_base, out_tb);
     int64_t dts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
     int64_t pts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
@@ -1007,6 +1021,7 @@ static int remux_segment(remux_t *m, const char *path, const rec_segment_t *segm
     int ret = open_input(path, &in, m->err, m->err_size);
     if (ret < 0)
         return ret;
+    m->audio_reader = (ts_mux_audio_reader_t){0}; /* a file's first frame opens a PES packet */
     int map[MAP_STREAMS];
     map_streams(m, in, map);
     int main_stream = first_stream(in, AVMEDIA_TYPE_VIDEO);

@@ -68,6 +68,7 @@ typedef struct muxer {
     AVFormatContext *ctx;
     int stream[TRACK_COUNT];          /* AVStream index, -1 when the track is not in the run */
     uint64_t generation[TRACK_COUNT]; /* codec_slot generation the stream was set up with */
+    ts_mux_audio_run_t audio_run;     /* the audio frames sharing the muxer's open PES packet */
 } muxer_t;
 
 /* The segment being written. */
@@ -305,8 +306,8 @@ static int64_t audio_frame_ms(const segmenter_t *s)
 static void timeline_start(segmenter_t *s, const media_packet_t *p)
 {
     int64_t offset = s->have_prev_end ? s->prev_end_ms - p->pts_ms : 0;
-    if (p->dts_ms + offset < 0)
-        offset = -p->dts_ms;
+    if (p->dts_ms + offset < SEGMENTER_TIMELINE_START_MS)
+        offset = SEGMENTER_TIMELINE_START_MS - p->dts_ms;
     s->clock = (timeline_t){
         .active = true,
         .offset_ms = offset,
@@ -409,8 +410,13 @@ static int mux_open(segmenter_t *s, AVIOContext *pb, bool video, bool audio)
     if (ret == 0) {
         ctx->pb = pb;
         /* Audio alone: libavformat cannot derive a PCR period from AAC parameters; 80 ms keeps
-         * within the 100 ms of ISO 13818-1. With video, PCRs ride on the video PID. */
+         * within the 100 ms of ISO 13818-1, and so does one frame per PES (no mux delay). With
+         * video, PCRs ride on the video PID and the delay packs audio frames (ts_mux.h). The
+         * timeline starts late enough for it, so copyts: the muxer must not shift timestamps
+         * by a delay that differs between runs. */
+        ctx->max_delay = video ? TS_MUX_DELAY_US : 0;
         AVDictionary *options = NULL;
+        av_dict_set(&options, "mpegts_copyts", "1", 0);
         if (!video)
             av_dict_set(&options, "pcr_period", "80", 0);
         int av_ret = avformat_write_header(ctx, &options);
@@ -650,7 +656,17 @@ static int write_packet(segmenter_t *s, int track, const media_packet_t *p, cons
     pkt->dts = av_rescale_q(dts_ms, ms_time_base, st->time_base);
     pkt->pts = av_rescale_q(pts_ms, ms_time_base, st->time_base);
     pkt->flags = key ? AV_PKT_FLAG_KEY : 0;
-    int ret = av_write_frame(ctx, pkt);
+    int ret = 0;
+    if (track == TRACK_AUDIO) {
+        int rate = s->aac.core_sample_rate;
+        int64_t duration =
+            rate > 0 ? av_rescale_q(CODEC_AAC_FRAME_SAMPLES, (AVRational){1, rate}, st->time_base)
+                     : 0;
+        if (!ts_mux_audio_continues(&s->mux.audio_run, pkt->dts, duration))
+            ret = av_write_frame(ctx, NULL); /* the frames before it keep their own PES */
+    }
+    if (ret >= 0)
+        ret = av_write_frame(ctx, pkt);
     pkt->data = NULL;
     pkt->size = 0;
     char text[128];

@@ -12,9 +12,10 @@
  * Each file is written to NNNNN.ts.tmp, renamed into place, listed in the playlist (rewritten
  * atomically), and then reported through on_segment. Timestamps run on continuously from file to
  * file, and across discontinuities too (a restarted clock is shifted to continue where the last
- * segment ended). Segment files that slid out of the playlist window are deleted
- * SEGMENTER_KEEP_EXTRA segments later, so slow players can still fetch them: a recorder that
- * wants every segment must take it (link or copy) in on_segment.
+ * segment ended); they start at SEGMENTER_TIMELINE_START_MS at the earliest. Segment files that
+ * slid out of the playlist window are deleted SEGMENTER_KEEP_EXTRA segments later, so slow players
+ * can still fetch them: a recorder that wants every segment must take it (link or copy) in
+ * on_segment.
  *
  * Threads: a segmenter belongs to one thread (the ingest connection thread); every call, and the
  * on_segment callback, happens on it. Different segmenters are independent. */
@@ -26,11 +27,17 @@
 #include <stdint.h>
 
 #include "media/media_packet.h"
+#include "media/ts_mux.h"
 
 typedef struct segmenter segmenter_t;
 
 #define SEGMENTER_PATH_MAX 4096 /* bytes of a segment path, with the NUL */
 #define SEGMENTER_KEEP_EXTRA 3  /* segments kept on disk after they slid out of the window */
+
+/* Output timestamps never start below this (media ms): twice the mux delay (TS_MUX_DELAY_US), where
+ * ffmpeg's own muxer starts too, so PCRs (that far ahead of the dts) are never negative, even for
+ * audio that precedes the first keyframe. */
+#define SEGMENTER_TIMELINE_START_MS (2 * TS_MUX_DELAY_US / 1000)
 
 /* Error codes (negative); segmenter_strerror has the details of the last one. */
 enum {

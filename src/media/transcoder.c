@@ -19,6 +19,7 @@
 #include "media/transcoder.h"
 
 #include "media/file_io.h"
+#include "media/ts_mux.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -237,6 +238,7 @@ typedef struct rung {
     AVCodecParameters *audio_par; /* NULL = no audio in the run */
     int mux_video, mux_audio;     /* stream indexes; -1 = none */
     int64_t last_audio_dts;       /* 90 kHz, last audio dts written by this muxer */
+    ts_mux_audio_run_t audio_run; /* the audio frames sharing the muxer's open PES packet */
     AVPacket *packet;
     char codecs[2 * HLS_CODEC_MAX];
 
@@ -263,6 +265,7 @@ typedef struct demuxed {
     size_t audio_count, audio_capacity;
     AVCodecParameters *audio_par; /* of the AAC stream; NULL = none */
     size_t bytes;
+    ts_mux_audio_reader_t audio_reader; /* times the AAC frames that share a PES packet */
 } demuxed_t;
 
 /* The source properties a plan is made for; a change means a new run. */
@@ -568,8 +571,12 @@ static int open_muxer(rung_t *r, AVIOContext *pb)
         return -1;
     }
     ctx->pb = pb;
+    /* Audio frames packed into PES packets as in the source (ts_mux.h), whose timeline starts
+     * late enough for the PCRs this far ahead of the dts. */
+    ctx->max_delay = TS_MUX_DELAY_US;
     r->mux = ctx;
     r->last_audio_dts = AV_NOPTS_VALUE;
+    r->audio_run = (ts_mux_audio_run_t){0};
     if (add_streams(r, ctx) < 0) {
         set_error(r->seg_error, "out of memory adding streams");
         close_muxer(r);
@@ -912,9 +919,16 @@ static void on_audio(rung_t *r, AVPacket *packet)
         return;
     if (packet->dts != AV_NOPTS_VALUE)
         r->last_audio_dts = packet->dts;
+    /* A frame off the clock of the frames before it opens its own PES packet, so that players
+     * read the same timestamps as in the source. */
+    bool continues = packet->dts != AV_NOPTS_VALUE &&
+                     ts_mux_audio_continues(&r->audio_run, packet->dts, packet->duration);
+    int ret = continues ? 0 : av_write_frame(r->mux, NULL);
+    if (ret < 0)
+        set_error(r->seg_error, "cannot write %s: %s", r->tmp_path, av_err2str(ret));
     packet->stream_index = r->mux_audio;
     av_packet_rescale_ts(packet, ts_time_base, r->mux->streams[r->mux_audio]->time_base);
-    if (write_packet(r, packet) < 0) {
+    if (ret < 0 || write_packet(r, packet) < 0) {
         abort_segment_file(r);
         fail_segment(r);
     }
@@ -1163,6 +1177,15 @@ static int audio_params_from_adts(AVCodecParameters *par, const AVPacket *pkt)
     return 0;
 }
 
+/* The segmenter packs several AAC frames into one PES packet; without stream info the demuxer
+ * leaves all but the first untimed (ts_mux_audio_fill). pkt is in ts_time_base. */
+static void time_audio_frame(demuxed_t *d, AVPacket *pkt)
+{
+    const AVCodecParameters *par = d->audio_par;
+    int samples = par->frame_size > 0 ? par->frame_size : 1024;
+    ts_mux_audio_fill(&d->audio_reader, pkt, av_rescale(samples, TS_HZ, par->sample_rate));
+}
+
 /* Keeps one packet of the segment; returns -1 when it cannot. */
 static int keep_packet(demuxed_t *d, AVFormatContext *in, AVPacket *pkt, char *err)
 {
@@ -1191,6 +1214,8 @@ static int keep_packet(demuxed_t *d, AVFormatContext *in, AVPacket *pkt, char *e
     }
     av_packet_move_ref(copy, pkt);
     av_packet_rescale_ts(copy, st->time_base, ts_time_base);
+    if (audio)
+        time_audio_frame(d, copy);
     int ret = video ? append_packet(&d->video, &d->video_count, &d->video_capacity, copy)
                     : append_packet(&d->audio, &d->audio_count, &d->audio_capacity, copy);
     if (ret < 0) {
@@ -1815,6 +1840,11 @@ void transcoder_get_stats(transcoder_t *t, transcoder_stats_t *out)
     pthread_mutex_lock(&t->lock);
     *out = t->stats;
     pthread_mutex_unlock(&t->lock);
+}
+
+double transcoder_decode_cpu_per_media_s(const transcoder_stats_t *stats)
+{
+    return stats->source_duration_s > 0 ? stats->decode_cpu_s / stats->source_duration_s : 0;
 }
 
 void transcoder_free(transcoder_t *t)

@@ -104,7 +104,8 @@ typedef struct transcoder_stats {
     double rendition_duration_s; /* their media seconds */
     double decode_cpu_s;         /* worker CPU seconds (demux and decode) */
     double encode_cpu_s;         /* rung threads' CPU seconds (scale and encode) */
-    double source_duration_s;    /* media seconds of the source segments done */
+    double source_duration_s;    /* media seconds of the source segments done: the media the
+                                    worker decoded (dropped segments are not) */
 } transcoder_stats_t;
 
 /* Parses the ladder and, unless it is empty, starts the worker thread (rendition directories are
@@ -133,6 +134,10 @@ size_t transcoder_renditions(transcoder_t *t, transcoder_rendition_t *out, size_
 
 /* Copies the counters into *out. Any thread. */
 void transcoder_get_stats(transcoder_t *t, transcoder_stats_t *out);
+
+/* Worker CPU seconds (demux and decode) per media second decoded: segments dropped under load
+ * cost no CPU, so they do not count as media either. 0 before a segment is done. */
+double transcoder_decode_cpu_per_media_s(const transcoder_stats_t *stats);
 
 /* Stops the worker after the segment in progress (queued segments are discarded, playlists are
  * not ended), joins every thread and frees everything. NULL is a no-op. */

@@ -2,7 +2,10 @@
  * playlist of a recording directory (as a crash may leave it: cut short, or not ours at all)
  * that holds three small segment files, and recorder_recover reads it back. It must never crash
  * or list a file that is not a plain NNNNN.ts inside the directory. */
-/* fuzz-sources: src/media/recorder.c src/media/hls.c src/media/codec.c src/util/log.c */
+/* The runner reads the sources from one line. */
+/* clang-format off */
+/* fuzz-sources: src/media/recorder.c src/media/hls.c src/media/codec.c src/media/ts_mux.c src/util/log.c */
+/* clang-format on */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -338,7 +338,27 @@ static void assert_vod_playlist(const char *rec_dir, const char *name, int count
     free(text);
 }
 
-/* The MP4: plays without errors, lasts duration_s (within 0.3 s), moov before mdat. */
+/* Audio frames in the segments the recording's source playlist lists (the segmenter packs several
+ * into a PES packet; ffprobe counts each). */
+static size_t source_audio_frames(const char *rec_dir)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/source/index.m3u8", rec_dir);
+    char *text = read_text(path);
+    size_t frames = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        size_t len = strlen(line);
+        if (line[0] == '#' || len < 4 || strcmp(line + len - 3, ".ts") != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/source/%s", rec_dir, line);
+        frames += probe_packets(path, "a:0").count;
+    }
+    free(text);
+    return frames;
+}
+
+/* The MP4: plays without errors, lasts duration_s (within 0.3 s), moov before mdat, and holds
+ * every audio frame of the source segments. */
 static void assert_mp4(const char *rec_dir, double duration_s)
 {
     char path[700];
@@ -349,6 +369,9 @@ static void assert_mp4(const char *rec_dir, double duration_s)
     cr_assert(moov >= 0 && mdat >= 0 && moov < mdat, "moov at %d, mdat at %d", moov, mdat);
     double probed = probe_duration(path);
     cr_assert(fabs(probed - duration_s) <= 0.3, "MP4 lasts %.3f s, want %.3f", probed, duration_s);
+    size_t audio = probe_packets(path, "a:0").count, source_audio = source_audio_frames(rec_dir);
+    cr_assert_eq(audio, source_audio, "MP4 has %zu audio frames, the source segments %zu", audio,
+                 source_audio);
     assert_plays(path);
 }
 

@@ -187,10 +187,15 @@ static int count_files_with_suffix(const char *dir, const char *suffix)
 /* ---- feeding ---- */
 
 typedef struct feed_opts {
-    int64_t shift_ms;           /* added to every timestamp */
-    int64_t audio_config_at_ms; /* send the ASC only with the first audio frame at or after this
-                                   time (audio before it is fed and dropped); 0 = at the start */
-    bool skip_configs;          /* send no config at all (the segmenter has them already) */
+    int64_t shift_ms;            /* added to every timestamp */
+    int64_t audio_config_at_ms;  /* send the ASC only with the first audio frame at or after this
+                                    time (audio before it is fed and dropped); 0 = at the start */
+    bool skip_configs;           /* send no config at all (the segmenter has them already) */
+    int64_t audio_hole_every_ms; /* leave out audio_hole_frames audio frames every this often */
+    int audio_hole_frames;
+    int64_t *fed_audio_dts_ms; /* when set, the dts of every audio frame fed (up to
+                                  fed_audio_max), and their number in *fed_audio_count */
+    size_t fed_audio_max, *fed_audio_count;
 } feed_opts_t;
 
 static int64_t to_ms(int64_t ts, AVRational tb)
@@ -228,7 +233,8 @@ static int feed_file(segmenter_t *s, const char *path, const feed_opts_t *opts)
         }
     }
     AVPacket *pkt = av_packet_alloc();
-    int fed = 0;
+    int fed = 0, holed = 0;
+    int64_t next_hole_ms = opts->audio_hole_every_ms;
     while (av_read_frame(in, pkt) >= 0) {
         AVStream *st = in->streams[pkt->stream_index];
         bool is_video = pkt->stream_index == video;
@@ -244,7 +250,17 @@ static int feed_file(segmenter_t *s, const char *path, const feed_opts_t *opts)
             send_config(s, MEDIA_CODEC_AAC, st->codecpar);
             audio_config_sent = true;
         }
-        if (pkt->stream_index == video || pkt->stream_index == audio) {
+        bool in_hole = pkt->stream_index == audio && opts->audio_hole_every_ms > 0 &&
+                       packet.dts_ms >= next_hole_ms;
+        if (in_hole && ++holed == opts->audio_hole_frames) {
+            holed = 0;
+            next_hole_ms += opts->audio_hole_every_ms;
+        }
+        if (!in_hole && pkt->stream_index == audio && opts->fed_audio_dts_ms) {
+            cr_assert_lt(*opts->fed_audio_count, opts->fed_audio_max);
+            opts->fed_audio_dts_ms[(*opts->fed_audio_count)++] = packet.dts_ms;
+        }
+        if (!in_hole && (pkt->stream_index == video || pkt->stream_index == audio)) {
             int rc = segmenter_write(s, &packet);
             cr_assert_eq(rc, 0, "segmenter_write: %d %s", rc, segmenter_strerror(s));
             fed++;
@@ -398,6 +414,121 @@ Test(segmenter, timestamps_run_on_across_segment_files, .timeout = 120)
     drop_area(&area);
 }
 
+/* With video the muxer packs AAC frames into shared PES packets (TS_MUX_DELAY_US), yet
+ * every frame stays in the segment it arrived in: none is lost, none moves across a cut, and
+ * the PCRs stay positive on the shifted timeline. */
+Test(segmenter, audio_frames_share_pes_packets_and_stay_in_their_segment, .timeout = 120)
+{
+    area_t area = make_area();
+    make_av(area.root, "in", 7, 30);
+    char in[512];
+    input_path(area.root, "in", in, sizeof in);
+    collected_t c = {0};
+    segmenter_t *s = new_segmenter(area.out, 2.0, 10, 0, &c);
+    feed_file(s, in, NULL);
+    cr_assert_eq(segmenter_finish(s), 0, "%s", segmenter_strerror(s));
+    cr_assert_eq(c.count, 4);
+    segmenter_stats_t stats;
+    segmenter_get_stats(s, &stats);
+    size_t frames = 0;
+    probed_packets_t prev_audio = {0};
+    for (size_t i = 0; i < c.count; i++) {
+        const char *path = c.segments[i].path;
+        probed_packets_t audio = probe_packets(path, "a:0"), video = probe_packets(path, "v:0");
+        ts_scan_t scan = ts_scan_file(path, 0x101);
+        cr_assert_gt(audio.count, 0, "%s has no audio", path);
+        cr_assert_leq(scan.pes_starts * 4, audio.count, "%s: %zu audio frames in %zu PES packets",
+                      path, audio.count, scan.pes_starts);
+        cr_assert_gt(scan.pcrs, 0);
+        cr_assert_geq(scan.min_pcr, 0, "%s: PCR %lld", path, (long long)scan.min_pcr);
+        if (i > 0) {
+            /* the frame after the last of the previous segment opens this one (1024 samples at
+             * 48 kHz are 1920 ticks; the publisher's clock is in ms) */
+            int64_t step = audio.first_pts - prev_audio.last_pts;
+            cr_assert(llabs(step - 1920) <= 180, "%s: audio resumes %lld ticks after the last",
+                      path, (long long)step);
+            cr_assert_leq(prev_audio.last_pts, video.first_pts,
+                          "audio from after the cut stayed in the previous segment");
+        }
+        frames += audio.count;
+        prev_audio = audio;
+    }
+    probed_packets_t input_audio = probe_packets(in, "a:0");
+    cr_assert_eq(frames, input_audio.count - stats.dropped_packets,
+                 "%zu of %zu audio frames in the segments, %llu dropped before the first keyframe",
+                 frames, input_audio.count, (unsigned long long)stats.dropped_packets);
+    segmenter_free(s);
+    drop_area(&area);
+}
+
+/* The audio pts of a playlist, in playing order (caller frees); their number in *count. */
+static int64_t *probe_audio_pts(const char *playlist, size_t *count)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "ffprobe -v error -select_streams a:0 -show_entries packet=pts -of csv=p=0 %s",
+             playlist);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t max = 4096;
+    int64_t *pts = calloc(max, sizeof *pts);
+    char line[128];
+    *count = 0;
+    while (fgets(line, sizeof line, p)) {
+        char *end;
+        int64_t value = strtoll(line, &end, 10);
+        if (end == line)
+            continue; /* the blank line after a packet with side data */
+        cr_assert_lt(*count, max);
+        pts[(*count)++] = value;
+    }
+    pclose(p);
+    return pts;
+}
+
+/* Holes in the publisher's audio clock: the frame after each keeps its own timestamp (it opens a
+ * new PES packet) instead of being played on right after the frames before the hole. */
+Test(segmenter, audio_clock_hole_keeps_its_timestamps, .timeout = 120)
+{
+    area_t area = make_area();
+    make_av(area.root, "in", 5, 30);
+    char in[512], playlist[600];
+    input_path(area.root, "in", in, sizeof in);
+    collected_t c = {0};
+    segmenter_t *s = new_segmenter(area.out, 2.0, 10, 0, &c);
+    int64_t fed[1024];
+    size_t fed_count = 0;
+    feed_opts_t opts = {.audio_hole_every_ms = 300, /* not a multiple of the PES length */
+                        .audio_hole_frames = 2,
+                        .fed_audio_dts_ms = fed,
+                        .fed_audio_max = 1024,
+                        .fed_audio_count = &fed_count};
+    feed_file(s, in, &opts);
+    cr_assert_eq(segmenter_finish(s), 0, "%s", segmenter_strerror(s));
+    snprintf(playlist, sizeof playlist, "%s/index.m3u8", area.out);
+    size_t out_count = 0;
+    int64_t *out = probe_audio_pts(playlist, &out_count);
+    segmenter_stats_t stats;
+    segmenter_get_stats(s, &stats);
+    cr_assert_eq(out_count, fed_count - stats.dropped_packets, "%zu of %zu frames written",
+                 out_count, fed_count);
+    /* the output's frames are the last out_count fed: every step between two of them is the
+     * fed step (ms clock: within 2 ms), the holes' ~64 ms steps included */
+    int holes = 0;
+    for (size_t k = 1; k < out_count; k++) {
+        int64_t out_step = out[out_count - k] - out[out_count - k - 1];
+        int64_t fed_step = 90 * (fed[fed_count - k] - fed[fed_count - k - 1]);
+        cr_assert(llabs(out_step - fed_step) <= 180, "frame %zu from the end: step %lld, fed %lld",
+                  k, (long long)out_step, (long long)fed_step);
+        holes += fed_step > 2 * 1920;
+    }
+    cr_assert_geq(holes, 10);
+    free(out);
+    assert_consistent(area.out, &c, probe_duration(in));
+    segmenter_free(s);
+    drop_area(&area);
+}
+
 Test(segmenter, b_frames_keep_durations, .timeout = 120)
 {
     area_t area = make_area();
@@ -479,6 +610,14 @@ Test(segmenter, audio_only_cuts_on_time, .timeout = 120)
     snprintf(first, sizeof first, "%s/00000.ts", area.out);
     probe_streams(first, streams, sizeof streams);
     cr_assert_str_eq(streams, "aac,");
+    /* PCRs ride on the audio PID, and a PCR goes only where a PES packet starts: one frame per
+     * PES keeps them within the 100 ms of ISO 13818-1 */
+    for (size_t i = 0; i < c.count; i++) {
+        ts_scan_t scan = ts_scan_file(c.segments[i].path, 0x101);
+        cr_assert_eq(scan.pes_starts, probe_packets(c.segments[i].path, "a:0").count);
+        cr_assert_leq(scan.max_pcr_gap, 9000, "PCRs %lld ticks apart", (long long)scan.max_pcr_gap);
+        cr_assert_geq(scan.min_pcr, 0);
+    }
     assert_consistent(area.out, &c, probe_duration(in));
     segmenter_free(s);
     drop_area(&area);
@@ -563,10 +702,15 @@ Test(segmenter, reconnect_gives_one_discontinuity_and_continuous_time, .timeout 
     cr_assert_eq(count_of(text, "#EXT-X-DISCONTINUITY\n"), 1);
     cr_assert_eq(count_of(text, "#EXT-X-ENDLIST"), 1);
     free(text);
-    /* the second broadcast continues the output clock where the first ended */
-    snprintf(path, sizeof path, "%s/00004.ts", area.out);
+    /* the output clock starts at SEGMENTER_TIMELINE_START_MS (the input's starts near 0), and
+     * the second broadcast continues it where the first ended */
+    const double origin_s = SEGMENTER_TIMELINE_START_MS / 1000.0;
+    snprintf(path, sizeof path, "%s/00000.ts", area.out);
     double start = probe_start_time(path);
-    cr_assert(fabs(start - 7.021) < 0.05, "second run starts at %.3f", start);
+    cr_assert(fabs(start - origin_s) < 0.05, "first run starts at %.3f", start);
+    snprintf(path, sizeof path, "%s/00004.ts", area.out);
+    start = probe_start_time(path);
+    cr_assert(fabs(start - (origin_s + 7.0)) < 0.05, "second run starts at %.3f", start);
     assert_consistent(area.out, &c, 2 * probe_duration(in));
     segmenter_free(s);
     drop_area(&area);
@@ -704,7 +848,7 @@ Test(segmenter, config_change_mid_stream_cuts_with_discontinuity, .timeout = 120
     cr_assert_eq(segmenter_codecs(s, codecs, sizeof codecs), 0);
     cr_assert_str_eq(codecs, "avc1.42c00d,mp4a.40.2");
     snprintf(path, sizeof path, "%s/00004.ts", area.out);
-    cr_assert(fabs(probe_start_time(path) - 7.021) < 0.05);
+    cr_assert(fabs(probe_start_time(path) - (SEGMENTER_TIMELINE_START_MS / 1000.0 + 7.0)) < 0.05);
     assert_consistent(area.out, &c, probe_duration(in) + probe_duration(small));
     segmenter_free(s);
     drop_area(&area);
@@ -726,7 +870,8 @@ Test(segmenter, clock_restart_without_reconnect_is_a_discontinuity, .timeout = 1
     for (size_t i = 0; i < c.count; i++)
         cr_assert_eq(c.segments[i].discontinuity, i == 3);
     snprintf(path, sizeof path, "%s/00003.ts", area.out);
-    cr_assert(fabs(probe_start_time(path) - 5.021) < 0.05, "%.3f", probe_start_time(path));
+    double start = probe_start_time(path);
+    cr_assert(fabs(start - (SEGMENTER_TIMELINE_START_MS / 1000.0 + 5.0)) < 0.05, "%.3f", start);
     assert_consistent(area.out, &c, 2 * probe_duration(in));
     segmenter_free(s);
     drop_area(&area);

@@ -470,6 +470,29 @@ static packets_t assert_aligned(const area_t *a, const char *name, const segment
     return out;
 }
 
+/* The rendition segment of source segment src carries exactly the source's audio frames (none
+ * lost, none moved across a cut by the muxer's PES grouping), several to a PES packet, and its
+ * PCRs are positive. */
+static void assert_same_audio(const area_t *a, const char *name, const segment_info_t *src)
+{
+    char file[32], path[512];
+    snprintf(file, sizeof file, "%05lld.ts", (long long)src->sequence);
+    rendition_path(a, name, file, path, sizeof path);
+    probed_packets_t source = probe_packets(src->path, "a:0"), out = probe_packets(path, "a:0");
+    cr_assert_gt(source.count, 0, "%s has no audio", src->path);
+    cr_assert_eq(out.count, source.count, "%s: %zu audio frames, the source %zu", path, out.count,
+                 source.count);
+    cr_assert_eq(out.first_pts, source.first_pts, "%s: audio starts at %lld, the source at %lld",
+                 path, (long long)out.first_pts, (long long)source.first_pts);
+    cr_assert_eq(out.last_pts, source.last_pts, "%s: audio ends at %lld, the source at %lld", path,
+                 (long long)out.last_pts, (long long)source.last_pts);
+    ts_scan_t scan = ts_scan_file(path, 0x101);
+    cr_assert_leq(scan.pes_starts * 4, out.count, "%s: %zu audio frames in %zu PES packets", path,
+                  out.count, scan.pes_starts);
+    cr_assert_gt(scan.pcrs, 0);
+    cr_assert_geq(scan.min_pcr, 0, "%s: PCR %lld", path, (long long)scan.min_pcr);
+}
+
 static const transcoder_rendition_t *find_rendition(const transcoder_rendition_t *list,
                                                     size_t count, const char *name)
 {
@@ -504,6 +527,7 @@ static void check_rendition(const area_t *a, const segments_t *s, const char *na
                  (long long)s->list[i].sequence);
         cr_assert_not_null(strstr(text, entry), "%s lacks %s", name, entry);
         packets_t p = assert_aligned(a, name, &s->list[i], 90000 / fps);
+        assert_same_audio(a, name, &s->list[i]);
         video_bytes += p.bytes;
         duration += s->list[i].duration_s;
     }
@@ -709,6 +733,23 @@ Test(transcoder, a_slow_worker_drops_whole_segments_and_keeps_going, .timeout = 
     cr_assert_eq(e->dropped_list[e->dropped - 1], 3);
     for (size_t i = 0; i < e->done; i++)
         cr_assert_geq(e->done_list[i].elapsed_s, 0.4);
+    /* decode CPU per media second: the dropped segments were never decoded, so their media
+     * seconds do not count (the session's sourceSegmentsDuration has them all) */
+    double submitted_s = 0, dropped_s = 0, done_s = 0;
+    for (size_t i = 0; i < 6; i++) {
+        submitted_s += s.list[i].duration_s;
+        for (size_t j = 0; j < e->dropped; j++)
+            dropped_s += e->dropped_list[j] == s.list[i].sequence ? s.list[i].duration_s : 0;
+    }
+    for (size_t i = 0; i < e->done; i++)
+        done_s += e->done_list[i].duration_s;
+    cr_assert_float_eq(stats.source_duration_s, done_s, 1e-9);
+    cr_assert_float_eq(stats.source_duration_s, submitted_s - dropped_s, 1e-9);
+    cr_assert_gt(stats.decode_cpu_s, 0);
+    double per_media_s = transcoder_decode_cpu_per_media_s(&stats);
+    cr_assert_float_eq(per_media_s, stats.decode_cpu_s / done_s, 1e-12);
+    cr_assert_gt(per_media_s, 1.4 * stats.decode_cpu_s / submitted_s, "%d of 6 dropped", dropped);
+    cr_assert_float_eq(transcoder_decode_cpu_per_media_s(&(transcoder_stats_t){0}), 0, 1e-12);
     char *text = read_playlist(&a, "240p");
     cr_assert_eq(count_of(text, "#EXTINF:"), 6 - dropped);
     cr_assert_eq(count_of(text, "#EXT-X-DISCONTINUITY\n"), 1, "one break, after the drops");
