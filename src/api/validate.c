@@ -71,6 +71,8 @@ struct schema {
 
     /* arrays */
     const schema_t *items;
+    size_t max_items;  /* 0 = unbounded */
+    bool unique_names; /* items are objects whose "name" strings must differ */
 };
 
 /* ---- pattern matchers ---- */
@@ -194,13 +196,20 @@ static const schema_t transcode_profile = {
     .closed = true,
 };
 
-/* profiles as a payload field: null asks for the default ladder. */
-static const schema_t stream_profiles = {
-    .path = "#/properties/profiles", .types = TYPE_ARRAY | TYPE_NULL, .items = &ffmpeg_profile};
+/* profiles as a payload field: null asks for the default ladder. Each profile becomes a rendition
+ * directory named after it, so names must differ, and a ladder has at most RENDITION_LADDER_MAX
+ * of them: what the transcoder could not run is refused here. */
+static const schema_t stream_profiles = {.path = "#/properties/profiles",
+                                         .types = TYPE_ARRAY | TYPE_NULL,
+                                         .items = &ffmpeg_profile,
+                                         .max_items = RENDITION_LADDER_MAX,
+                                         .unique_names = true};
 /* profiles as validate_profiles sees them: a plain array. */
 static const schema_t profile_list = {.path = "#/components/schemas/stream/properties/profiles",
                                       .types = TYPE_ARRAY,
-                                      .items = &ffmpeg_profile};
+                                      .items = &ffmpeg_profile,
+                                      .max_items = RENDITION_LADDER_MAX,
+                                      .unique_names = true};
 
 static const schema_t rspec_profiles = {.path = RSPEC "/properties/profiles",
                                         .types = TYPE_ARRAY | TYPE_NULL,
@@ -697,8 +706,42 @@ static void walk_object(walk_t *w, const schema_t *schema, const json_t *object)
         check_any_required(w, schema, object);
 }
 
+static const char *item_name(const json_t *array, size_t index)
+{
+    return json_string_value(json_object_get(json_array_get(array, index), "name"));
+}
+
+/* Reports each item whose name an earlier item already has. Quadratic: only for bounded arrays. */
+static void check_unique_names(walk_t *w, const schema_t *schema, const json_t *array)
+{
+    for (size_t i = 1; i < json_array_size(array); i++) {
+        const char *name = item_name(array, i);
+        for (size_t j = 0; name && j < i; j++) {
+            const char *earlier = item_name(array, j);
+            if (!earlier || strcmp(name, earlier) != 0)
+                continue;
+            char message[64];
+            snprintf(message, sizeof message, "must NOT repeat the name of item %zu", j);
+            size_t saved = path_push_index(w, i);
+            report(w, schema->path, "uniqueNames",
+                   json_pack("{s:I, s:I}", "i", (json_int_t)j, "j", (json_int_t)i), message);
+            path_pop(w, saved);
+            break;
+        }
+    }
+}
+
 static void walk_array(walk_t *w, const schema_t *schema, const json_t *array)
 {
+    size_t count = json_array_size(array);
+    if (schema->max_items && count > schema->max_items) {
+        char message[64];
+        snprintf(message, sizeof message, "must NOT have more than %zu items", schema->max_items);
+        report(w, schema->path, "maxItems",
+               json_pack("{s:I}", "limit", (json_int_t)schema->max_items), message);
+    } else if (schema->unique_names) {
+        check_unique_names(w, schema, array);
+    }
     if (!schema->items)
         return;
     size_t index;

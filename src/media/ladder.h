@@ -15,9 +15,9 @@
 
 #include "util/rendition_name.h"
 
-#define LADDER_MAX_RUNGS 16                /* profiles accepted in one ladder */
-#define LADDER_NAME_MAX RENDITION_NAME_MAX /* bytes of a profile name, with the NUL */
-#define LADDER_NOTE_MAX 192                /* bytes of a plan note, with the NUL */
+#define LADDER_MAX_RUNGS RENDITION_LADDER_MAX /* profiles accepted in one ladder */
+#define LADDER_NAME_MAX RENDITION_NAME_MAX    /* bytes of a profile name, with the NUL */
+#define LADDER_NOTE_MAX 192                   /* bytes of a plan note, with the NUL */
 #define LADDER_MIN_BOX 128   /* smallest width / height a profile may ask for (schema) */
 #define LADDER_MAX_BOX 8192  /* largest width / height a profile may ask for */
 #define LADDER_MIN_OUTPUT 16 /* smaller planned pictures are skipped */

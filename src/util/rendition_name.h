@@ -9,6 +9,7 @@
 
 #define RENDITION_NAME_MAX_LEN 63                       /* bytes of a name, without the NUL */
 #define RENDITION_NAME_MAX (RENDITION_NAME_MAX_LEN + 1) /* bytes of a name, with the NUL */
+#define RENDITION_LADDER_MAX 16 /* profiles in one stream's ladder, each a rendition */
 #define RENDITION_NAME_SOURCE                                                                      \
     "source" /* the source rendition's directory: no profile may take it */
 /* The characters as a JSON-Schema pattern: a plain file name that is not hidden, "." or "..". */

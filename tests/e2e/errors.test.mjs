@@ -69,6 +69,17 @@ test('422: profile names that cannot name a rendition directory (POST and PATCH)
   expectStatus(await post({ name: 'x', profiles: [P({ name: 'sources' })] }), 201);
 });
 
+test('422: a ladder the transcoder could not run: repeated names, more than 16 profiles', async () => {
+  const twice = expect422(await post({ name: 'x', profiles: [P({ name: '720p0' }), P({ name: '360p0' }), P({ name: '720p0' })] }),
+    { keyword: 'uniqueNames', instancePath: '/profiles/2' });
+  assert.equal(twice.length, 1, JSON.stringify(twice));
+  assert.equal(twice[0].message, 'must NOT repeat the name of item 0');
+  const seventeen = Array.from({ length: 17 }, (_, i) => P({ name: `p${i}` }));
+  const many = expect422(await post({ name: 'x', profiles: seventeen }), { keyword: 'maxItems', instancePath: '/profiles' });
+  assert.equal(many[0].message, 'must NOT have more than 16 items');
+  expectStatus(await post({ name: 'x', profiles: seventeen.slice(0, 16) }), 201);
+});
+
 test('422: recordingSpec with a bad profile; other bad optional fields', async () => {
   expect422(await post({ name: 'x', record: true, recordingSpec: { profiles: [{ name: 'r', width: 1280 }] } }), {
     keyword: 'required', instancePath: '/recordingSpec/profiles/0', params: { missingProperty: 'bitrate' },

@@ -465,6 +465,54 @@ Test(validate, profile_name_is_a_rendition_directory)
                  "b\",\"bitrate\":400}]}}");
 }
 
+/* Builds {"name":"s","profiles":[...]} with count profiles named by names[i % name_count]. */
+static void profiles_body(char *out, size_t size, size_t count, const char *const *names,
+                          size_t name_count)
+{
+    size_t used = (size_t)snprintf(out, size, "{\"name\":\"s\",\"profiles\":[");
+    for (size_t i = 0; i < count; i++)
+        used += (size_t)snprintf(out + used, size - used,
+                                 "%s{\"name\":\"%s\",\"width\":640,\"height\":360,"
+                                 "\"bitrate\":400000,\"fps\":0}",
+                                 i ? "," : "", names[i % name_count]);
+    cr_assert_lt(used + 3, size);
+    snprintf(out + used, size - used, "]}");
+}
+
+/* Each profile is a rendition directory: the ladder's limits are the API's. */
+Test(validate, profiles_at_most_a_ladder_with_distinct_names)
+{
+    static char body[16384];
+    char names[RENDITION_LADDER_MAX + 1][8];
+    const char *name_ptrs[RENDITION_LADDER_MAX + 1];
+    for (size_t i = 0; i <= RENDITION_LADDER_MAX; i++) {
+        snprintf(names[i], sizeof names[i], "p%zu", i);
+        name_ptrs[i] = names[i];
+    }
+    profiles_body(body, sizeof body, RENDITION_LADDER_MAX, name_ptrs, RENDITION_LADDER_MAX);
+    expect_valid(validate_new_stream, body);
+    profiles_body(body, sizeof body, RENDITION_LADDER_MAX + 1, name_ptrs, RENDITION_LADDER_MAX + 1);
+    json_t *error = expect_error(validate_new_stream, body, "/profiles", "maxItems",
+                                 "must NOT have more than 16 items");
+    cr_assert_str_eq(json_string_value(json_object_get(error, "schemaPath")),
+                     "#/properties/profiles/maxItems");
+    json_decref(error);
+    static char patch[sizeof body];
+    snprintf(patch, sizeof patch, "{%s", body + strlen("{\"name\":\"s\","));
+    expect_error_only(validate_stream_patch, patch, "/profiles", "maxItems",
+                      "must NOT have more than 16 items");
+
+    const char *twice[] = {"720p0", "360p0", "720p0"};
+    profiles_body(body, sizeof body, 3, twice, 3);
+    error = expect_error(validate_new_stream, body, "/profiles/2", "uniqueNames",
+                         "must NOT repeat the name of item 0");
+    json_t *expected = parse("{\"i\":0,\"j\":2}");
+    cr_assert(json_equal(json_object_get(error, "params"), expected));
+    json_decref(expected);
+    json_decref(error);
+    cr_assert_eq(error_count(validate_new_stream, body), 1);
+}
+
 Test(validate, profile_required_fields)
 {
     json_t *errors = run(validate_new_stream, "{\"name\":\"s\",\"profiles\":[{}]}");
@@ -710,13 +758,17 @@ Test(validate, huge_profiles_array_is_capped)
     free(body);
 }
 
-Test(validate, huge_valid_profiles_array)
+/* 10000 identical profiles: one maxItems error, found without comparing every pair of names. */
+Test(validate, huge_profiles_array)
 {
     json_t *profiles = json_array();
     for (int i = 0; i < 10000; i++)
         json_array_append_new(profiles, parse(PROFILE));
     json_t *body = json_pack("{s:s, s:o}", "name", "s", "profiles", profiles);
-    cr_assert_null(validate_new_stream(body));
+    json_t *errors = validate_new_stream(body);
+    cr_assert_eq(json_array_size(errors), 1);
+    json_decref(find_error(errors, "/profiles", "maxItems"));
+    json_decref(errors);
     json_decref(body);
 }
 
