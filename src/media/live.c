@@ -331,8 +331,9 @@ static void on_segment(void *opaque, const segment_info_t *segment)
         b->source_bandwidth_bps = source.bandwidth;
     write_master(b);
     bool transcoding = b->transcoder && transcoder_active(b->transcoder);
-    if (!transcoding) {
-        /* Source only: the source rendition is the whole ladder, written as it arrives. */
+    if (b->transcoder && !transcoding) {
+        /* Source only: the source rendition is the whole ladder, written as it arrives. (Without
+         * a transcoder, the ladder could not start: Transcoding stays false.) */
         int64_t now = clock_now_ms();
         health_probe(&b->health, HEALTH_TRANSCODING, 1, now);
         health_probe(&b->health, HEALTH_TRANSCODE_REALTIME, 1, now);

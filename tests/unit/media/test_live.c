@@ -191,6 +191,30 @@ Test(live, publish_counts_every_segment_and_ends_cleanly)
     store_stream_clear(&s);
 }
 
+/* A ladder that cannot run (a profile name stored before the API checked names) leaves the
+ * broadcast source-only, and its health keeps saying that transcoding is not happening. */
+Test(live, a_ladder_that_cannot_run_stays_unhealthy)
+{
+    store_stream_t s;
+    make_stream(&s, "bad ladder", false);
+    free(s.profiles_json);
+    s.profiles_json = strdup("[{\"name\":\"a b\",\"width\":160,\"height\":120,"
+                             "\"bitrate\":400000,\"fps\":0}]");
+    cr_assert_eq(store_stream_update(fx.store, &s), STORE_OK);
+    live_broadcast_t *b = publish(&s);
+    feed(b);
+    store_session_t session;
+    latest_session(&s, &session);
+    cr_assert_gt(session.counters.source_segments, 1);
+    cr_assert_eq(session.counters.transcoded_segments, 0);
+    cr_assert_eq(session.is_healthy, 0, "a source-only fallback is not healthy");
+    cr_assert_not_null(session.issues_json);
+    cr_assert(strstr(session.issues_json, "ranscod"), "%s", session.issues_json);
+    store_session_clear(&session);
+    live_unpublish(b, "test over");
+    store_stream_clear(&s);
+}
+
 Test(live, refusals)
 {
     store_stream_t suspended, live_one;
