@@ -119,8 +119,7 @@ struct segmenter {
 
     int64_t video_deltas_ms[FRAME_DELTA_COUNT]; /* ring of recent positive video dts deltas */
     size_t video_delta_count, video_delta_next;
-    int64_t retired[SEGMENTER_KEEP_EXTRA + 1]; /* sequences that slid out, oldest first */
-    size_t retired_count;
+    segmenter_retired_t retired;
 
     uint8_t *annexb;               /* conversion buffer, grows to the largest access unit */
     size_t annexb_capacity;        /* bytes at annexb */
@@ -177,18 +176,20 @@ static void segment_path(const segmenter_t *s, int64_t sequence, const char *suf
     snprintf(out, size, "%s/%s%s", s->dir, name, suffix);
 }
 
-/* Deletes files that slid out of the window SEGMENTER_KEEP_EXTRA segments ago. */
-static void retire_segment(segmenter_t *s, int64_t sequence)
+void segmenter_retire(segmenter_retired_t *retired, const char *dir, int64_t sequence,
+                      const char *log_id)
 {
-    s->retired[s->retired_count++] = sequence;
-    if (s->retired_count <= SEGMENTER_KEEP_EXTRA)
+    retired->sequences[retired->count++] = sequence;
+    if (retired->count <= SEGMENTER_KEEP_EXTRA)
         return;
-    char path[SEGMENTER_PATH_MAX];
-    segment_path(s, s->retired[0], "", path, sizeof path);
+    char name[32], path[SEGMENTER_PATH_MAX];
+    hls_segment_name(retired->sequences[0], name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     if (unlink(path) != 0 && errno != ENOENT)
-        log_warn(LOG_MODULE, "%s: cannot delete %s: %s", s->dir, path, strerror(errno));
-    s->retired_count--;
-    memmove(s->retired, s->retired + 1, s->retired_count * sizeof s->retired[0]);
+        log_warn(LOG_MODULE, "%s: cannot delete %s: %s", log_id, path, strerror(errno));
+    retired->count--;
+    memmove(retired->sequences, retired->sequences + 1,
+            retired->count * sizeof retired->sequences[0]);
 }
 
 /* ---- codec configs ---- */
@@ -590,7 +591,7 @@ static int publish_segment(segmenter_t *s, int64_t end_ms)
     s->have_prev_end = true;
     s->prev_end_ms = end_ms;
     if (slid == 1)
-        retire_segment(s, evicted.sequence);
+        segmenter_retire(&s->retired, s->dir, evicted.sequence, s->dir);
     log_debug(LOG_MODULE, "%s: segment %" PRId64 ": %.3f s, %lld bytes", s->dir, entry.sequence,
               entry.duration_s, (long long)st.st_size);
     /* A playlist write error still counts the segment: it is listed and the next write shows it. */

@@ -110,6 +110,20 @@ int segmenter_discontinuity(segmenter_t *s);
  * SEGMENTER_ERR_IO (the playlist is still ended in memory). Calling it twice is harmless. */
 int segmenter_finish(segmenter_t *s);
 
+/* Segment files that slid out of a playlist window: they stay on disk SEGMENTER_KEEP_EXTRA more
+ * segments, for slow players. Zero-initialised: none yet. The transcoder's renditions use it too.
+ */
+typedef struct segmenter_retired {
+    int64_t sequences[SEGMENTER_KEEP_EXTRA + 1]; /* slid out, oldest first */
+    size_t count;
+} segmenter_retired_t;
+
+/* Notes that segment sequence (dir/NNNNN.ts) slid out of the window and deletes the file of the
+ * one that slid out SEGMENTER_KEEP_EXTRA segments before it; log_id names the stream in a
+ * warning when that fails. */
+void segmenter_retire(segmenter_retired_t *retired, const char *dir, int64_t sequence,
+                      const char *log_id);
+
 /* Sequence number the next segment will get (first_sequence + segments listed). */
 int64_t segmenter_next_sequence(const segmenter_t *s);
 

@@ -108,12 +108,11 @@ typedef struct output {
     int64_t last_source_sequence;     /* source sequence of the last listed segment */
     int64_t last_playlist_sequence;   /* its media sequence number in our playlist */
     bool next_discontinuity;          /* the next segment follows a break (new run, failure) */
-    int64_t retired[SEGMENTER_KEEP_EXTRA + 1]; /* sequences slid out, deleted later */
-    size_t retired_count;
-    uint64_t bytes;              /* all listed segments */
-    double duration_s;           /* media seconds listed */
-    transcoder_rendition_t info; /* guarded by transcoder.lock */
-    bool visible;                /* the playlist is on disk; guarded by transcoder.lock */
+    segmenter_retired_t retired;      /* segments slid out of the playlist, deleted later */
+    uint64_t bytes;                   /* all listed segments */
+    double duration_s;                /* media seconds listed */
+    transcoder_rendition_t info;      /* guarded by transcoder.lock */
+    bool visible;                     /* the playlist is on disk; guarded by transcoder.lock */
 } output_t;
 
 /* ---- messages between the worker and the rung threads ---- */
@@ -708,20 +707,6 @@ static int encode_picture(rung_t *r, AVFrame *picture, int64_t out_pts)
 /* rung: playlist                                                                            */
 /* ======================================================================================== */
 
-/* Deletes files that slid out of the window SEGMENTER_KEEP_EXTRA segments ago. */
-static void retire_segment(output_t *out, int64_t sequence, const char *log_id)
-{
-    out->retired[out->retired_count++] = sequence;
-    if (out->retired_count <= SEGMENTER_KEEP_EXTRA)
-        return;
-    char path[SEGMENTER_PATH_MAX];
-    segment_path(out, out->retired[0], "", path, sizeof path);
-    if (unlink(path) != 0 && errno != ENOENT)
-        log_warn(LOG_MODULE, "%s: cannot delete %s: %s", log_id, path, strerror(errno));
-    out->retired_count--;
-    memmove(out->retired, out->retired + 1, out->retired_count * sizeof out->retired[0]);
-}
-
 /* Lists the segment (file NNNNN.ts of the source's sequence) and rewrites the playlist. The
  * playlist's own sequence numbers follow the source's until a segment is missing, and then run on
  * without a gap, as HLS requires. */
@@ -753,7 +738,7 @@ static int list_segment(rung_t *r, const segment_info_t *source, bool discontinu
     out->last_playlist_sequence = entry.sequence;
     out->last_source_sequence = source->sequence;
     if (slid == 1)
-        retire_segment(out, strtoll(evicted.uri, NULL, 10), r->t->log_id);
+        segmenter_retire(&out->retired, out->dir, strtoll(evicted.uri, NULL, 10), r->t->log_id);
     char why[SEGMENTER_PATH_MAX + 128];
     if (hls_playlist_write(out->playlist, out->playlist_path, why, sizeof why) < 0)
         log_warn(LOG_MODULE, "%s: %s", r->t->log_id, why); /* listed; the next write catches up */
