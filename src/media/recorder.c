@@ -185,6 +185,17 @@ static int make_dirs(const char *path, char *err, size_t err_size)
     return 0;
 }
 
+/* Renames the finished tmp over path; on failure tmp is removed. */
+static int rename_into_place(const char *tmp, const char *path, char *err, size_t err_size)
+{
+    if (rename(tmp, path) == 0)
+        return 0;
+    int rename_errno = errno;
+    unlink(tmp);
+    return set_err(err, err_size, RECORDER_ERR_IO, "cannot rename %s into place: %s", tmp,
+                   strerror(rename_errno));
+}
+
 /* Writes text to path.tmp and renames it over path, so readers see all of it or none. */
 static int write_atomic(const char *path, const char *text, size_t len, char *err, size_t err_size)
 {
@@ -213,13 +224,7 @@ static int write_atomic(const char *path, const char *text, size_t len, char *er
         return set_err(err, err_size, RECORDER_ERR_IO, "cannot write %s: %s", tmp,
                        strerror(write_errno));
     }
-    if (rename(tmp, path) != 0) {
-        int rename_errno = errno;
-        unlink(tmp);
-        return set_err(err, err_size, RECORDER_ERR_IO, "cannot rename %s into place: %s", tmp,
-                       strerror(rename_errno));
-    }
-    return 0;
+    return rename_into_place(tmp, path, err, err_size);
 }
 
 /* ---- segment lists ---- */
@@ -380,13 +385,7 @@ static int take_file(const char *live_path, const char *path, char *err, size_t 
                            live_path, tmp, strerror(copy_errno), strerror(link_errno));
         }
     }
-    if (rename(tmp, path) != 0) {
-        int rename_errno = errno;
-        unlink(tmp);
-        return set_err(err, err_size, RECORDER_ERR_IO, "cannot rename %s into place: %s", tmp,
-                       strerror(rename_errno));
-    }
-    return 0;
+    return rename_into_place(tmp, path, err, err_size);
 }
 
 /* ---- the recorder ---- */
