@@ -1,9 +1,10 @@
-/* Helpers shared by the media unit tests: text and file checks, and ffprobe. Header-only so
+/* Helpers shared by the media unit tests: shell commands, text and file checks, and ffprobe.
  * each test binary stays one file; every function is static and may go unused. */
 #ifndef STREAMD_TESTS_MEDIA_TEST_UTIL_H
 #define STREAMD_TESTS_MEDIA_TEST_UTIL_H
 
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,30 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+/* Runs a shell command made from fmt; its exit status, or -1 when it could not run. */
+__attribute__((unused, format(printf, 1, 2))) static int run(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, args);
+    va_end(args);
+    int status = system(cmd);
+    return status == -1 ? -1 : WEXITSTATUS(status);
+}
+
+/* The text of a file of up to 1 MiB (caller frees). */
+__attribute__((unused)) static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot open %s", path);
+    char *text = calloc(1, 1 << 20);
+    size_t n = fread(text, 1, (1 << 20) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
 
 __attribute__((unused)) static int count_of(const char *text, const char *needle)
 {

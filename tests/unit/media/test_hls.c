@@ -9,33 +9,13 @@
 
 #include "media/hls.h"
 
+#include "media_test_util.h"
+
 static char *make_dir(void)
 {
     char *dir = strdup("/tmp/streamd-hls-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     return dir;
-}
-
-static int run(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, args);
-    va_end(args);
-    int status = system(cmd);
-    return status == -1 ? -1 : WEXITSTATUS(status);
-}
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "cannot open %s", path);
-    char *text = calloc(1, 65536);
-    size_t n = fread(text, 1, 65535, f);
-    text[n] = '\0';
-    fclose(f);
-    return text;
 }
 
 static hls_segment_t segment(int64_t sequence, double duration_s, bool discontinuity)

@@ -27,34 +27,12 @@
 
 /* ---- shell and file helpers ---- */
 
-static int run(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, args);
-    va_end(args);
-    int status = system(cmd);
-    return status == -1 ? -1 : WEXITSTATUS(status);
-}
-
 static char *make_dir(const char *base)
 {
     char *dir = NULL;
     cr_assert_geq(asprintf(&dir, "%s/streamd-rec-XXXXXX", base), 0);
     cr_assert_not_null(mkdtemp(dir));
     return dir;
-}
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "cannot open %s", path);
-    char *text = calloc(1, 1 << 20);
-    size_t n = fread(text, 1, (1 << 20) - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    return text;
 }
 
 static void write_text(const char *path, const char *text, size_t len)

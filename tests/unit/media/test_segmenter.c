@@ -43,17 +43,6 @@ static char *make_dir(void)
     return dir;
 }
 
-static int run(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, args);
-    va_end(args);
-    int status = system(cmd);
-    return status == -1 ? -1 : WEXITSTATUS(status);
-}
-
 /* Makes DIR/NAME.flv: seconds of 640x360@30 H.264 and/or 48 kHz AAC; extra adds encoder options. */
 static void make_input(const char *dir, const char *name, int seconds, bool video, bool audio,
                        const char *extra)
@@ -125,17 +114,6 @@ static void assert_plays(const char *dir)
         run("head -c 2000 %s >&2", errors);
     cr_assert_eq(rc, 0, "ffmpeg could not play the playlist");
     cr_assert_eq(st.st_size, 0, "ffmpeg reported errors while playing the playlist");
-}
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "cannot open %s", path);
-    char *text = calloc(1, 1 << 20);
-    size_t n = fread(text, 1, (1 << 20) - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    return text;
 }
 
 static char *read_playlist(const char *dir)

@@ -25,19 +25,6 @@
 
 /* ---- shell helpers ---- */
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int run(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, args);
-    va_end(args);
-    int status = system(cmd);
-    return status == -1 ? -1 : WEXITSTATUS(status);
-}
-
 /* Runs a command and returns its whole stdout (caller frees). */
 static char *capture(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -64,17 +51,6 @@ static char *capture(const char *fmt, ...)
     int status = pclose(p);
     cr_assert_eq(WEXITSTATUS(status), 0, "command failed: %s", cmd);
     return out;
-}
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "cannot open %s", path);
-    char *text = calloc(1, 1 << 20);
-    size_t n = fread(text, 1, (1 << 20) - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    return text;
 }
 
 static bool exists(const char *path)
