@@ -1,5 +1,5 @@
 /* Helpers shared by the media unit tests: shell commands, text and file checks, and ffprobe.
- * each test binary stays one file; every function is static and may go unused. */
+ * Header-only so each test binary stays one file; every function is static and may go unused. */
 #ifndef STREAMD_TESTS_MEDIA_TEST_UTIL_H
 #define STREAMD_TESTS_MEDIA_TEST_UTIL_H
 
