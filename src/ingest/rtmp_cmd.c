@@ -95,6 +95,20 @@ static void write_status_object(amf0_writer_t *w, const char *level, const char 
     amf0_write_object_end(w);
 }
 
+/* name, transaction id, null, then the status object: _error, onStatus and onFCPublish. */
+static int write_status_command(uint8_t *buf, size_t capacity, const char *name,
+                                double transaction_id, const char *level, const char *code,
+                                const char *description)
+{
+    amf0_writer_t w;
+    amf0_writer_init(&w, buf, capacity);
+    amf0_write_string(&w, name);
+    amf0_write_number(&w, transaction_id);
+    amf0_write_null(&w);
+    write_status_object(&w, level, code, description);
+    return amf0_writer_finish(&w);
+}
+
 int rtmp_cmd_write_connect_result(uint8_t *buf, size_t capacity, double transaction_id)
 {
     amf0_writer_t w;
@@ -130,37 +144,20 @@ int rtmp_cmd_write_result_number(uint8_t *buf, size_t capacity, double transacti
 int rtmp_cmd_write_error(uint8_t *buf, size_t capacity, double transaction_id, const char *code,
                          const char *description)
 {
-    amf0_writer_t w;
-    amf0_writer_init(&w, buf, capacity);
-    amf0_write_string(&w, "_error");
-    amf0_write_number(&w, transaction_id);
-    amf0_write_null(&w);
-    write_status_object(&w, "error", code, description);
-    return amf0_writer_finish(&w);
+    return write_status_command(buf, capacity, "_error", transaction_id, "error", code,
+                                description);
 }
 
 int rtmp_cmd_write_on_status(uint8_t *buf, size_t capacity, const char *level, const char *code,
                              const char *description)
 {
-    amf0_writer_t w;
-    amf0_writer_init(&w, buf, capacity);
-    amf0_write_string(&w, "onStatus");
-    amf0_write_number(&w, 0);
-    amf0_write_null(&w);
-    write_status_object(&w, level, code, description);
-    return amf0_writer_finish(&w);
+    return write_status_command(buf, capacity, "onStatus", 0, level, code, description);
 }
 
 int rtmp_cmd_write_on_fc_publish(uint8_t *buf, size_t capacity, const char *code,
                                  const char *description)
 {
-    amf0_writer_t w;
-    amf0_writer_init(&w, buf, capacity);
-    amf0_write_string(&w, "onFCPublish");
-    amf0_write_number(&w, 0);
-    amf0_write_null(&w);
-    write_status_object(&w, NULL, code, description);
-    return amf0_writer_finish(&w);
+    return write_status_command(buf, capacity, "onFCPublish", 0, NULL, code, description);
 }
 
 int rtmp_cmd_write_on_bw_done(uint8_t *buf, size_t capacity)
