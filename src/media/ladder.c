@@ -255,6 +255,16 @@ int ladder_parse(const char *json, size_t len, ladder_t *out, char *err, size_t 
     return ret;
 }
 
+bool ladder_is_passthrough(const char *json)
+{
+    if (!json)
+        return false;
+    json_t *root = json_loads(json, JSON_DECODE_ANY, NULL);
+    bool passthrough = json_is_array(root) && json_array_size(root) == 0;
+    json_decref(root);
+    return passthrough;
+}
+
 /* ---- planning ---- */
 
 static int floor_even(double value)

@@ -62,6 +62,10 @@ extern const char ladder_default_json[];
  * ignored). *out is zeroed on failure. */
 int ladder_parse(const char *json, size_t len, ladder_t *out, char *err, size_t err_size);
 
+/* True when the `profiles` JSON text (NUL-terminated; NULL = the default ladder) is the empty
+ * array: passthrough, nothing to transcode. */
+bool ladder_is_passthrough(const char *json);
+
 /* The H.264 profile's API name ("H264Main", ...); "" for LADDER_H264_DEFAULT. */
 const char *ladder_profile_name(ladder_h264_profile_t profile);
 

@@ -51,7 +51,8 @@ struct live_broadcast {
     char stream_id[STORE_ID_SIZE];
     char dir[PATH_MAX];       /* data/live/{playbackId} */
     segmenter_t *segmenter;   /* connection thread only */
-    transcoder_t *transcoder; /* NULL or passthrough when the stream has no profiles */
+    transcoder_t *transcoder; /* NULL when source-only, or when the ladder could not start */
+    bool passthrough;         /* the stream has no profiles: the source is the whole ladder */
     recorder_t *recorder;     /* NULL unless the session is recorded (and its dir could be made) */
     int width, height;        /* source picture, from metadata; 0 = unknown */
     double frame_rate;
@@ -330,10 +331,10 @@ static void on_segment(void *opaque, const segment_info_t *segment)
     if (source.bandwidth > b->source_bandwidth_bps)
         b->source_bandwidth_bps = source.bandwidth;
     write_master(b);
-    bool transcoding = b->transcoder && transcoder_active(b->transcoder);
-    if (b->transcoder && !transcoding) {
-        /* Source only: the source rendition is the whole ladder, written as it arrives. (Without
-         * a transcoder, the ladder could not start: Transcoding stays false.) */
+    bool transcoding = b->transcoder != NULL;
+    if (b->passthrough) {
+        /* The source rendition is the whole ladder, written as it arrives. (A ladder that could
+         * not start has no transcoder either: then Transcoding stays false.) */
         int64_t now = clock_now_ms();
         health_probe(&b->health, HEALTH_TRANSCODING, 1, now);
         health_probe(&b->health, HEALTH_TRANSCODE_REALTIME, 1, now);
@@ -477,6 +478,9 @@ static void broadcast_free(live_broadcast_t *b)
  * stored before the API checked names) leaves the broadcast source-only, and its health says so. */
 static void start_transcoder(live_broadcast_t *b)
 {
+    b->passthrough = ladder_is_passthrough(b->session.profiles_json);
+    if (b->passthrough)
+        return;
     const config_t *config = b->live->config;
     transcoder_config_t tc = {
         .live_dir = b->dir,

@@ -111,6 +111,13 @@ Test(ladder, null_means_default_and_empty_means_passthrough)
     cr_assert_eq(parse_ok("null").count, 4);
     cr_assert_eq(parse_ok("[]").count, 0);
     cr_assert_eq(parse_ok(" [ ] ").count, 0);
+    cr_assert(ladder_is_passthrough("[]"));
+    cr_assert(ladder_is_passthrough(" [ ] "));
+    cr_assert_not(ladder_is_passthrough(NULL));
+    cr_assert_not(ladder_is_passthrough("null"));
+    cr_assert_not(ladder_is_passthrough("[{\"name\":\"a\"}]"));
+    cr_assert_not(ladder_is_passthrough("[")); /* invalid: transcoder_new says why */
+    cr_assert_not(ladder_is_passthrough("{}"));
 }
 
 Test(ladder, every_field)
