@@ -18,10 +18,6 @@
 #include <string.h>
 
 #define TIMESTAMP_EXTENDED 0xFFFFFF
-/* Bytes a chunk stream keeps allocated between messages: enough for the usual inter frame, so a
- * steady video stream reuses its buffer; a keyframe's larger buffer is freed once delivered, as
- * with hundreds of publishers their keyframes rarely overlap. */
-#define RETAINED_BUFFER_MAX (16 * 1024)
 #define FIRST_BUFFER_SIZE 4096
 
 static const size_t message_header_size[4] = {11, 7, 3, 0};
@@ -196,13 +192,13 @@ static void release_buffer(rtmp_chunk_reader_t *r, chunk_stream_t *cs)
     cs->capacity = 0;
 }
 
-/* The caller is done with the last message: big buffers go back so that idle streams hold
- * little memory. */
+/* The caller is done with the last message: its buffer goes back, so a connection waiting for
+ * its next message holds none (with hundreds of publishers, few are mid-message at once). */
 static void release_delivered(rtmp_chunk_reader_t *r)
 {
     chunk_stream_t *cs = r->delivered;
     r->delivered = NULL;
-    if (cs && cs->capacity > RETAINED_BUFFER_MAX)
+    if (cs)
         release_buffer(r, cs);
 }
 

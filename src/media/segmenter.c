@@ -38,10 +38,7 @@
 #define CLOCK_JUMP_BACK_MS 1000     /* a track's clock going back further starts a new timeline */
 #define CLOCK_JUMP_FORWARD_MS 10000 /* and so does a leap forward of more than this */
 #define DEFAULT_VIDEO_FRAME_MS 33
-#define FRAME_DELTA_COUNT 16 /* video dts deltas kept to estimate the frame duration */
-/* Bytes of Annex B buffer kept between frames: the usual inter frame fits, while a keyframe's
- * larger buffer is freed after use (with hundreds of streams, their keyframes rarely overlap). */
-#define ANNEXB_RETAINED_MAX (16 * 1024)
+#define FRAME_DELTA_COUNT 16              /* video dts deltas kept to estimate the frame duration */
 #define INVALID_PACKETS_LOGGED 10         /* malformed packets logged; the counter has the rest */
 #define NO_NEXT_START INT64_MIN           /* close_segment: no next segment, estimate the end */
 #define DIR_MAX (SEGMENTER_PATH_MAX - 64) /* room for "/NNNNN...NNN.ts.tmp" after the dir */
@@ -121,8 +118,6 @@ struct segmenter {
     size_t video_delta_count, video_delta_next;
     segmenter_retired_t retired;
 
-    uint8_t *annexb;               /* conversion buffer, grows to the largest access unit */
-    size_t annexb_capacity;        /* bytes at annexb */
     AVPacket *packet;              /* reused for every write; never owns data */
     uint64_t dropped_before_start; /* dropped since the timeline last started, for the log */
     segmenter_stats_t stats;
@@ -765,18 +760,6 @@ static int cut_at_keyframe(segmenter_t *s, const media_packet_t *p)
     return close_ret < 0 ? close_ret : ret;
 }
 
-static int ensure_annexb_capacity(segmenter_t *s, size_t size)
-{
-    if (size <= s->annexb_capacity)
-        return 0;
-    uint8_t *grown = realloc(s->annexb, size);
-    if (!grown)
-        return fail(s, SEGMENTER_ERR_NOMEM, "out of memory converting a %zu-byte frame", size);
-    s->annexb = grown;
-    s->annexb_capacity = size;
-    return 0;
-}
-
 static int write_video(segmenter_t *s, const media_packet_t *p)
 {
     if (!s->slot[TRACK_VIDEO].present)
@@ -790,15 +773,14 @@ static int write_video(segmenter_t *s, const media_packet_t *p)
         ret = cut_at_keyframe(s, p);
     if (!s->seg.open || !mux_current(s, TRACK_VIDEO))
         return ret < 0 ? ret : drop(s); /* no segment, or waiting for a keyframe: new config */
-    if (ensure_annexb_capacity(s, size) < 0)
-        return SEGMENTER_ERR_NOMEM;
-    size_t written = codec_avc_to_annexb(&s->avc, p->data, p->size, p->is_keyframe, s->annexb);
-    int write_ret = write_packet(s, TRACK_VIDEO, p, s->annexb, written, p->is_keyframe);
-    if (s->annexb_capacity > ANNEXB_RETAINED_MAX) { /* a keyframe's: gone until the next one */
-        free(s->annexb);
-        s->annexb = NULL;
-        s->annexb_capacity = 0;
-    }
+    /* A buffer per frame rather than one kept per stream: with hundreds of streams, only the
+     * few writing at this moment hold one. */
+    uint8_t *annexb = malloc(size);
+    if (!annexb)
+        return fail(s, SEGMENTER_ERR_NOMEM, "out of memory converting a %zu-byte frame", size);
+    size_t written = codec_avc_to_annexb(&s->avc, p->data, p->size, p->is_keyframe, annexb);
+    int write_ret = write_packet(s, TRACK_VIDEO, p, annexb, written, p->is_keyframe);
+    free(annexb);
     return ret < 0 ? ret : write_ret; /* an error closing the last segment is still reported */
 }
 
@@ -1000,6 +982,5 @@ void segmenter_free(segmenter_t *s)
     forget_configs(s);
     hls_playlist_free(s->playlist);
     av_packet_free(&s->packet);
-    free(s->annexb);
     free(s);
 }
