@@ -38,10 +38,11 @@
 #define CLOCK_JUMP_BACK_MS 1000     /* a track's clock going back further starts a new timeline */
 #define CLOCK_JUMP_FORWARD_MS 10000 /* and so does a leap forward of more than this */
 #define DEFAULT_VIDEO_FRAME_MS 33
-#define FRAME_DELTA_COUNT 16              /* video dts deltas kept to estimate the frame duration */
-#define INVALID_PACKETS_LOGGED 10         /* malformed packets logged; the counter has the rest */
-#define NO_NEXT_START INT64_MIN           /* close_segment: no next segment, estimate the end */
-#define DIR_MAX (SEGMENTER_PATH_MAX - 64) /* room for "/NNNNN...NNN.ts.tmp" after the dir */
+#define FRAME_DELTA_COUNT 16      /* video dts deltas kept to estimate the frame duration */
+#define INVALID_PACKETS_LOGGED 10 /* malformed packets logged; the counter has the rest */
+#define NO_NEXT_START INT64_MIN   /* close_segment: no next segment, estimate the end */
+#define NAME_ROOM 64              /* bytes for "/NNNNN...NNN.ts.tmp" and the NUL */
+#define DIR_MAX (SEGMENTER_PATH_MAX - NAME_ROOM)
 
 enum { TRACK_VIDEO = 0, TRACK_AUDIO = 1, TRACK_COUNT = 2 };
 
@@ -77,7 +78,6 @@ typedef struct open_segment {
     int64_t max_pts_ms[TRACK_COUNT]; /* largest output pts written per track */
     int64_t program_date_time_ms;    /* ms since epoch */
     bool discontinuity;
-    char tmp_path[SEGMENTER_PATH_MAX]; /* "DIR/NNNNN.ts.tmp" */
 } open_segment_t;
 
 /* Maps the publisher's clock (input ms) to output ms for one run of that clock. */
@@ -93,9 +93,12 @@ typedef struct timeline {
 } timeline_t;
 
 struct segmenter {
-    char dir[DIR_MAX];
-    char playlist_path[SEGMENTER_PATH_MAX];
-    int64_t target_ms; /* media ms */
+    char *dir;           /* without trailing slashes */
+    char *playlist_path; /* "DIR/index.m3u8" */
+    char *tmp_path;      /* the open segment's file, "DIR/NNNNN.ts.tmp" */
+    char *path;          /* where it goes once closed, "DIR/NNNNN.ts" */
+    size_t path_size;    /* bytes at tmp_path and at path */
+    int64_t target_ms;   /* media ms */
     segmenter_callbacks_t callbacks;
     hls_playlist_t *playlist;
 
@@ -163,12 +166,11 @@ static const char *av_error_text(int code, char *buf, size_t size)
 
 /* ---- paths ---- */
 
-static void segment_path(const segmenter_t *s, int64_t sequence, const char *suffix, char *out,
-                         size_t size)
+static void segment_path(const segmenter_t *s, int64_t sequence, const char *suffix, char *out)
 {
     char name[32];
     hls_segment_name(sequence, name, sizeof name);
-    snprintf(out, size, "%s/%s%s", s->dir, name, suffix);
+    snprintf(out, s->path_size, "%s/%s%s", s->dir, name, suffix);
 }
 
 void segmenter_retire(segmenter_retired_t *retired, const char *dir, int64_t sequence,
@@ -177,11 +179,16 @@ void segmenter_retire(segmenter_retired_t *retired, const char *dir, int64_t seq
     retired->sequences[retired->count++] = sequence;
     if (retired->count <= SEGMENTER_KEEP_EXTRA)
         return;
-    char name[32], path[SEGMENTER_PATH_MAX];
+    char name[32];
     hls_segment_name(retired->sequences[0], name, sizeof name);
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (unlink(path) != 0 && errno != ENOENT)
-        log_warn(LOG_MODULE, "%s: cannot delete %s: %s", log_id, path, strerror(errno));
+    size_t path_size = strlen(dir) + 1 + sizeof name;
+    char *path = malloc(path_size); /* not on the stack: this runs deep in a connection thread */
+    if (path) {
+        snprintf(path, path_size, "%s/%s", dir, name);
+        if (unlink(path) != 0 && errno != ENOENT)
+            log_warn(LOG_MODULE, "%s: cannot delete %s: %s", log_id, path, strerror(errno));
+        free(path);
+    }
     retired->count--;
     memmove(retired->sequences, retired->sequences + 1,
             retired->count * sizeof retired->sequences[0]);
@@ -331,10 +338,10 @@ static void timeline_map(const segmenter_t *s, int track, const media_packet_t *
 
 static int open_file(segmenter_t *s, AVIOContext **pb)
 {
-    int ret = file_io_open(pb, s->seg.tmp_path);
+    int ret = file_io_open(pb, s->tmp_path);
     if (ret < 0) {
         char text[128];
-        return fail(s, SEGMENTER_ERR_IO, "cannot create %s: %s", s->seg.tmp_path,
+        return fail(s, SEGMENTER_ERR_IO, "cannot create %s: %s", s->tmp_path,
                     av_error_text(ret, text, sizeof text));
     }
     return 0;
@@ -454,7 +461,7 @@ static void abort_segment(segmenter_t *s)
         s->mux.ctx = NULL;
     }
     if (s->seg.open)
-        unlink(s->seg.tmp_path);
+        unlink(s->tmp_path);
     s->seg.open = false;
     s->next_discontinuity = true;
 }
@@ -469,11 +476,11 @@ static int mux_close_file(segmenter_t *s, bool end_run)
     if (ret >= 0 && ctx->pb->error < 0)
         ret = ctx->pb->error;
     if (ret < 0)
-        return fail(s, SEGMENTER_ERR_IO, "cannot write %s: %s", s->seg.tmp_path,
+        return fail(s, SEGMENTER_ERR_IO, "cannot write %s: %s", s->tmp_path,
                     av_error_text(ret, text, sizeof text));
     ret = file_io_close(&ctx->pb);
     if (ret < 0)
-        return fail(s, SEGMENTER_ERR_IO, "cannot close %s: %s", s->seg.tmp_path,
+        return fail(s, SEGMENTER_ERR_IO, "cannot close %s: %s", s->tmp_path,
                     av_error_text(ret, text, sizeof text));
     if (end_run) {
         avformat_free_context(ctx);
@@ -486,7 +493,7 @@ static int mux_close_file(segmenter_t *s, bool end_run)
 
 static int write_playlist(segmenter_t *s)
 {
-    char why[SEGMENTER_PATH_MAX + 128];
+    char why[sizeof s->errbuf];
     int ret = hls_playlist_write(s->playlist, s->playlist_path, why, sizeof why);
     if (ret == HLS_ERR_NOMEM)
         return fail(s, SEGMENTER_ERR_NOMEM, "%s", why);
@@ -506,7 +513,7 @@ static int open_segment(segmenter_t *s, int64_t start_ms, bool video, bool audio
         /* Before the first segment ever listed there is nothing to be discontinuous with. */
         .discontinuity = s->next_discontinuity && s->next_sequence > 0,
     };
-    segment_path(s, s->seg.sequence, ".tmp", s->seg.tmp_path, sizeof s->seg.tmp_path);
+    segment_path(s, s->seg.sequence, ".tmp", s->tmp_path);
     AVIOContext *pb = NULL;
     int ret = open_file(s, &pb);
     if (ret == 0)
@@ -516,7 +523,7 @@ static int open_segment(segmenter_t *s, int64_t start_ms, bool video, bool audio
             s->mux.ctx->pb = NULL;
         if (pb) {
             file_io_close(&pb);
-            unlink(s->seg.tmp_path);
+            unlink(s->tmp_path);
         }
         abort_segment(s); /* a run's muxer without a file is of no further use */
         return ret;
@@ -557,13 +564,13 @@ static void notify(segmenter_t *s, const hls_segment_t *entry, uint64_t bytes, c
 /* Renames the closed file into place, lists it, rewrites the playlist and reports it. */
 static int publish_segment(segmenter_t *s, int64_t end_ms)
 {
-    char path[SEGMENTER_PATH_MAX];
-    segment_path(s, s->seg.sequence, "", path, sizeof path);
+    char *path = s->path;
+    segment_path(s, s->seg.sequence, "", path);
     struct stat st;
-    if (rename(s->seg.tmp_path, path) != 0 || stat(path, &st) != 0) {
-        int code = fail(s, SEGMENTER_ERR_IO, "cannot rename %s into place: %s", s->seg.tmp_path,
+    if (rename(s->tmp_path, path) != 0 || stat(path, &st) != 0) {
+        int code = fail(s, SEGMENTER_ERR_IO, "cannot rename %s into place: %s", s->tmp_path,
                         strerror(errno));
-        unlink(s->seg.tmp_path);
+        unlink(s->tmp_path);
         s->next_discontinuity = true;
         return code;
     }
@@ -667,7 +674,7 @@ static int write_packet(segmenter_t *s, int track, const media_packet_t *p, cons
     pkt->size = 0;
     char text[128];
     if (ctx->pb->error < 0) {
-        fail(s, SEGMENTER_ERR_IO, "cannot write %s: %s", s->seg.tmp_path,
+        fail(s, SEGMENTER_ERR_IO, "cannot write %s: %s", s->tmp_path,
              av_error_text(ctx->pb->error, text, sizeof text));
         abort_segment(s);
         return SEGMENTER_ERR_IO;
@@ -951,11 +958,17 @@ segmenter_t *segmenter_new(const segmenter_config_t *config, const segmenter_cal
     segmenter_t *s = calloc(1, sizeof *s);
     if (!s)
         goto nomem;
-    snprintf(s->dir, sizeof s->dir, "%s", config->dir);
-    size_t len = strlen(s->dir);
-    while (len > 1 && s->dir[len - 1] == '/')
-        s->dir[--len] = '\0';
-    snprintf(s->playlist_path, sizeof s->playlist_path, "%s/index.m3u8", s->dir);
+    size_t len = strlen(config->dir);
+    while (len > 1 && config->dir[len - 1] == '/')
+        len--;
+    s->path_size = len + NAME_ROOM;
+    s->dir = strndup(config->dir, len);
+    s->playlist_path = malloc(s->path_size);
+    s->tmp_path = malloc(s->path_size);
+    s->path = malloc(s->path_size);
+    if (!s->dir || !s->playlist_path || !s->tmp_path || !s->path)
+        goto nomem;
+    snprintf(s->playlist_path, s->path_size, "%s/index.m3u8", s->dir);
     s->target_ms = target_ms;
     if (callbacks)
         s->callbacks = *callbacks;
@@ -982,5 +995,9 @@ void segmenter_free(segmenter_t *s)
     forget_configs(s);
     hls_playlist_free(s->playlist);
     av_packet_free(&s->packet);
+    free(s->dir);
+    free(s->playlist_path);
+    free(s->tmp_path);
+    free(s->path);
     free(s);
 }
