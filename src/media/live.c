@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -49,7 +50,8 @@ struct live_broadcast {
     int64_t ended_at_ms; /* ms since epoch when the last publish ended; guarded by live->lock */
 
     char stream_id[STORE_ID_SIZE];
-    char dir[PATH_MAX];       /* data/live/{playbackId} */
+    char *dir;                /* data/live/{playbackId} */
+    char *master_path;        /* dir/index.m3u8 */
     segmenter_t *segmenter;   /* connection thread only */
     transcoder_t *transcoder; /* NULL when source-only, or when the ladder could not start */
     bool passthrough;         /* the stream has no profiles: the source is the whole ladder */
@@ -94,51 +96,68 @@ static int make_dir(const char *path)
     return -1;
 }
 
-/* Removes the regular files inside dir and inside its subdirectories (a previous broadcast's
- * playlists and segments, source and renditions). */
-static void remove_files(const char *dir, int depth)
+/* Removes the regular files inside the directory dir_fd (taken and closed) and inside its
+ * subdirectories (a previous broadcast's playlists and segments, source and renditions). */
+static void remove_files(int dir_fd, int depth)
 {
-    DIR *d = opendir(dir);
-    if (!d)
+    DIR *d = fdopendir(dir_fd);
+    if (!d) {
+        close(dir_fd);
         return;
+    }
     struct dirent *entry;
     while ((entry = readdir(d))) {
         if (entry->d_name[0] == '.')
             continue;
-        char path[PATH_MAX + 256];
-        snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
         struct stat st;
-        if (lstat(path, &st) != 0)
+        if (fstatat(dirfd(d), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             continue;
-        if (S_ISREG(st.st_mode))
-            unlink(path);
-        else if (S_ISDIR(st.st_mode) && depth > 0)
-            remove_files(path, depth - 1);
+        if (S_ISREG(st.st_mode)) {
+            unlinkat(dirfd(d), entry->d_name, 0);
+        } else if (S_ISDIR(st.st_mode) && depth > 0) {
+            int fd = openat(dirfd(d), entry->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (fd >= 0)
+                remove_files(fd, depth - 1);
+        }
     }
     closedir(d);
 }
 
-/* Writes "a/b" into out; -1 when it does not fit. */
-static int join_path(char *out, size_t size, const char *a, const char *b)
+/* "a/b" in a new string (caller frees); NULL when out of memory. Paths are sized to their
+ * length: with hundreds of live streams, fixed PATH_MAX arrays add up. */
+static char *join_path(const char *a, const char *b)
 {
-    int len = snprintf(out, size, "%s/%s", a, b);
-    return len < 0 || (size_t)len >= size ? -1 : 0;
+    size_t size = strlen(a) + 1 + strlen(b) + 1;
+    char *out = malloc(size);
+    if (out)
+        snprintf(out, size, "%s/%s", a, b);
+    return out;
 }
 
-/* Lays out data/live/{playbackId}/source/ empty for a new session. */
-static int prepare_dirs(live_broadcast_t *b, const char *data_dir, const char *playback_id)
+/* Lays out data/live/{playbackId}/source/ (returned; caller frees) empty for a new session, and
+ * sets b->dir and b->master_path. NULL on failure, logged. */
+static char *prepare_dirs(live_broadcast_t *b, const char *data_dir, const char *playback_id)
 {
-    char live_dir[PATH_MAX], source_dir[PATH_MAX];
-    if (join_path(live_dir, sizeof live_dir, data_dir, "live") != 0 ||
-        join_path(b->dir, sizeof b->dir, live_dir, playback_id) != 0 ||
-        join_path(source_dir, sizeof source_dir, b->dir, SOURCE_RENDITION) != 0) {
-        log_error("live", "data directory path too long: %s", data_dir);
-        return -1;
+    char *live_dir = join_path(data_dir, "live");
+    b->dir = live_dir ? join_path(live_dir, playback_id) : NULL;
+    b->master_path = b->dir ? join_path(b->dir, "index.m3u8") : NULL;
+    char *source_dir = b->dir ? join_path(b->dir, SOURCE_RENDITION) : NULL;
+    bool ok = false;
+    if (!b->master_path || !source_dir)
+        log_error("live", "out of memory laying out a live directory");
+    else
+        ok = make_dir(live_dir) == 0 && make_dir(b->dir) == 0 && make_dir(source_dir) == 0;
+    if (ok) {
+        int fd = open(b->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0)
+            remove_files(fd, 1);
     }
-    if (make_dir(live_dir) != 0 || make_dir(b->dir) != 0 || make_dir(source_dir) != 0)
-        return -1;
-    remove_files(b->dir, 1);
-    return 0;
+    free(live_dir);
+    if (!ok) {
+        free(source_dir);
+        return NULL;
+    }
+    return source_dir;
 }
 
 /* Writes the master playlist: the renditions that have a playlist, then the source. Called
@@ -146,20 +165,28 @@ static int prepare_dirs(live_broadcast_t *b, const char *data_dir, const char *p
  * BANDWIDTH follows the peak segment so far (RFC 8216 wants it at least that). */
 static void write_master(live_broadcast_t *b)
 {
-    transcoder_rendition_t renditions[LADDER_MAX_RUNGS];
+    /* On the heap: this runs at the bottom of a connection thread's deepest call chain, and a
+     * thread keeps every stack page it ever touched. */
+    struct {
+        transcoder_rendition_t renditions[LADDER_MAX_RUNGS];
+        hls_variant_t variants[LADDER_MAX_RUNGS + 1];
+        char uris[LADDER_MAX_RUNGS][LADDER_NAME_MAX + sizeof "/index.m3u8"];
+    } *m = malloc(sizeof *m);
+    if (!m) {
+        log_error("live", "session %s: master playlist not written: out of memory", b->session.id);
+        return;
+    }
     size_t count =
-        b->transcoder ? transcoder_renditions(b->transcoder, renditions, LADDER_MAX_RUNGS) : 0;
+        b->transcoder ? transcoder_renditions(b->transcoder, m->renditions, LADDER_MAX_RUNGS) : 0;
     if (count > LADDER_MAX_RUNGS)
         count = LADDER_MAX_RUNGS;
-    hls_variant_t variants[LADDER_MAX_RUNGS + 1];
-    char uris[LADDER_MAX_RUNGS][LADDER_NAME_MAX + 16];
+    hls_variant_t *variants = m->variants;
     for (size_t i = 0; i < count; i++) {
-        const transcoder_rendition_t *r = &renditions[i];
-        if (join_path(uris[i], sizeof uris[i], r->name, "index.m3u8") != 0)
-            return;
+        const transcoder_rendition_t *r = &m->renditions[i];
+        snprintf(m->uris[i], sizeof m->uris[i], "%s/index.m3u8", r->name);
         uint64_t target = r->bitrate > 0 ? (uint64_t)r->bitrate : 0;
         variants[i] = (hls_variant_t){
-            .uri = uris[i],
+            .uri = m->uris[i],
             .bandwidth = r->peak_bps > target ? r->peak_bps : target,
             .average_bandwidth = r->average_bps,
             .width = r->width,
@@ -176,10 +203,10 @@ static void write_master(live_broadcast_t *b)
         .frame_rate = b->frame_rate,
         .codecs = b->source_codecs,
     };
-    char path[PATH_MAX], err[256];
-    if (join_path(path, sizeof path, b->dir, "index.m3u8") != 0 ||
-        hls_write_master(path, variants, count + 1, err, sizeof err) != 0)
-        log_error("live", "session %s: master playlist not written", b->session.id);
+    char err[256];
+    if (hls_write_master(b->master_path, variants, count + 1, err, sizeof err) != 0)
+        log_error("live", "session %s: master playlist not written: %s", b->session.id, err);
+    free(m);
 }
 
 /* ---- Store updates ------------------------------------------------------------------------- */
@@ -469,6 +496,8 @@ static void broadcast_free(live_broadcast_t *b)
     transcoder_free(b->transcoder);
     recorder_free(b->recorder);
     segmenter_free(b->segmenter);
+    free(b->dir);
+    free(b->master_path);
     store_session_clear(&b->session);
     pthread_mutex_destroy(&b->stats_lock);
     free(b);
@@ -507,9 +536,11 @@ static void start_transcoder(live_broadcast_t *b)
  * from the start, and live goes on. */
 static void start_recorder(live_broadcast_t *b)
 {
-    char dir[PATH_MAX], err[RECORDER_ERROR_MAX] = "";
-    if (recordings_dir(b->live->config, b->session.id, dir, sizeof dir) == 0)
+    char err[RECORDER_ERROR_MAX] = "";
+    char *dir = malloc(PATH_MAX); /* not on the stack: see write_master */
+    if (dir && recordings_dir(b->live->config, b->session.id, dir, PATH_MAX) == 0)
         b->recorder = recorder_new(dir, b->session.id, err, sizeof err);
+    free(dir);
     if (b->recorder)
         health_probe(&b->health, HEALTH_RECORDING, 1, clock_now_ms());
     else
@@ -533,9 +564,9 @@ static live_broadcast_t *broadcast_start(live_t *live, const store_stream_t *str
     health_init(&b->health);
     health_probe(&b->health, HEALTH_ACTIVE, 1, now);
     b->last_data_ms = now;
-    char source_dir[PATH_MAX], err[256];
-    if (!b->session.name || prepare_dirs(b, live->config->data_dir, stream->playback_id) != 0 ||
-        join_path(source_dir, sizeof source_dir, b->dir, SOURCE_RENDITION) != 0)
+    char *source_dir =
+        b->session.name ? prepare_dirs(b, live->config->data_dir, stream->playback_id) : NULL;
+    if (!source_dir)
         goto fail;
     segmenter_config_t seg_config = {
         .dir = source_dir,
@@ -543,7 +574,9 @@ static live_broadcast_t *broadcast_start(live_t *live, const store_stream_t *str
         .window_segments = live->config->hls_window_segments,
     };
     segmenter_callbacks_t callbacks = {.opaque = b, .on_segment = on_segment};
+    char err[256];
     b->segmenter = segmenter_new(&seg_config, &callbacks, err, sizeof err);
+    free(source_dir);
     if (!b->segmenter) {
         log_error("live", "stream %s: %s", stream->id, err);
         goto fail;
