@@ -203,15 +203,10 @@ char *hls_playlist_render(const hls_playlist_t *playlist)
     return render_text(render_media, playlist);
 }
 
-/* Writes text to path.tmp and renames it over path. */
-static int write_atomic(const char *path, const char *text, char *err, size_t err_size)
+/* Writes text to tmp, then renames tmp over path. */
+static int write_then_rename(const char *tmp, const char *path, const char *text, char *err,
+                             size_t err_size)
 {
-    char tmp[PATH_MAX];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        set_err(err, err_size, "playlist path too long: %s", path, 0);
-        return HLS_ERR_IO;
-    }
     FILE *file = fopen(tmp, "we");
     if (!file) {
         set_err(err, err_size, "cannot create %s: %s", tmp, errno);
@@ -233,6 +228,21 @@ static int write_atomic(const char *path, const char *text, char *err, size_t er
         return HLS_ERR_IO;
     }
     return 0;
+}
+
+/* Writes text to path.tmp and renames it over path. */
+static int write_atomic(const char *path, const char *text, char *err, size_t err_size)
+{
+    size_t tmp_size = strlen(path) + sizeof ".tmp";
+    char *tmp = malloc(tmp_size); /* not on the stack: playlists are written deep in a thread */
+    if (!tmp) {
+        set_err(err, err_size, "out of memory writing %s", path, 0);
+        return HLS_ERR_NOMEM;
+    }
+    snprintf(tmp, tmp_size, "%s.tmp", path);
+    int ret = write_then_rename(tmp, path, text, err, err_size);
+    free(tmp);
+    return ret;
 }
 
 int hls_playlist_write(const hls_playlist_t *playlist, const char *path, char *err, size_t err_size)
