@@ -47,10 +47,12 @@ static void condition_set(health_condition_t *c, int status, int64_t now_ms)
     c->last_probe_ms = now_ms;
     if (status < 0)
         return;
-    int64_t number = now_ms / HEALTH_BUCKET_MS;
+    int32_t number = (int32_t)(now_ms / HEALTH_BUCKET_MS);
     health_bucket_t *bucket = &c->buckets[number % HEALTH_BUCKETS];
     if (bucket->number != number)
         *bucket = (health_bucket_t){.number = number};
+    if (bucket->probes == UINT16_MAX)
+        return;
     bucket->probes++;
     bucket->true_probes += status == 1;
 }

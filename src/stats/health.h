@@ -24,10 +24,12 @@ typedef enum {
 #define HEALTH_BUCKETS 60
 #define HEALTH_BUCKET_MS 10000
 
+/* Kept small: every live session carries HEALTH_BUCKETS of them per condition. */
 typedef struct health_bucket {
-    int64_t number;       /* time_ms / HEALTH_BUCKET_MS of the probes counted here */
-    uint32_t probes;      /* non-null probes */
-    uint32_t true_probes; /* of which true */
+    int32_t number;       /* time_ms / HEALTH_BUCKET_MS of the probes counted here (ms since the
+                             epoch fit until the year 2650) */
+    uint16_t probes;      /* non-null probes; counting stops at UINT16_MAX */
+    uint16_t true_probes; /* of which true */
 } health_bucket_t;
 
 typedef struct health_condition {

@@ -126,3 +126,15 @@ Test(health, failed_recording_is_an_issue_with_its_reason)
                      "Recording failed: No space left on device");
     json_decref(issues);
 }
+
+Test(health, counts_stop_at_the_bucket_limit_and_keep_the_share)
+{
+    health_init(&health);
+    /* Today's clock (ms since the epoch): the bucket number must hold it. */
+    int64_t now = INT64_C(1795000000000);
+    for (int i = 0; i < 3 * UINT16_MAX; i++)
+        health_probe(&health, HEALTH_TRANSCODE_REALTIME, i % 3 == 0, now);
+    health_condition_t *c = &health.conditions[HEALTH_TRANSCODE_REALTIME];
+    cr_assert_float_eq(health_frequency(c, now, 60000), 1.0 / 3.0, 1e-4);
+    cr_assert_float_eq(health_frequency(c, now + HEALTH_BUCKET_MS * 5, 60000), 1.0 / 3.0, 1e-4);
+}
