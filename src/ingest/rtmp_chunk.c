@@ -18,7 +18,9 @@
 #include <string.h>
 
 #define TIMESTAMP_EXTENDED 0xFFFFFF
-#define FIRST_BUFFER_SIZE 4096
+/* A message's first buffer: the whole message up to this size (one allocation, no copies while
+ * it grows), so that a header announcing a huge message costs memory only as its bytes arrive. */
+#define FIRST_BUFFER_MAX (64 * 1024)
 
 static const size_t message_header_size[4] = {11, 7, 3, 0};
 
@@ -338,7 +340,7 @@ static int ensure_capacity(rtmp_chunk_reader_t *r, chunk_stream_t *cs, size_t ne
 {
     if (needed <= cs->capacity)
         return 0;
-    size_t next = cs->capacity ? cs->capacity * 2 : FIRST_BUFFER_SIZE;
+    size_t next = cs->capacity ? cs->capacity * 2 : FIRST_BUFFER_MAX;
     if (next > cs->length)
         next = cs->length;
     if (next < needed)
