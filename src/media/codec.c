@@ -279,14 +279,17 @@ static bool aac_read_object_type(bit_reader_t *bits, int *object_type)
     return true;
 }
 
-/* Reads samplingFrequencyIndex (and the 24-bit rate after index 15, flagged in *explicit_rate). */
-static bool aac_read_sample_rate(bit_reader_t *bits, int *sample_rate, bool *explicit_rate)
+/* Reads samplingFrequencyIndex into *index (and the 24-bit rate after index 15, flagged in
+ * *explicit_rate). */
+static bool aac_read_sample_rate(bit_reader_t *bits, int *sample_rate, unsigned *index_out,
+                                 bool *explicit_rate)
 {
     static const int rates[13] = {96000, 88200, 64000, 48000, 44100, 32000, 24000,
                                   22050, 16000, 12000, 11025, 8000,  7350};
     unsigned index;
     if (!bits_read(bits, 4, &index))
         return false;
+    *index_out = index;
     *explicit_rate = index == 15;
     if (index == 15) {
         unsigned rate;
@@ -310,8 +313,10 @@ static int aac_read_header(bit_reader_t *bits, codec_aac_config_t *config, int *
                            unsigned *channels, char *err, size_t err_size)
 {
     bool explicit_core_rate = false, explicit_sbr_rate = false;
+    unsigned core_rate_index = 0, sbr_rate_index = 0;
     if (!aac_read_object_type(bits, &config->object_type) ||
-        !aac_read_sample_rate(bits, &config->core_sample_rate, &explicit_core_rate) ||
+        !aac_read_sample_rate(bits, &config->core_sample_rate, &core_rate_index,
+                              &explicit_core_rate) ||
         !bits_read(bits, 4, channels)) {
         set_err(err, err_size, "AAC: truncated AudioSpecificConfig or reserved sample rate");
         return -1;
@@ -319,7 +324,8 @@ static int aac_read_header(bit_reader_t *bits, codec_aac_config_t *config, int *
     config->sample_rate = config->core_sample_rate;
     *core_type = config->object_type;
     if (*core_type == 5 || *core_type == 29) { /* explicit SBR / PS: output rate, then the core */
-        if (!aac_read_sample_rate(bits, &config->sample_rate, &explicit_sbr_rate) ||
+        if (!aac_read_sample_rate(bits, &config->sample_rate, &sbr_rate_index,
+                                  &explicit_sbr_rate) ||
             !aac_read_object_type(bits, core_type)) {
             set_err(err, err_size, "AAC: truncated HE-AAC AudioSpecificConfig");
             return -1;
@@ -329,6 +335,7 @@ static int aac_read_header(bit_reader_t *bits, codec_aac_config_t *config, int *
         set_err(err, err_size, "AAC: an explicit sample rate cannot be carried in ADTS");
         return -1;
     }
+    config->core_rate_index = (int)core_rate_index;
     return 0;
 }
 
@@ -365,6 +372,29 @@ int codec_aac_config_parse(const uint8_t *buf, size_t len, codec_aac_config_t *o
     }
     static const int channel_counts[8] = {0, 1, 2, 3, 4, 5, 6, 8};
     config.channels = channel_counts[channels];
+    config.channel_config = (int)channels;
+    config.core_object_type = core_type;
     *out = config;
     return 0;
+}
+
+size_t codec_aac_adts_header(const codec_aac_config_t *config, size_t frame_size,
+                             uint8_t out[CODEC_ADTS_HEADER_BYTES])
+{
+    if (config->channel_config == 0 || !aac_core_supported(config->core_object_type) ||
+        config->core_rate_index > 12 || frame_size > CODEC_AAC_MAX_FRAME_BYTES)
+        return 0;
+    unsigned profile = (unsigned)config->core_object_type - 1;
+    unsigned rate = (unsigned)config->core_rate_index;
+    unsigned channels = (unsigned)config->channel_config;
+    unsigned length = (unsigned)frame_size + CODEC_ADTS_HEADER_BYTES; /* 13 bits, with header */
+    unsigned fullness = 0x7FF; /* buffer fullness: variable bit rate */
+    out[0] = 0xFF;             /* syncword */
+    out[1] = 0xF1;             /* syncword, MPEG-4, layer 0, no CRC */
+    out[2] = (uint8_t)(profile << 6 | rate << 2 | channels >> 2);
+    out[3] = (uint8_t)((channels & 3) << 6 | length >> 11);
+    out[4] = (uint8_t)(length >> 3);
+    out[5] = (uint8_t)((length & 7) << 5 | fullness >> 6);
+    out[6] = (uint8_t)((fullness & 0x3F) << 2); /* one raw data block */
+    return CODEC_ADTS_HEADER_BYTES;
 }

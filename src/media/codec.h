@@ -14,6 +14,7 @@
 #define CODEC_MAX_FRAME_BYTES (16u << 20) /* larger access units are refused */
 #define CODEC_AAC_MAX_FRAME_BYTES 8184    /* ADTS frame length (13 bits) minus its 7-byte header */
 #define CODEC_AAC_FRAME_SAMPLES 1024      /* core samples per AAC frame (960 is refused) */
+#define CODEC_ADTS_HEADER_BYTES 7         /* an ADTS header without CRC */
 
 /* A parsed avcC. Owns parameter_sets; release with codec_avc_config_clear. */
 typedef struct codec_avc_config {
@@ -31,6 +32,9 @@ typedef struct codec_aac_config {
     int sample_rate; /* Hz of the decoded output (the SBR rate for explicit HE-AAC) */
     int core_sample_rate; /* Hz of the AAC core: CODEC_AAC_FRAME_SAMPLES at it make one frame */
     int channels;         /* from channelConfiguration; 0 = given in-band by a PCE */
+    int core_object_type; /* the AAC core's object type: 1..4 (Main, LC, SSR, LTP) */
+    int core_rate_index;  /* the core's samplingFrequencyIndex: 0..12 */
+    int channel_config;   /* channelConfiguration: 0 (a PCE) .. 7 */
 } codec_aac_config_t;
 
 /* Parses an avcC record into *out (which the caller clears later); returns 0, or -1 with a message
@@ -61,5 +65,11 @@ size_t codec_avc_to_annexb(const codec_avc_config_t *config, const uint8_t *au, 
  * sample rate, 960-sample frames, or the dependsOnCoreCoder / extension flags. */
 int codec_aac_config_parse(const uint8_t *buf, size_t len, codec_aac_config_t *out, char *err,
                            size_t err_size);
+
+/* Writes the ADTS header (no CRC) of a raw AAC frame of frame_size bytes into out, as MPEG-TS
+ * carries AAC, and returns CODEC_ADTS_HEADER_BYTES; 0 when the header alone cannot describe the
+ * frame: a channel layout given by a PCE, or a frame over CODEC_AAC_MAX_FRAME_BYTES. */
+size_t codec_aac_adts_header(const codec_aac_config_t *config, size_t frame_size,
+                             uint8_t out[CODEC_ADTS_HEADER_BYTES]);
 
 #endif

@@ -808,6 +808,25 @@ static int cut_audio_only(segmenter_t *s, const media_packet_t *p)
     return close_ret < 0 ? close_ret : ret;
 }
 
+/* MPEG-TS carries AAC as ADTS frames. Given raw frames, libavformat's mpegts muxer would wrap
+ * each one through an ADTS muxer of its own, with several allocations per frame; with hundreds
+ * of streams, the allocator's per-thread caches then hold tens of kB in every connection thread.
+ * The header is 7 bytes written here (libavformat still converts what it cannot describe). */
+static int write_adts(segmenter_t *s, const media_packet_t *p)
+{
+    uint8_t header[CODEC_ADTS_HEADER_BYTES];
+    if (codec_aac_adts_header(&s->aac, p->size, header) == 0)
+        return write_packet(s, TRACK_AUDIO, p, p->data, p->size, true);
+    uint8_t *frame = malloc(sizeof header + p->size);
+    if (!frame)
+        return fail(s, SEGMENTER_ERR_NOMEM, "out of memory writing a %zu-byte AAC frame", p->size);
+    memcpy(frame, header, sizeof header);
+    memcpy(frame + sizeof header, p->data, p->size);
+    int ret = write_packet(s, TRACK_AUDIO, p, frame, sizeof header + p->size, true);
+    free(frame);
+    return ret;
+}
+
 static int write_audio(segmenter_t *s, const media_packet_t *p)
 {
     if (!s->slot[TRACK_AUDIO].present)
@@ -823,7 +842,7 @@ static int write_audio(segmenter_t *s, const media_packet_t *p)
         ret = cut_audio_only(s, p);
     if (!s->seg.open || !mux_current(s, TRACK_AUDIO))
         return ret < 0 ? ret : drop(s); /* waiting for a keyframe; or joins at the next cut */
-    int write_ret = write_packet(s, TRACK_AUDIO, p, p->data, p->size, true);
+    int write_ret = write_adts(s, p);
     return ret < 0 ? ret : write_ret;
 }
 

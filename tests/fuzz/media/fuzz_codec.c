@@ -1,6 +1,6 @@
-/* libFuzzer harness for media/codec: avcC and AudioSpecificConfig parsing, and AVCC -> Annex B
- * conversion of an access unit under the parsed config. The first two bytes (little endian) give
- * the length of the config part; the rest is the access unit. */
+/* libFuzzer harness for media/codec: avcC and AudioSpecificConfig parsing, the ADTS header of a
+ * frame and AVCC -> Annex B conversion of an access unit under the parsed config. The first two
+ * bytes (little endian) give the length of the config part; the rest is the access unit. */
 /* fuzz-sources: src/media/codec.c src/util/log.c */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,7 +20,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
 
     codec_aac_config_t aac;
-    (void)codec_aac_config_parse(config_bytes, config_len, &aac, err, sizeof err);
+    if (codec_aac_config_parse(config_bytes, config_len, &aac, err, sizeof err) == 0) {
+        uint8_t adts[CODEC_ADTS_HEADER_BYTES];
+        size_t header = codec_aac_adts_header(&aac, au_len, adts);
+        if (header != 0 &&
+            (header != sizeof adts || adts[0] != 0xFF || (adts[1] & 0xF6) != 0xF0 ||
+             (size_t)((adts[3] & 3) << 11 | adts[4] << 3 | adts[5] >> 5) != au_len + sizeof adts))
+            abort(); /* a header must be ADTS and give the frame's length */
+    }
 
     codec_avc_config_t avc = {0};
     if (codec_avc_config_parse(config_bytes, config_len, &avc, err, sizeof err) == 0) {

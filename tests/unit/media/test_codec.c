@@ -167,6 +167,39 @@ Test(codec, aac_config_parses)
     cr_assert_eq(c.channels, 8);
 }
 
+Test(codec, aac_adts_headers)
+{
+    codec_aac_config_t c;
+    char err[128] = "";
+    uint8_t out[CODEC_ADTS_HEADER_BYTES];
+    const uint8_t lc_48k_stereo[] = {0x11, 0x90};
+    cr_assert_eq(codec_aac_config_parse(lc_48k_stereo, 2, &c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(codec_aac_adts_header(&c, 256, out), CODEC_ADTS_HEADER_BYTES);
+    const uint8_t lc_want[] = {0xFF, 0xF1, 0x4C, 0x80, 0x20, 0xFF, 0xFC}; /* 263 bytes in all */
+    cr_assert_arr_eq(out, lc_want, sizeof lc_want);
+    /* The largest frame: a 13-bit length of 8191. */
+    cr_assert_eq(codec_aac_adts_header(&c, CODEC_AAC_MAX_FRAME_BYTES, out),
+                 CODEC_ADTS_HEADER_BYTES);
+    const uint8_t max_want[] = {0xFF, 0xF1, 0x4C, 0x83, 0xFF, 0xFF, 0xFC};
+    cr_assert_arr_eq(out, max_want, sizeof max_want);
+    cr_assert_eq(codec_aac_adts_header(&c, CODEC_AAC_MAX_FRAME_BYTES + 1, out), 0);
+    /* HE-AAC: ADTS describes the AAC-LC core at 22050 Hz; the decoder finds SBR in-band. */
+    const uint8_t he[] = {0x2b, 0x92, 0x08, 0x00};
+    cr_assert_eq(codec_aac_config_parse(he, sizeof he, &c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(codec_aac_adts_header(&c, 100, out), CODEC_ADTS_HEADER_BYTES);
+    const uint8_t he_want[] = {0xFF, 0xF1, 0x5C, 0x80, 0x0D, 0x7F, 0xFC};
+    cr_assert_arr_eq(out, he_want, sizeof he_want);
+    const uint8_t seven_one[] = {0x11, 0xb8}; /* channel configuration 7: its high bit in byte 2 */
+    cr_assert_eq(codec_aac_config_parse(seven_one, 2, &c, err, sizeof err), 0);
+    cr_assert_eq(codec_aac_adts_header(&c, 256, out), CODEC_ADTS_HEADER_BYTES);
+    cr_assert_eq(out[2], 0x4D);
+    cr_assert_eq(out[3] >> 6, 3);
+    /* Channels given by a PCE: the header alone cannot say, libavformat writes the PCE. */
+    const uint8_t pce[] = {0x11, 0x80};
+    cr_assert_eq(codec_aac_config_parse(pce, 2, &c, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(codec_aac_adts_header(&c, 256, out), 0);
+}
+
 Test(codec, aac_config_rejects_malformed)
 {
     codec_aac_config_t c;
