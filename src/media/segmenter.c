@@ -811,11 +811,14 @@ static int cut_audio_only(segmenter_t *s, const media_packet_t *p)
 /* MPEG-TS carries AAC as ADTS frames. Given raw frames, libavformat's mpegts muxer would wrap
  * each one through an ADTS muxer of its own, with several allocations per frame; with hundreds
  * of streams, the allocator's per-thread caches then hold tens of kB in every connection thread.
- * The header is 7 bytes written here (libavformat still converts what it cannot describe). */
+ * The header is 7 bytes written here. libavformat still gets what it can take as is: a frame a
+ * publisher sent with its own ADTS header (its syncword; a raw frame cannot start so), and one
+ * whose header needs a PCE. */
 static int write_adts(segmenter_t *s, const media_packet_t *p)
 {
     uint8_t header[CODEC_ADTS_HEADER_BYTES];
-    if (codec_aac_adts_header(&s->aac, p->size, header) == 0)
+    bool has_adts = p->data[0] == 0xFF && (p->data[1] & 0xF0) == 0xF0;
+    if (has_adts || codec_aac_adts_header(&s->aac, p->size, header) == 0)
         return write_packet(s, TRACK_AUDIO, p, p->data, p->size, true);
     uint8_t *frame = malloc(sizeof header + p->size);
     if (!frame)

@@ -16,6 +16,7 @@
 
 #include <libavformat/avformat.h>
 
+#include "media/codec.h"
 #include "media/segmenter.h"
 #include "media_test_util.h"
 
@@ -174,6 +175,7 @@ typedef struct feed_opts {
     int64_t *fed_audio_dts_ms; /* when set, the dts of every audio frame fed (up to
                                   fed_audio_max), and their number in *fed_audio_count */
     size_t fed_audio_max, *fed_audio_count;
+    bool adts_audio; /* send each AAC frame with an ADTS header, as some publishers do */
 } feed_opts_t;
 
 static int64_t to_ms(int64_t ts, AVRational tb)
@@ -237,6 +239,18 @@ static int feed_file(segmenter_t *s, const char *path, const feed_opts_t *opts)
         if (!in_hole && pkt->stream_index == audio && opts->fed_audio_dts_ms) {
             cr_assert_lt(*opts->fed_audio_count, opts->fed_audio_max);
             opts->fed_audio_dts_ms[(*opts->fed_audio_count)++] = packet.dts_ms;
+        }
+        uint8_t adts[CODEC_ADTS_HEADER_BYTES + CODEC_AAC_MAX_FRAME_BYTES];
+        if (opts->adts_audio && pkt->stream_index == audio) {
+            codec_aac_config_t aac;
+            AVCodecParameters *par = st->codecpar;
+            cr_assert_eq(codec_aac_config_parse(par->extradata, par->extradata_size, &aac, NULL, 0),
+                         0);
+            cr_assert_eq(codec_aac_adts_header(&aac, packet.size, adts),
+                         (size_t)CODEC_ADTS_HEADER_BYTES);
+            memcpy(adts + CODEC_ADTS_HEADER_BYTES, packet.data, packet.size);
+            packet.data = adts;
+            packet.size += CODEC_ADTS_HEADER_BYTES;
         }
         if (!in_hole && (pkt->stream_index == video || pkt->stream_index == audio)) {
             int rc = segmenter_write(s, &packet);
@@ -435,6 +449,33 @@ Test(segmenter, audio_frames_share_pes_packets_and_stay_in_their_segment, .timeo
     cr_assert_eq(frames, input_audio.count - stats.dropped_packets,
                  "%zu of %zu audio frames in the segments, %llu dropped before the first keyframe",
                  frames, input_audio.count, (unsigned long long)stats.dropped_packets);
+    segmenter_free(s);
+    drop_area(&area);
+}
+
+/* Some publishers send AAC frames with their own ADTS header: the segments carry them once. */
+Test(segmenter, aac_frames_with_adts_headers_are_not_wrapped_twice, .timeout = 120)
+{
+    area_t area = make_area();
+    make_av(area.root, "in", 5, 30);
+    char in[512];
+    input_path(area.root, "in", in, sizeof in);
+    collected_t c = {0};
+    segmenter_t *s = new_segmenter(area.out, 2.0, 10, 0, &c);
+    feed_opts_t opts = {.adts_audio = true};
+    feed_file(s, in, &opts);
+    cr_assert_eq(segmenter_finish(s), 0, "%s", segmenter_strerror(s));
+    segmenter_stats_t stats;
+    segmenter_get_stats(s, &stats);
+    size_t frames = 0;
+    for (size_t i = 0; i < c.count; i++) {
+        const char *path = c.segments[i].path;
+        frames += probe_packets(path, "a:0").count;
+        cr_assert_eq(run("test -z \"$(ffmpeg -v error -i %s -map 0:a -f null - 2>&1)\"", path), 0,
+                     "%s: the audio does not decode cleanly", path);
+    }
+    probed_packets_t input_audio = probe_packets(in, "a:0");
+    cr_assert_eq(frames, input_audio.count - stats.dropped_packets);
     segmenter_free(s);
     drop_area(&area);
 }
