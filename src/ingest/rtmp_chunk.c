@@ -18,8 +18,8 @@
 #include <string.h>
 
 #define TIMESTAMP_EXTENDED 0xFFFFFF
-/* A message's first buffer: the whole message up to this size (one allocation, no copies while
- * it grows), so that a header announcing a huge message costs memory only as its bytes arrive. */
+/* A message up to this size gets its whole buffer at once, with no copies while it fills; a larger
+ * one grows as its bytes arrive, so a header announcing a huge message costs little by itself. */
 #define FIRST_BUFFER_MAX (64 * 1024)
 
 static const size_t message_header_size[4] = {11, 7, 3, 0};
