@@ -28,6 +28,7 @@
 
 #define LOG_MODULE "rtmp"
 #define RECV_BUFFER_SIZE (16 * 1024) /* bytes; the chunk reader copies out as bytes arrive */
+#define CARRY_MAX 64                 /* bytes a wait may leave unconsumed: part of a chunk header */
 #define RECV_TIMEOUT_MS 200          /* a connection thread wakes at least this often */
 #define SEND_TIMEOUT_MS 1000
 #define SEND_DEADLINE_MS 10000 /* a reply that cannot be sent for this long ends the connection */
@@ -61,11 +62,14 @@ struct conn_slot {
     atomic_bool done;
 };
 
-/* The connection thread's I/O state. */
+/* The connection thread's I/O state. The receive buffer is held only while bytes are handled:
+ * a connection waiting for data keeps what it has not consumed in carry, so hundreds of
+ * publishers waiting between media bursts hold no buffer. */
 typedef struct conn_io {
     conn_slot_t *slot;
-    uint8_t *buf; /* RECV_BUFFER_SIZE bytes */
+    uint8_t *buf; /* RECV_BUFFER_SIZE bytes, or NULL while waiting (then bytes are in carry) */
     size_t len;   /* bytes received and not consumed */
+    uint8_t carry[CARRY_MAX];
 } conn_io_t;
 
 static bool stopping(const rtmp_server_t *server)
@@ -124,10 +128,47 @@ static int send_all(void *opaque, const uint8_t *buf, size_t len)
     return 0;
 }
 
+/* Gives the receive buffer back while waiting, unless it holds more than carry can. */
+static void release_buffer(conn_io_t *io)
+{
+    if (!io->buf || io->len > sizeof io->carry)
+        return;
+    memcpy(io->carry, io->buf, io->len);
+    free(io->buf);
+    io->buf = NULL;
+}
+
+/* Takes a receive buffer, with the carried bytes at its start. 0, or -1 when out of memory. */
+static int take_buffer(conn_io_t *io)
+{
+    if (io->buf)
+        return 0;
+    io->buf = malloc(RECV_BUFFER_SIZE);
+    if (!io->buf)
+        return -1;
+    memcpy(io->buf, io->carry, io->len);
+    return 0;
+}
+
 /* One recv into the free part of the buffer: > 0 bytes, 0 = timeout (try again), -1 = closed or
- * failed (reason set). */
+ * failed (reason set). Without a buffer, waits for data (poll honours SO_RCVLOWAT as recv does)
+ * and only then takes one. */
 static ssize_t receive(conn_io_t *io, const char **reason)
 {
+    if (!io->buf) {
+        struct pollfd ready = {.fd = io->slot->fd, .events = POLLIN};
+        int n = poll(&ready, 1, RECV_TIMEOUT_MS);
+        if (n == 0 || (n < 0 && errno == EINTR))
+            return 0;
+        if (n < 0) {
+            *reason = "receive error";
+            return -1;
+        }
+        if (take_buffer(io) < 0) {
+            *reason = "out of memory";
+            return -1;
+        }
+    }
     if (io->len == RECV_BUFFER_SIZE) {
         *reason = "receive buffer full"; /* cannot happen: feed leaves < 1 chunk header */
         return -1;
@@ -221,7 +262,7 @@ static void linger_close(conn_io_t *io)
 /* Feeds buffered bytes and runs periodic work; true when the connection asked to close. */
 static bool process(conn_io_t *io, rtmp_conn_t *conn, int64_t now)
 {
-    if (io->len > 0) {
+    if (io->buf && io->len > 0) { /* carried bytes were fed already: they wait for more */
         size_t used = 0;
         int rc = rtmp_conn_feed(conn, io->buf, io->len, &used, now);
         consume(io, used);
@@ -281,6 +322,7 @@ static const char *serve(conn_io_t *io, rtmp_conn_t *conn, bool *wants_linger)
             return rtmp_conn_close_reason(conn);
         }
         update_wake_batch(io, &wake, conn, clock_monotonic_ms());
+        release_buffer(io);
         ssize_t n = receive(io, &reason);
         if (n < 0)
             return stopping(server) ? "server stopping" : reason; /* stop shuts sockets down */

@@ -436,6 +436,44 @@ Test(rtmp_server, obs_form_with_raw_client)
     tbuf_free(&out);
 }
 
+/* A connection waiting for data holds no receive buffer, only the few bytes of a chunk header it
+ * could not use yet: they must survive every wait, however the bytes are split. */
+Test(rtmp_server, chunk_headers_split_across_waits)
+{
+    int fd = client_handshake();
+    tbuf_t out = {0};
+    tc_obs_publish(&out, "live", "SPLITKEY");
+    tc_media(&out, 128, RTMP_MSG_VIDEO, 1, 0, tc_avc_sequence_header,
+             sizeof tc_avc_sequence_header);
+    client_send_buf(fd, &out);
+    cr_assert(wait_for(&rec.media_count, 1, 3000));
+    /* A keyframe whose first chunk header arrives in two parts, with waits longer than the
+     * receive timeout in between. */
+    tc_media(&out, 128, RTMP_MSG_VIDEO, 1, 40, tc_avc_keyframe, sizeof tc_avc_keyframe);
+    client_send(fd, out.data, 5);
+    usleep(450 * 1000);
+    client_send(fd, out.data + 5, out.len - 5);
+    out.len = 0;
+    cr_assert(wait_for(&rec.media_count, 2, 3000));
+    /* Another, a byte at a time. */
+    tc_media(&out, 128, RTMP_MSG_VIDEO, 1, 80, tc_avc_keyframe, sizeof tc_avc_keyframe);
+    for (size_t i = 0; i < out.len; i++) {
+        client_send(fd, out.data + i, 1);
+        usleep(1000);
+    }
+    out.len = 0;
+    cr_assert(wait_for(&rec.media_count, 3, 3000));
+    tparser_t parser; /* read the replies, so that closing does not reset the connection */
+    tp_init(&parser);
+    cr_assert_not(client_read(fd, &parser, 300));
+    cr_assert_not_null(tp_find_status(&parser, "NetStream.Publish.Start"));
+    close(fd);
+    cr_assert(wait_for(&rec.unpublishes, 1, 3000));
+    cr_assert_str_eq(rec.unpublish_reason, "closed by the peer");
+    tp_free(&parser);
+    tbuf_free(&out);
+}
+
 Test(rtmp_server, refusal_reaches_the_raw_client_before_close)
 {
     int fd = client_handshake();
