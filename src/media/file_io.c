@@ -11,6 +11,8 @@
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 
+#include "util/fd_io.h"
+
 /* libavformat hands over what its buffer holds at every flush point (the mpegts muxer sets one
  * after each PES packet), so without a second buffer every packet would be its own write(). */
 #define AVIO_BUFFER_SIZE 2048
@@ -21,18 +23,11 @@ typedef struct file_io {
     uint8_t buf[FILE_IO_BUFFER_SIZE];
 } file_io_t;
 
+/* 0, or a negative AVERROR. */
 static int write_fd(int fd, const uint8_t *data, size_t size)
 {
-    while (size > 0) {
-        ssize_t n = write(fd, data, size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return AVERROR(errno);
-        data += n;
-        size -= (size_t)n;
-    }
-    return 0;
+    int error = fd_write_all(fd, data, size);
+    return error ? AVERROR(error) : 0;
 }
 
 static int drain(file_io_t *f)

@@ -13,6 +13,7 @@
 #include "media/recorder.h"
 
 #include "media/ts_mux.h"
+#include "util/fd_io.h"
 #include "util/log.h"
 
 #include <dirent.h>
@@ -206,17 +207,7 @@ static int write_atomic(const char *path, const char *text, size_t len, char *er
     if (fd < 0)
         return set_err(err, err_size, RECORDER_ERR_IO, "cannot create %s: %s", tmp,
                        strerror(errno));
-    size_t done = 0;
-    int write_errno = 0;
-    while (done < len && !write_errno) {
-        ssize_t n = write(fd, text + done, len - done);
-        if (n > 0)
-            done += (size_t)n;
-        else if (n < 0 && errno != EINTR)
-            write_errno = errno;
-        else if (n == 0)
-            write_errno = EIO;
-    }
+    int write_errno = fd_write_all(fd, text, len);
     if (close(fd) != 0 && !write_errno)
         write_errno = errno;
     if (write_errno) {
@@ -334,15 +325,7 @@ static int copy_fd(int from, int to)
             result = n < 0 ? errno : 0;
             break;
         }
-        for (ssize_t done = 0; done < n && !result;) {
-            ssize_t w = write(to, buf + done, (size_t)(n - done));
-            if (w > 0)
-                done += w;
-            else if (w < 0 && errno != EINTR)
-                result = errno;
-            else if (w == 0)
-                result = EIO;
-        }
+        result = fd_write_all(to, buf, (size_t)n);
         if (result)
             break;
     }
