@@ -58,11 +58,12 @@ __attribute__((unused)) static uint64_t file_size(const char *path)
     return (uint64_t)st.st_size;
 }
 
-__attribute__((unused)) static double probe_duration(const char *path)
+/* A number of the file's format section as ffprobe reports it ("duration", "start_time"). */
+__attribute__((unused)) static double probe_format_number(const char *path, const char *field)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 %s", path);
+    snprintf(cmd, sizeof cmd, "ffprobe -v error -show_entries format=%s -of default=nw=1:nk=1 %s",
+             field, path);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
     char line[128] = "";
@@ -70,6 +71,11 @@ __attribute__((unused)) static double probe_duration(const char *path)
     int status = pclose(p);
     cr_assert(got && WEXITSTATUS(status) == 0, "ffprobe failed on %s", path);
     return strtod(line, NULL);
+}
+
+__attribute__((unused)) static double probe_duration(const char *path)
+{
+    return probe_format_number(path, "duration");
 }
 
 /* One stream's packets as ffprobe reads them back (frames that share a PES packet get the

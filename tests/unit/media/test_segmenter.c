@@ -65,16 +65,7 @@ static void make_av(const char *dir, const char *name, int seconds, int gop)
 
 static double probe_start_time(const char *path)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "ffprobe -v error -show_entries format=start_time -of default=nw=1:nk=1 %s", path);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    char line[128] = "";
-    char *got = fgets(line, sizeof line, p);
-    pclose(p);
-    cr_assert_not_null(got);
-    return strtod(line, NULL);
+    return probe_format_number(path, "start_time");
 }
 
 /* Codecs of a file's streams in index order, e.g. "h264,aac,". ffprobe prints a stream twice
