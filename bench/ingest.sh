@@ -452,7 +452,7 @@ run_nginx() { # n
     # Only a root master switches workers to another user (default nobody, who cannot write $tmp).
     [ "$(id -u)" -eq 0 ] && user_line="user $(id -un) $(id -gn);"
     # One worker: nginx-rtmp's live application is per worker process, so a shared live app (and
-    # its HLS writer) needs a single worker; streamd, by contrast, runs a thread per connection.
+    # its HLS writer) needs a single worker; streamd, by contrast, runs one event loop per core.
     cat >"$dir/nginx.conf" <<EOF
 load_module $RTMP_MODULE;
 $user_line

@@ -42,6 +42,8 @@ static const option_spec_t options[] = {
      "debug, info, warn or error (default info)"},
     {"http-threads", "STREAMD_HTTP_THREADS", OPT_INT, offsetof(config_t, http_threads), 0,
      "HTTP worker threads (default: one per core)"},
+    {"rtmp-threads", "STREAMD_RTMP_THREADS", OPT_INT, offsetof(config_t, rtmp_threads), 0,
+     "RTMP event-loop threads, each serving many publishers (default: one per core, at most 16)"},
     {"segment-seconds", "STREAMD_SEGMENT_SECONDS", OPT_SECONDS, offsetof(config_t, segment_seconds),
      0, "target HLS segment duration (default 2)"},
     {"reconnect-window", "STREAMD_RECONNECT_WINDOW", OPT_INT,

@@ -32,6 +32,7 @@ typedef struct config {
     char api_key[256];            /* --api-key, STREAMD_API_KEY; "" = generate on first start */
     log_level_t log_level;        /* --log-level, STREAMD_LOG_LEVEL; default info */
     int http_threads;             /* --http-threads, STREAMD_HTTP_THREADS; 0 = one per core */
+    int rtmp_threads;             /* --rtmp-threads: RTMP event loops; 0 = one per core (max 16) */
     double segment_seconds;       /* --segment-seconds: target segment duration, media seconds */
     int reconnect_window_s;       /* --reconnect-window: seconds a session waits for a reconnect */
     int hls_window_segments;      /* --hls-window: segments listed in a live playlist */

@@ -91,8 +91,11 @@ ingest_t *ingest_start(live_t *live, const config_t *config, char *err, size_t e
         .should_stop = should_stop,
         .on_unpublish = on_unpublish,
     };
+    rtmp_limits_t limits;
+    rtmp_limits_default(&limits);
+    limits.io_threads = (uint32_t)config->rtmp_threads;
     ingest->rtmp =
-        rtmp_server_start(config->rtmp.host, config->rtmp.port, NULL, &handlers, err, err_size);
+        rtmp_server_start(config->rtmp.host, config->rtmp.port, &limits, &handlers, err, err_size);
     if (!ingest->rtmp) {
         free(ingest);
         return NULL;

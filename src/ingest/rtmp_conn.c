@@ -61,6 +61,7 @@ struct rtmp_conn {
 void rtmp_limits_default(rtmp_limits_t *limits)
 {
     limits->max_connections = 1024;
+    limits->io_threads = 0;
     limits->handshake_timeout_ms = 10000;
     limits->idle_timeout_ms = 10000;
     limits->max_streams_per_connection = 8;

@@ -2,8 +2,7 @@
  * bytes into commands, replies, publish decisions and media for the publish handlers. It does no
  * I/O of its own: bytes come in through rtmp_conn_feed and replies leave through the send
  * callback, so rtmp_server.c owns the socket and tests and fuzzers can drive it directly.
- * A connection object is used by one thread (its connection thread); the handlers are called on
- * that thread. */
+ * A connection object is used by one thread at a time; the handlers are called on that thread. */
 #ifndef STREAMD_INGEST_RTMP_CONN_H
 #define STREAMD_INGEST_RTMP_CONN_H
 
@@ -16,7 +15,8 @@
 #include "ingest/rtmp_chunk.h"
 
 typedef struct rtmp_limits {
-    uint32_t max_connections;            /* open connections, server-wide (default 1024) */
+    uint32_t max_connections; /* open connections, server-wide (default 1024) */
+    uint32_t io_threads; /* event loops serving the connections (0 = one per CPU, at most 16) */
     uint32_t handshake_timeout_ms;       /* ms from accept to a complete handshake (10000) */
     uint32_t idle_timeout_ms;            /* ms without a received byte before closing (10000) */
     uint32_t max_streams_per_connection; /* createStream calls answered (8) */
@@ -24,8 +24,9 @@ typedef struct rtmp_limits {
     amf0_limits_t amf0;                  /* commands and metadata */
 } rtmp_limits_t;
 
-/* The interface to the rest of the server. Handlers run on connection threads, several at once:
- * they must be thread-safe among themselves. publish_ctx is the handler's own pointer. */
+/* The interface to the rest of the server. Handlers run on the server's threads, several at once:
+ * they must be thread-safe among themselves. The calls for one publish come one after the other,
+ * on_publish first and on_unpublish last. publish_ctx is the handler's own pointer. */
 typedef struct rtmp_publish_handlers {
     void *opaque;
     /* A client wants to publish stream_key on app. Return 0 to accept (set *publish_ctx to your
@@ -47,7 +48,8 @@ typedef struct rtmp_publish_handlers {
      * deleted or suspended through the API). May be NULL. */
     bool (*should_stop)(void *publish_ctx);
     /* The publish ended (unpublish, disconnect, timeout, error, should_stop); reason for the log.
-     * Called exactly once per accepted publish, from the connection thread. */
+     * Called exactly once per accepted publish. rtmp_server runs it on a thread of its own, so it
+     * may take its time (finishing a transcode) without holding up other connections. */
     void (*on_unpublish)(void *publish_ctx, const char *reason);
 } rtmp_publish_handlers_t;
 

@@ -1,7 +1,10 @@
-/* The RTMP ingest server: one listener thread accepting connections and one thread per
- * connection (blocking socket with short timeouts) that runs the handshake and then an
- * rtmp_conn state machine, calling the publish handlers (see rtmp_conn.h) on that thread.
- * rtmp_server_start / rtmp_server_stop are called by the thread that owns the server context. */
+/* The RTMP ingest server: one listener thread accepting connections, a few event-loop threads
+ * (epoll, non-blocking sockets) that each serve their share of the connections through the
+ * handshake and an rtmp_conn state machine, and one thread that runs on_unpublish. The publish
+ * handlers (see rtmp_conn.h) run on the loop that serves the connection, on_unpublish on that
+ * last thread. A connection costs its state and buffers only, no thread: hundreds of publishers
+ * fit in little memory (bench/RESULTS.md). rtmp_server_start / rtmp_server_stop are called by the
+ * thread that owns the server context. */
 #ifndef STREAMD_INGEST_RTMP_SERVER_H
 #define STREAMD_INGEST_RTMP_SERVER_H
 

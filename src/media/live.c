@@ -52,7 +52,7 @@ struct live_broadcast {
     char stream_id[STORE_ID_SIZE];
     char *dir;                /* data/live/{playbackId} */
     char *master_path;        /* dir/index.m3u8 */
-    segmenter_t *segmenter;   /* connection thread only */
+    segmenter_t *segmenter;   /* ingest only */
     transcoder_t *transcoder; /* NULL when source-only, or when the ladder could not start */
     bool passthrough;         /* the stream has no profiles: the source is the whole ladder */
     recorder_t *recorder;     /* NULL unless the session is recorded (and its dir could be made) */
@@ -329,7 +329,7 @@ static void record_segment(live_broadcast_t *b, const char *name, const segment_
     pthread_mutex_unlock(&b->stats_lock);
 }
 
-/* A source segment is complete (connection thread). */
+/* A source segment is complete (ingest). */
 static void on_segment(void *opaque, const segment_info_t *segment)
 {
     live_broadcast_t *b = opaque;
@@ -449,7 +449,7 @@ static void on_source_segment_done(void *opaque, int64_t sequence, double durati
                  b->session.id, (long long)sequence, elapsed_s, duration_s);
 }
 
-/* The transcoder had no room for a source segment (connection thread, inside submit). */
+/* The transcoder had no room for a source segment (ingest, inside submit). */
 static void on_dropped(void *opaque, int64_t sequence)
 {
     live_broadcast_t *b = opaque;

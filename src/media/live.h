@@ -1,8 +1,9 @@
 /* Live broadcasts of this node: for every stream that is publishing, or that stopped less than
  * the reconnect window ago, one pipeline that owns its session row, its source segmenter and its
- * counters. Ingest calls the broadcast functions from the connection thread that owns the
- * publish; the API calls live_stop_stream from its threads; a housekeeping thread finalizes
- * sessions whose reconnect window has passed. Thread-safe as documented per function. */
+ * counters. Ingest calls the broadcast functions for one publish one after the other (an RTMP
+ * event loop, then the RTMP unpublish thread for live_unpublish); the API calls live_stop_stream
+ * from its threads; a housekeeping thread finalizes sessions whose reconnect window has passed.
+ * Thread-safe as documented per function. */
 #ifndef STREAMD_MEDIA_LIVE_H
 #define STREAMD_MEDIA_LIVE_H
 
@@ -31,24 +32,24 @@ void live_free(live_t *live);
 int live_publish(live_t *live, const char *stream_key, const char *peer, live_broadcast_t **out,
                  char *reason, size_t reason_size);
 
-/* Source metadata announced by the publisher (0 = unknown). Connection thread. */
+/* Source metadata announced by the publisher (0 = unknown). Ingest. */
 void live_metadata(live_broadcast_t *broadcast, int width, int height, double frame_rate);
 
 /* One media packet of the broadcast. Returns 0, or -1 when the broadcast cannot go on (the
- * publisher should be disconnected). Connection thread. */
+ * publisher should be disconnected). Ingest. */
 int live_media(live_broadcast_t *broadcast, const media_packet_t *packet);
 
-/* Counts bytes received from the publisher (for ingestRate). Connection thread. */
+/* Counts bytes received from the publisher (for ingestRate). Ingest. */
 void live_bytes(live_broadcast_t *broadcast, uint64_t bytes);
 
-/* Polled at least twice a second by the connection thread: writes the live state to the store
+/* Polled at least twice a second by ingest: writes the live state to the store
  * at least once a second, and returns true when the broadcast must end now (terminated,
  * deleted or suspended through the API). */
 bool live_poll(live_broadcast_t *broadcast);
 
 /* The publish ended: the last segment is closed and counted, rates fall to 0, the stream goes
  * inactive and the playlist ends. The session stays open for the reconnect window. The handle
- * is invalid afterwards. Connection thread. */
+ * is invalid afterwards. Ingest; may take seconds (the transcoder finishes its queue). */
 void live_unpublish(live_broadcast_t *broadcast, const char *reason);
 
 /* Ends the broadcast of stream_id, if any (API: terminate, delete, suspend). Any thread. */

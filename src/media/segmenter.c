@@ -182,7 +182,7 @@ void segmenter_retire(segmenter_retired_t *retired, const char *dir, int64_t seq
     char name[32];
     hls_segment_name(retired->sequences[0], name, sizeof name);
     size_t path_size = strlen(dir) + 1 + sizeof name;
-    char *path = malloc(path_size); /* not on the stack: this runs deep in a connection thread */
+    char *path = malloc(path_size);
     if (path) {
         snprintf(path, path_size, "%s/%s", dir, name);
         if (unlink(path) != 0 && errno != ENOENT)
@@ -809,8 +809,7 @@ static int cut_audio_only(segmenter_t *s, const media_packet_t *p)
 }
 
 /* MPEG-TS carries AAC as ADTS frames. Given raw frames, libavformat's mpegts muxer would wrap
- * each one through an ADTS muxer of its own, with several allocations per frame; with hundreds
- * of streams, the allocator's per-thread caches then hold tens of kB in every connection thread.
+ * each one through an ADTS muxer of its own, with several allocations per frame.
  * The header is 7 bytes written here. libavformat still gets what it can take as is: a frame a
  * publisher sent with its own ADTS header (its syncword; a raw frame cannot start so), and one
  * whose header needs a PCE. */

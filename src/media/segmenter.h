@@ -17,8 +17,8 @@
  * can still fetch them: a recorder that wants every segment must take it (link or copy) in
  * on_segment.
  *
- * Threads: a segmenter belongs to one thread (the ingest connection thread); every call, and the
- * on_segment callback, happens on it. Different segmenters are independent. */
+ * Threads: a segmenter belongs to one publish; its calls, and the on_segment callback, come one
+ * after the other (from ingest). Different segmenters are independent. */
 #ifndef STREAMD_MEDIA_SEGMENTER_H
 #define STREAMD_MEDIA_SEGMENTER_H
 

@@ -40,13 +40,15 @@ Test(config, media_flags)
     config_t cfg;
     char err[256];
     char *argv[] = {
-        "streamd",       "--segment-seconds", "1.5", "--reconnect-window=5", "--hls-window", "0",
-        "--x264-preset", "ultrafast",         NULL};
+        "streamd", "--segment-seconds", "1.5",       "--reconnect-window=5", "--hls-window",
+        "0",       "--x264-preset",     "ultrafast", "--rtmp-threads",       "3",
+        NULL};
     cr_assert_eq(parse(&cfg, argv, NULL, err), 0, "%s", err);
     cr_assert_float_eq(cfg.segment_seconds, 1.5, 1e-9);
     cr_assert_eq(cfg.reconnect_window_s, 5);
     cr_assert_eq(cfg.hls_window_segments, 0);
     cr_assert_str_eq(cfg.x264_preset, "ultrafast");
+    cr_assert_eq(cfg.rtmp_threads, 3);
     cr_assert_eq(cfg.recordings_max_age_s, 0);
     const struct {
         const char *text;

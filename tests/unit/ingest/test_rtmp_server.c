@@ -25,7 +25,7 @@
 
 extern char **environ;
 
-/* ---- recording handlers (called on connection threads) ---- */
+/* ---- recording handlers (called on the server's threads) ---- */
 
 typedef struct media_record {
     flv_media_kind_t kind;
@@ -36,6 +36,7 @@ typedef struct media_record {
 typedef struct recorder {
     pthread_mutex_t lock;
     int publishes;
+    int64_t publish_ms; /* of the last on_publish */
     char app[64], key[64];
     bool refuse;
     bool stop;
@@ -44,6 +45,7 @@ typedef struct recorder {
     media_record_t media[4096];
     int metadata;
     uint64_t bytes;
+    int unpublish_delay_ms; /* on_unpublish takes this long, as ending a transcode may */
     int unpublishes;
     int64_t unpublish_ms;
     char unpublish_reason[256];
@@ -58,6 +60,7 @@ static int on_publish(void *opaque, const char *app, const char *key, const char
     (void)peer;
     pthread_mutex_lock(&rec.lock);
     rec.publishes++;
+    rec.publish_ms = clock_monotonic_ms();
     snprintf(rec.app, sizeof rec.app, "%s", app);
     snprintf(rec.key, sizeof rec.key, "%s", key);
     bool refuse = rec.refuse || strcmp(key, "BADKEY") == 0;
@@ -115,6 +118,11 @@ static bool should_stop(void *ctx)
 static void on_unpublish(void *ctx, const char *reason)
 {
     (void)ctx;
+    pthread_mutex_lock(&rec.lock);
+    int delay_ms = rec.unpublish_delay_ms;
+    pthread_mutex_unlock(&rec.lock);
+    struct timespec delay = {.tv_sec = delay_ms / 1000, .tv_nsec = delay_ms % 1000 * 1000000L};
+    nanosleep(&delay, NULL);
     pthread_mutex_lock(&rec.lock);
     rec.unpublishes++;
     rec.unpublish_ms = clock_monotonic_ms();
@@ -606,6 +614,72 @@ Test(rtmp_server, connection_limit)
         close(d);
     }
     cr_assert(served);
+}
+
+static void set_unpublish_delay(int ms)
+{
+    pthread_mutex_lock(&rec.lock);
+    rec.unpublish_delay_ms = ms;
+    pthread_mutex_unlock(&rec.lock);
+}
+
+/* Ending a publish can take seconds (a transcoder finishing its queue). It runs off the event
+ * loops: another publisher served by the same loop keeps flowing meanwhile. */
+Test(rtmp_server, slow_unpublish_does_not_hold_up_the_loop)
+{
+    rtmp_server_stop(server);
+    rtmp_limits_t limits;
+    rtmp_limits_default(&limits);
+    limits.io_threads = 1;
+    server = start(&limits);
+    set_unpublish_delay(2000);
+    int first = client_handshake();
+    tbuf_t out = {0};
+    tc_obs_publish(&out, "live", "FIRST");
+    client_send_buf(first, &out);
+    cr_assert(wait_for(&rec.publishes, 1, 3000));
+    client_read(first, NULL, 200); /* the replies: a close with unread data would be a reset */
+    close(first);
+
+    int second = client_handshake();
+    tc_obs_publish(&out, "live", "SECOND");
+    tc_media(&out, RTMP_CHUNK_DEFAULT_SIZE, RTMP_MSG_VIDEO, 1, 0, tc_avc_sequence_header,
+             sizeof tc_avc_sequence_header);
+    tc_media(&out, RTMP_CHUNK_DEFAULT_SIZE, RTMP_MSG_VIDEO, 1, 0, tc_avc_keyframe,
+             sizeof tc_avc_keyframe);
+    client_send_buf(second, &out);
+    cr_assert(wait_for(&rec.media_count, 2, 1500));
+    cr_assert_eq(recorded(&rec.publishes), 2);
+    cr_assert_eq(recorded(&rec.unpublishes), 0, "the first publish is still ending");
+    cr_assert(wait_for(&rec.unpublishes, 1, 3000));
+    cr_assert_str_eq(rec.unpublish_reason, "closed by the peer");
+    set_unpublish_delay(0);
+    client_read(second, NULL, 200);
+    close(second);
+    cr_assert(wait_for(&rec.unpublishes, 2, 3000));
+    tbuf_free(&out);
+}
+
+/* A publish again on the same connection starts after its previous publish has ended, as when
+ * the handlers run one after the other. */
+Test(rtmp_server, publish_again_follows_the_unpublish)
+{
+    set_unpublish_delay(500);
+    int fd = client_handshake();
+    tbuf_t out = {0};
+    tc_obs_publish(&out, "live", "KEY");
+    tc_command(&out, 0, "FCUnpublish", 6, "KEY");
+    tc_publish(&out, 1, "AGAIN");
+    client_send_buf(fd, &out);
+    cr_assert(wait_for(&rec.publishes, 2, 3000));
+    pthread_mutex_lock(&rec.lock);
+    cr_assert_eq(rec.unpublishes, 1);
+    cr_assert_geq(rec.publish_ms, rec.unpublish_ms);
+    cr_assert_str_eq(rec.key, "AGAIN");
+    pthread_mutex_unlock(&rec.lock);
+    close(fd);
+    cr_assert(wait_for(&rec.unpublishes, 2, 3000));
+    tbuf_free(&out);
 }
 
 Test(rtmp_server, stop_ends_active_publishes)
