@@ -31,7 +31,7 @@
 #include "util/log.h"
 
 #define LOG_MODULE "rtmp"
-#define RECV_BUFFER_SIZE (64 * 1024) /* bytes, one per loop; the chunk reader copies out */
+#define RECV_BUFFER_SIZE (16 * 1024) /* bytes, one per loop; the chunk reader copies out */
 #define CARRY_MAX 64                 /* bytes a read may leave unconsumed: part of a chunk header */
 #define SWEEP_MS 100                 /* timers and rtmp_conn_tick run at least this often */
 #define OUTPUT_MAX (256 * 1024)      /* bytes of replies waiting for a peer that does not read */
