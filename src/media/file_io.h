@@ -1,13 +1,13 @@
 /* Writable files as libavformat I/O contexts with a small write buffer. libavformat's own file
- * protocol buffers 256 kB per writable file; with one open segment per live rendition that is most
- * of a broadcast's memory, while segment writes gain nothing from buffers larger than a few pages.
- * A context belongs to the thread that opened it. */
+ * protocol buffers 256 kB per writable file; with one open segment per live stream and rendition
+ * that would be most of a broadcast's memory, while segment writes gain little from buffers larger
+ * than a few pages. A context belongs to the thread that opened it. */
 #ifndef STREAMD_MEDIA_FILE_IO_H
 #define STREAMD_MEDIA_FILE_IO_H
 
 #include <libavformat/avio.h>
 
-#define FILE_IO_BUFFER_SIZE (16 * 1024) /* bytes buffered before each write() */
+#define FILE_IO_BUFFER_SIZE (16 * 1024) /* bytes per write() */
 
 /* Creates or truncates path (mode 0644) for writing and seeking; *pb is owned by the caller and
  * closed with file_io_close. 0, or a negative AVERROR (AVERROR(errno) when open fails). */
