@@ -147,12 +147,8 @@ void rtmp_conn_end_publish(rtmp_conn_t *c, const char *reason)
 
 /* ---- sending ---- */
 
-/* Not inlined, nor are the senders that build a reply body: their buffers then live on the stack
- * only while sending, not in the frame of a command handler that calls deep into the pipeline
- * (publish), since a thread keeps every stack page it ever touched. */
-static __attribute__((noinline)) int send_message(rtmp_conn_t *c, uint32_t csid, uint8_t type_id,
-                                                  uint32_t stream_id, const uint8_t *payload,
-                                                  size_t len)
+static int send_message(rtmp_conn_t *c, uint32_t csid, uint8_t type_id, uint32_t stream_id,
+                        const uint8_t *payload, size_t len)
 {
     uint8_t out[2 * REPLY_MAX];
     rtmp_message_t msg = {.csid = csid,
@@ -202,9 +198,8 @@ static int send_command(rtmp_conn_t *c, uint32_t csid, uint32_t stream_id, const
     return send_message(c, csid, RTMP_MSG_COMMAND_AMF0, stream_id, body, (size_t)n);
 }
 
-static __attribute__((noinline)) int send_on_status(rtmp_conn_t *c, uint32_t stream_id,
-                                                    const char *level, const char *code,
-                                                    const char *description)
+static int send_on_status(rtmp_conn_t *c, uint32_t stream_id, const char *level, const char *code,
+                          const char *description)
 {
     uint8_t body[REPLY_MAX];
     int n = rtmp_cmd_write_on_status(body, sizeof body, level, code, description);

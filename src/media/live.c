@@ -165,28 +165,20 @@ static char *prepare_dirs(live_broadcast_t *b, const char *data_dir, const char 
  * BANDWIDTH follows the peak segment so far (RFC 8216 wants it at least that). */
 static void write_master(live_broadcast_t *b)
 {
-    /* On the heap: this runs at the bottom of a connection thread's deepest call chain, and a
-     * thread keeps every stack page it ever touched. */
-    struct {
-        transcoder_rendition_t renditions[LADDER_MAX_RUNGS];
-        hls_variant_t variants[LADDER_MAX_RUNGS + 1];
-        char uris[LADDER_MAX_RUNGS][LADDER_NAME_MAX + sizeof "/index.m3u8"];
-    } *m = malloc(sizeof *m);
-    if (!m) {
-        log_error("live", "session %s: master playlist not written: out of memory", b->session.id);
-        return;
-    }
+    transcoder_rendition_t renditions[LADDER_MAX_RUNGS];
     size_t count =
-        b->transcoder ? transcoder_renditions(b->transcoder, m->renditions, LADDER_MAX_RUNGS) : 0;
+        b->transcoder ? transcoder_renditions(b->transcoder, renditions, LADDER_MAX_RUNGS) : 0;
     if (count > LADDER_MAX_RUNGS)
         count = LADDER_MAX_RUNGS;
-    hls_variant_t *variants = m->variants;
+    hls_variant_t variants[LADDER_MAX_RUNGS + 1];
+    char uris[LADDER_MAX_RUNGS][LADDER_NAME_MAX + sizeof "/index.m3u8"];
     for (size_t i = 0; i < count; i++) {
-        const transcoder_rendition_t *r = &m->renditions[i];
-        snprintf(m->uris[i], sizeof m->uris[i], "%s/index.m3u8", r->name);
+        const transcoder_rendition_t *r = &renditions[i];
+        if (snprintf(uris[i], sizeof uris[i], "%s/index.m3u8", r->name) >= (int)sizeof uris[i])
+            return; /* cannot happen: the ladder keeps names within LADDER_NAME_MAX */
         uint64_t target = r->bitrate > 0 ? (uint64_t)r->bitrate : 0;
         variants[i] = (hls_variant_t){
-            .uri = m->uris[i],
+            .uri = uris[i],
             .bandwidth = r->peak_bps > target ? r->peak_bps : target,
             .average_bandwidth = r->average_bps,
             .width = r->width,
@@ -206,7 +198,6 @@ static void write_master(live_broadcast_t *b)
     char err[256];
     if (hls_write_master(b->master_path, variants, count + 1, err, sizeof err) != 0)
         log_error("live", "session %s: master playlist not written: %s", b->session.id, err);
-    free(m);
 }
 
 /* ---- Store updates ------------------------------------------------------------------------- */
@@ -537,10 +528,9 @@ static void start_transcoder(live_broadcast_t *b)
 static void start_recorder(live_broadcast_t *b)
 {
     char err[RECORDER_ERROR_MAX] = "";
-    char *dir = malloc(PATH_MAX); /* not on the stack: see write_master */
-    if (dir && recordings_dir(b->live->config, b->session.id, dir, PATH_MAX) == 0)
+    char dir[PATH_MAX];
+    if (recordings_dir(b->live->config, b->session.id, dir, sizeof dir) == 0)
         b->recorder = recorder_new(dir, b->session.id, err, sizeof err);
-    free(dir);
     if (b->recorder)
         health_probe(&b->health, HEALTH_RECORDING, 1, clock_now_ms());
     else
