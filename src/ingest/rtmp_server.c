@@ -35,6 +35,7 @@
 #define CARRY_MAX 64                 /* bytes a read may leave unconsumed: part of a chunk header */
 #define SWEEP_MS 100                 /* timers and rtmp_conn_tick run at least this often */
 #define OUTPUT_MAX (256 * 1024)      /* bytes of replies waiting for a peer that does not read */
+#define SEND_BUFFER_SIZE (32 * 1024) /* SO_SNDBUF: replies are a few hundred bytes each */
 #define SEND_DEADLINE_MS 10000 /* replies that cannot be sent for this long end the connection */
 #define LINGER_MS 1000         /* after a final status, wait this long for the peer to close */
 #define WAKE_BATCH_MS 20       /* media a publishing connection waits for, see wake_batch_t */
@@ -274,24 +275,30 @@ static void set_output_interest(conn_t *c, bool want)
         c->want_output = want;
 }
 
-/* Sends what the socket takes now; 0, or -1 when the connection is broken. */
-static int flush_output(conn_t *c)
+/* Sends what the socket takes now: the bytes sent, or -1 when the connection is broken. */
+static ssize_t send_some(int fd, const uint8_t *buf, size_t len)
 {
     size_t sent = 0;
-    while (sent < c->output_len) {
-        ssize_t n = send(c->fd, c->output + sent, c->output_len - sent, MSG_NOSIGNAL);
-        if (n > 0) {
+    while (sent < len) {
+        ssize_t n = send(fd, buf + sent, len - sent, MSG_NOSIGNAL);
+        if (n > 0)
             sent += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
-        return -1;
+        else if (!(n < 0 && errno == EINTR))
+            return -1;
     }
-    memmove(c->output, c->output + sent, c->output_len - sent);
-    c->output_len -= sent;
+    return (ssize_t)sent;
+}
+
+/* Sends queued replies as far as the socket takes them; 0, or -1 when the connection is broken. */
+static int flush_output(conn_t *c)
+{
+    ssize_t sent = send_some(c->fd, c->output, c->output_len);
+    if (sent < 0)
+        return -1;
+    memmove(c->output, c->output + sent, c->output_len - (size_t)sent);
+    c->output_len -= (size_t)sent;
     if (c->output_len == 0) {
         free(c->output);
         c->output = NULL;
@@ -303,10 +310,20 @@ static int flush_output(conn_t *c)
     return 0;
 }
 
-/* rtmp_conn_send_fn: sends, or keeps what the socket does not take for EPOLLOUT. */
+/* rtmp_conn_send_fn: sends, and keeps what the socket does not take for EPOLLOUT. */
 static int send_or_queue(void *opaque, const uint8_t *buf, size_t len)
 {
     conn_t *c = opaque;
+    if (c->output_len == 0) { /* nothing waits: the bytes go out in order */
+        ssize_t sent = send_some(c->fd, buf, len);
+        if (sent < 0)
+            return -1;
+        buf += sent;
+        len -= (size_t)sent;
+        if (len == 0)
+            return 0;
+        c->output_since_ms = clock_monotonic_ms();
+    }
     if (len > OUTPUT_MAX - c->output_len)
         return -1; /* the peer has not read our replies for a long while */
     if (c->output_len + len > c->output_cap) {
@@ -317,11 +334,10 @@ static int send_or_queue(void *opaque, const uint8_t *buf, size_t len)
         c->output = grown;
         c->output_cap = cap;
     }
-    if (c->output_len == 0)
-        c->output_since_ms = clock_monotonic_ms();
     memcpy(c->output + c->output_len, buf, len);
     c->output_len += len;
-    return flush_output(c);
+    set_output_interest(c, true);
+    return 0;
 }
 
 /* ---- connection lifecycle (loop thread) ---- */
@@ -354,7 +370,7 @@ static void conn_end(conn_t *c, const char *reason, bool linger)
     }
     if (c->rtmp)
         rtmp_conn_end_publish(c->rtmp, reason);
-    if (c->phase == PHASE_STREAMING || c->phase == PHASE_LINGER)
+    if (c->phase == PHASE_STREAMING)
         log_info(LOG_MODULE, "%s: connection closed: %s", c->peer, reason);
     else
         log_info(LOG_MODULE, "%s: handshake failed: %s", c->peer, reason);
@@ -662,8 +678,11 @@ static void start_connection(rtmp_server_t *server, int fd, const char *peer)
         close(fd);
         return;
     }
-    int one = 1;
+    int one = 1, send_buffer = SEND_BUFFER_SIZE;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* A fixed small send buffer bounds the kernel's memory per publisher (autotuning could grow
+     * it to megabytes for a peer that does not read), and such a peer meets OUTPUT_MAX soon. */
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
     io_loop_t *loop = &server->loops[server->next_loop++ % server->loop_count];
     c->loop = loop;
     c->fd = fd;

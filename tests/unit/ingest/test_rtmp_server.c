@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -340,10 +341,14 @@ Test(rtmp_server, should_stop_ends_the_publish_within_a_second)
 
 /* ---- raw client ---- */
 
-static int client_open(void)
+/* A connected socket; rcvbuf > 0 makes its receive buffer that small (set before connecting,
+ * so the window it advertises is small from the start). */
+static int client_connect(int rcvbuf)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert_geq(fd, 0);
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct sockaddr_in addr = {.sin_family = AF_INET,
                                .sin_port = htons((uint16_t)rtmp_server_port(server)),
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -351,6 +356,11 @@ static int client_open(void)
     struct timeval tv = {.tv_sec = 3};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     return fd;
+}
+
+static int client_open(void)
+{
+    return client_connect(0);
 }
 
 static void client_send(int fd, const void *buf, size_t len)
@@ -374,10 +384,9 @@ static void client_recv_exact(int fd, uint8_t *buf, size_t len)
     }
 }
 
-/* Plain handshake; returns the connected socket. */
-static int client_handshake(void)
+/* Plain handshake on fd; returns fd. */
+static int client_handshake_on(int fd)
 {
-    int fd = client_open();
     static uint8_t c0c1[RTMP_HANDSHAKE_C0C1_SIZE], s0s1s2[RTMP_HANDSHAKE_S0S1S2_SIZE];
     c0c1[0] = 3;
     for (size_t i = 9; i < sizeof c0c1; i++)
@@ -390,6 +399,11 @@ static int client_handshake(void)
         "S2 echoes C1");
     client_send(fd, s0s1s2 + 1, RTMP_HANDSHAKE_PACKET_SIZE); /* C2 */
     return fd;
+}
+
+static int client_handshake(void)
+{
+    return client_handshake_on(client_open());
 }
 
 /* Reads what the server sends for up to ms (or until it closes) into p; true if it closed. */
@@ -478,6 +492,45 @@ Test(rtmp_server, chunk_headers_split_across_waits)
     close(fd);
     cr_assert(wait_for(&rec.unpublishes, 1, 3000));
     cr_assert_str_eq(rec.unpublish_reason, "closed by the peer");
+    tp_free(&parser);
+    tbuf_free(&out);
+}
+
+/* A handshake that arrives in pieces (C0+C1 a hundred bytes at a time), then C2 in the same send
+ * as the first commands: each phase takes exactly its bytes and hands on the rest. */
+Test(rtmp_server, handshake_in_pieces_then_c2_with_commands)
+{
+    int fd = client_open();
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    static uint8_t c0c1[RTMP_HANDSHAKE_C0C1_SIZE], s0s1s2[RTMP_HANDSHAKE_S0S1S2_SIZE];
+    c0c1[0] = 3;
+    for (size_t i = 9; i < sizeof c0c1; i++)
+        c0c1[i] = (uint8_t)(i * 13);
+    for (size_t at = 0; at < sizeof c0c1; at += 100) {
+        client_send(fd, c0c1 + at, sizeof c0c1 - at < 100 ? sizeof c0c1 - at : 100);
+        struct timespec pause = {.tv_nsec = 2 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    client_recv_exact(fd, s0s1s2, sizeof s0s1s2);
+    cr_assert_eq(
+        memcmp(s0s1s2 + 1 + RTMP_HANDSHAKE_PACKET_SIZE, c0c1 + 1, RTMP_HANDSHAKE_PACKET_SIZE), 0,
+        "S2 echoes C1");
+    tbuf_t out = {0};
+    tbuf_put(&out, s0s1s2 + 1, RTMP_HANDSHAKE_PACKET_SIZE); /* C2 */
+    tc_obs_publish(&out, "live", "PIECES");
+    client_send_buf(fd, &out);
+    cr_assert(wait_for(&rec.publishes, 1, 3000));
+    tparser_t parser;
+    tp_init(&parser);
+    cr_assert_not(client_read(fd, &parser, 300));
+    cr_assert_not_null(tp_find(&parser, "NetConnection.Connect.Success"));
+    cr_assert_not_null(tp_find_status(&parser, "NetStream.Publish.Start"));
+    pthread_mutex_lock(&rec.lock);
+    cr_assert_str_eq(rec.key, "PIECES");
+    pthread_mutex_unlock(&rec.lock);
+    close(fd);
+    cr_assert(wait_for(&rec.unpublishes, 1, 3000));
     tp_free(&parser);
     tbuf_free(&out);
 }
@@ -679,6 +732,108 @@ Test(rtmp_server, publish_again_follows_the_unpublish)
     pthread_mutex_unlock(&rec.lock);
     close(fd);
     cr_assert(wait_for(&rec.unpublishes, 2, 3000));
+    tbuf_free(&out);
+}
+
+static void tc_ping_request(tbuf_t *b, uint32_t value)
+{
+    uint8_t body[6] = {0,
+                       6,
+                       (uint8_t)(value >> 24),
+                       (uint8_t)(value >> 16),
+                       (uint8_t)(value >> 8),
+                       (uint8_t)value};
+    tc_message(b, RTMP_CHUNK_DEFAULT_SIZE, 2, RTMP_MSG_USER_CONTROL, 0, 0, body, sizeof body);
+}
+
+/* Reads what the server sends for up to ms, until `want` Ping Responses came; checks that they
+ * answer the requests 0, 1, 2... in order. Returns their count; *closed: the server closed. */
+static int read_ping_responses(int fd, int want, int ms, bool *closed)
+{
+    rtmp_chunk_limits_t limits;
+    rtmp_chunk_limits_default(&limits);
+    rtmp_chunk_reader_t *reader = rtmp_chunk_reader_new(&limits);
+    static uint8_t pending[1 << 16];
+    size_t pending_len = 0;
+    int count = 0;
+    *closed = false;
+    int64_t deadline = clock_monotonic_ms() + ms;
+    while (count < want && clock_monotonic_ms() < deadline) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 50) <= 0)
+            continue;
+        ssize_t n = recv(fd, pending + pending_len, sizeof pending - pending_len, 0);
+        if (n <= 0) {
+            *closed = true;
+            break;
+        }
+        pending_len += (size_t)n;
+        for (;;) {
+            size_t used = 0;
+            rtmp_message_t m;
+            int rc = rtmp_chunk_read(reader, pending, pending_len, &used, &m);
+            memmove(pending, pending + used, pending_len - used);
+            pending_len -= used;
+            cr_assert_geq(rc, 0);
+            if (rc == 0)
+                break;
+            uint32_t value = m.length >= 6
+                                 ? (uint32_t)m.payload[2] << 24 | (uint32_t)m.payload[3] << 16 |
+                                       (uint32_t)m.payload[4] << 8 | m.payload[5]
+                                 : 0;
+            if (m.type_id == RTMP_MSG_SET_CHUNK_SIZE)
+                rtmp_chunk_reader_set_chunk_size(
+                    reader, (uint32_t)m.payload[0] << 24 | (uint32_t)m.payload[1] << 16 |
+                                (uint32_t)m.payload[2] << 8 | m.payload[3]);
+            if (m.type_id == RTMP_MSG_USER_CONTROL && m.payload[1] == 7) {
+                cr_assert_eq(value, (uint32_t)count, "ping response %d answers %u", count, value);
+                count++;
+            }
+        }
+    }
+    rtmp_chunk_reader_free(reader);
+    return count;
+}
+
+/* Replies the socket cannot take at once wait for it, in order: a client that reads late (a small
+ * receive window, nothing read for half a second) still gets the answer to every ping. */
+Test(rtmp_server, replies_wait_for_a_slow_reader)
+{
+    int fd = client_handshake_on(client_connect(2048));
+    tbuf_t out = {0};
+    tc_connect(&out, "live");
+    enum { PINGS = 5000 }; /* 90 kB of answers: more than the socket buffers hold */
+    for (uint32_t i = 0; i < PINGS; i++)
+        tc_ping_request(&out, i);
+    client_send_buf(fd, &out);
+    struct timespec pause = {.tv_nsec = 500 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    bool closed;
+    cr_assert_eq(read_ping_responses(fd, PINGS, 10000, &closed), PINGS);
+    cr_assert_not(closed);
+    close(fd);
+    tbuf_free(&out);
+}
+
+/* A client that never reads its replies is disconnected once they pass the server's limit, and
+ * its publish ends. */
+Test(rtmp_server, a_client_that_never_reads_is_disconnected)
+{
+    int fd = client_handshake_on(client_connect(2048));
+    tbuf_t out = {0};
+    tc_obs_publish(&out, "live", "KEY");
+    for (uint32_t i = 0; i < 40000; i++) /* 720 kB of answers */
+        tc_ping_request(&out, i);
+    /* The server may close while this is still sending: errors are expected here. */
+    for (size_t at = 0; at < out.len;) {
+        ssize_t n = send(fd, out.data + at, out.len - at, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        at += (size_t)n;
+    }
+    cr_assert(wait_for(&rec.unpublishes, 1, 5000));
+    cr_assert_str_eq(rec.unpublish_reason, "send failed");
+    close(fd);
     tbuf_free(&out);
 }
 
