@@ -161,6 +161,13 @@ static void teardown(void)
 
 TestSuite(rtmp_server, .init = setup, .fini = teardown, .timeout = 60);
 
+/* The test server again, with other limits. */
+static void restart(const rtmp_limits_t *limits)
+{
+    rtmp_server_stop(server);
+    server = start(limits);
+}
+
 static int recorded(const int *field)
 {
     pthread_mutex_lock(&rec.lock);
@@ -621,12 +628,11 @@ Test(rtmp_server, truncated_handshake_then_close_is_harmless)
 
 Test(rtmp_server, handshake_and_idle_timeouts)
 {
-    rtmp_server_stop(server);
     rtmp_limits_t limits;
     rtmp_limits_default(&limits);
     limits.handshake_timeout_ms = 300;
     limits.idle_timeout_ms = 500;
-    server = start(&limits);
+    restart(&limits);
     int fd = client_open();
     uint8_t c0 = 3;
     client_send(fd, &c0, 1);
@@ -644,18 +650,17 @@ Test(rtmp_server, handshake_and_idle_timeouts)
 
 Test(rtmp_server, connection_limit)
 {
-    rtmp_server_stop(server);
     rtmp_limits_t limits;
     rtmp_limits_default(&limits);
     limits.max_connections = 2;
-    server = start(&limits);
+    restart(&limits);
     int a = client_handshake();
     int b = client_handshake();
     int c = client_open();
     expect_closed(c, 1000);
     close(a);
     close(b);
-    /* Slots free up once those threads end. */
+    /* Slots free up once those connections are closed. */
     int64_t deadline = clock_monotonic_ms() + 3000;
     bool served = false;
     while (!served && clock_monotonic_ms() < deadline) {
@@ -680,11 +685,10 @@ static void set_unpublish_delay(int ms)
  * loops: another publisher served by the same loop keeps flowing meanwhile. */
 Test(rtmp_server, slow_unpublish_does_not_hold_up_the_loop)
 {
-    rtmp_server_stop(server);
     rtmp_limits_t limits;
     rtmp_limits_default(&limits);
     limits.io_threads = 1;
-    server = start(&limits);
+    restart(&limits);
     set_unpublish_delay(2000);
     int first = client_handshake();
     tbuf_t out = {0};
