@@ -659,6 +659,14 @@ static void format_peer(const struct sockaddr_storage *addr, socklen_t len, char
         snprintf(out, size, "?");
 }
 
+/* Makes the loop run now: new connections, or stop. */
+static void loop_wake(io_loop_t *loop)
+{
+    uint64_t wake = 1;
+    ssize_t ignored = write(loop->wake_fd, &wake, sizeof wake); /* a full counter is awake enough */
+    (void)ignored;
+}
+
 /* Hands a new connection to the next loop. */
 static void start_connection(rtmp_server_t *server, int fd, const char *peer)
 {
@@ -695,9 +703,7 @@ static void start_connection(rtmp_server_t *server, int fd, const char *peer)
     c->next = loop->incoming;
     loop->incoming = c;
     pthread_mutex_unlock(&loop->lock);
-    uint64_t wake = 1;
-    ssize_t ignored = write(loop->wake_fd, &wake, sizeof wake);
-    (void)ignored;
+    loop_wake(loop);
     log_debug(LOG_MODULE, "%s: connected", peer);
 }
 
@@ -795,13 +801,6 @@ static int loop_init(io_loop_t *loop, rtmp_server_t *server)
         epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->wake_fd, &ev) != 0)
         return -1;
     return 0;
-}
-
-static void loop_wake(io_loop_t *loop)
-{
-    uint64_t wake = 1;
-    ssize_t ignored = write(loop->wake_fd, &wake, sizeof wake);
-    (void)ignored;
 }
 
 /* Frees the loops [0, count) whose threads are joined or were never started. */
