@@ -5,7 +5,9 @@
  * loop's incoming list); from then on only that loop's thread touches the connection, until it
  * closes the socket and frees it. Ending a publish can take seconds (the transcoder finishes its
  * queue), so on_unpublish runs on the unpublish thread, never on a loop: the other connections
- * of that loop keep flowing. */
+ * of that loop keep flowing. Ends run one after the other there, so a slow one delays those
+ * queued behind it (by about a segment's transcode, unless the transcoder is overloaded); one
+ * thread rather than one per end keeps a burst of ends from costing a stack each. */
 #include "ingest/rtmp_server.h"
 
 #include <errno.h>
