@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libavutil/log.h>
 
@@ -45,22 +46,23 @@ static void print_banner(const config_t *config, const char *new_key)
     fflush(stdout);
 }
 
-/* glibc gives every thread that allocates an arena of its own (up to 8 per core), each with its
- * own free space. Ingest runs on a few loops and most allocations are small enough for the
- * per-thread caches, which need no arena lock, so one arena costs little time and saves a few
- * hundred kB on a small server (bench/RESULTS.md). MALLOC_ARENA_MAX or a GLIBC_TUNABLES arena_max
- * in the environment still wins. */
-static void use_one_malloc_arena(void)
+/* glibc gives every thread that allocates an arena of its own (up to 8 per core), each keeping
+ * its own free space: fixed overhead for the RTMP loops and the other threads. One arena per core
+ * is enough for the threads that run at once not to wait for each other: one arena in all cost the
+ * HTTP API up to half again the CPU per request (bench/RESULTS.md). MALLOC_ARENA_MAX or a
+ * GLIBC_TUNABLES arena_max in the environment still wins. */
+static void use_one_malloc_arena_per_core(void)
 {
     const char *tunables = getenv("GLIBC_TUNABLES");
     if (getenv("MALLOC_ARENA_MAX") || (tunables && strstr(tunables, "arena_max")))
         return;
-    mallopt(M_ARENA_MAX, 1);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    mallopt(M_ARENA_MAX, cores < 1 ? 1 : cores > 64 ? 64 : (int)cores);
 }
 
 static int run_server(const config_t *config)
 {
-    use_one_malloc_arena();
+    use_one_malloc_arena_per_core();
     /* Block the stop signals in every thread the server starts; main waits for them. */
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
