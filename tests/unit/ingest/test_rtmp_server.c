@@ -391,19 +391,33 @@ static void client_recv_exact(int fd, uint8_t *buf, size_t len)
     }
 }
 
-/* Plain handshake on fd; returns fd. */
-static int client_handshake_on(int fd)
+/* The first half of a plain handshake: sends C0+C1 in pieces of up to `piece` bytes (2 ms
+ * apart when there are several) and checks the answer. C2 is then s0s1s2 + 1. */
+static void client_send_c0c1(int fd, size_t piece, uint8_t s0s1s2[RTMP_HANDSHAKE_S0S1S2_SIZE])
 {
-    static uint8_t c0c1[RTMP_HANDSHAKE_C0C1_SIZE], s0s1s2[RTMP_HANDSHAKE_S0S1S2_SIZE];
+    static uint8_t c0c1[RTMP_HANDSHAKE_C0C1_SIZE];
     c0c1[0] = 3;
     for (size_t i = 9; i < sizeof c0c1; i++)
         c0c1[i] = (uint8_t)(i * 31);
-    client_send(fd, c0c1, sizeof c0c1);
-    client_recv_exact(fd, s0s1s2, sizeof s0s1s2);
+    for (size_t at = 0; at < sizeof c0c1; at += piece) {
+        if (at > 0) {
+            struct timespec pause = {.tv_nsec = 2 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+        client_send(fd, c0c1 + at, sizeof c0c1 - at < piece ? sizeof c0c1 - at : piece);
+    }
+    client_recv_exact(fd, s0s1s2, RTMP_HANDSHAKE_S0S1S2_SIZE);
     cr_assert_eq(s0s1s2[0], 3);
     cr_assert_eq(
         memcmp(s0s1s2 + 1 + RTMP_HANDSHAKE_PACKET_SIZE, c0c1 + 1, RTMP_HANDSHAKE_PACKET_SIZE), 0,
         "S2 echoes C1");
+}
+
+/* Plain handshake on fd; returns fd. */
+static int client_handshake_on(int fd)
+{
+    static uint8_t s0s1s2[RTMP_HANDSHAKE_S0S1S2_SIZE];
+    client_send_c0c1(fd, RTMP_HANDSHAKE_C0C1_SIZE, s0s1s2);
     client_send(fd, s0s1s2 + 1, RTMP_HANDSHAKE_PACKET_SIZE); /* C2 */
     return fd;
 }
@@ -510,19 +524,8 @@ Test(rtmp_server, handshake_in_pieces_then_c2_with_commands)
     int fd = client_open();
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    static uint8_t c0c1[RTMP_HANDSHAKE_C0C1_SIZE], s0s1s2[RTMP_HANDSHAKE_S0S1S2_SIZE];
-    c0c1[0] = 3;
-    for (size_t i = 9; i < sizeof c0c1; i++)
-        c0c1[i] = (uint8_t)(i * 13);
-    for (size_t at = 0; at < sizeof c0c1; at += 100) {
-        client_send(fd, c0c1 + at, sizeof c0c1 - at < 100 ? sizeof c0c1 - at : 100);
-        struct timespec pause = {.tv_nsec = 2 * 1000 * 1000};
-        nanosleep(&pause, NULL);
-    }
-    client_recv_exact(fd, s0s1s2, sizeof s0s1s2);
-    cr_assert_eq(
-        memcmp(s0s1s2 + 1 + RTMP_HANDSHAKE_PACKET_SIZE, c0c1 + 1, RTMP_HANDSHAKE_PACKET_SIZE), 0,
-        "S2 echoes C1");
+    static uint8_t s0s1s2[RTMP_HANDSHAKE_S0S1S2_SIZE];
+    client_send_c0c1(fd, 100, s0s1s2);
     tbuf_t out = {0};
     tbuf_put(&out, s0s1s2 + 1, RTMP_HANDSHAKE_PACKET_SIZE); /* C2 */
     tc_obs_publish(&out, "live", "PIECES");
