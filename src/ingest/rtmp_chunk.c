@@ -21,6 +21,10 @@
 /* A message up to this size gets its whole buffer at once, with no copies while it fills; a larger
  * one grows as its bytes arrive, so a header announcing a huge message costs little by itself. */
 #define FIRST_BUFFER_MAX (64 * 1024)
+/* Encoders use a handful of chunk streams (control, commands, audio, video), so slots are added as
+ * ids appear rather than max_chunk_streams at once: with hundreds of publishers the difference is
+ * kilobytes each. */
+#define FIRST_STREAM_SLOTS 8
 
 static const size_t message_header_size[4] = {11, 7, 3, 0};
 
@@ -42,7 +46,8 @@ typedef struct chunk_stream {
 struct rtmp_chunk_reader {
     rtmp_chunk_limits_t limits;
     uint32_t chunk_size;       /* bytes, inbound */
-    chunk_stream_t *streams;   /* max_chunk_streams slots, allocated once */
+    chunk_stream_t *streams;   /* stream_slots slots, grown up to max_chunk_streams */
+    size_t stream_slots;       /* slots allocated */
     size_t stream_count;       /* slots in use */
     chunk_stream_t *current;   /* stream whose chunk payload is being read */
     size_t chunk_left;         /* payload bytes of the current chunk still to come */
@@ -121,11 +126,6 @@ rtmp_chunk_reader_t *rtmp_chunk_reader_new(const rtmp_chunk_limits_t *limits)
     if (r->limits.max_chunk_streams == 0 || r->limits.max_chunk_streams > RTMP_CHUNK_MAX_CSID)
         r->limits.max_chunk_streams = RTMP_CHUNK_MAX_CSID;
     r->chunk_size = RTMP_CHUNK_DEFAULT_SIZE;
-    r->streams = calloc(r->limits.max_chunk_streams, sizeof *r->streams);
-    if (!r->streams) {
-        free(r);
-        return NULL;
-    }
     return r;
 }
 
@@ -297,6 +297,24 @@ static int parse_header(rtmp_chunk_reader_t *r, const uint8_t *buf, size_t len, 
     return 1;
 }
 
+/* Makes room for one more chunk stream. Moving the slots would leave r->current dangling, so it is
+ * cleared; the caller is starting a chunk and sets it again. */
+static int reserve_stream_slot(rtmp_chunk_reader_t *r)
+{
+    if (r->stream_count < r->stream_slots)
+        return 0;
+    size_t slots = r->stream_slots ? r->stream_slots * 2 : FIRST_STREAM_SLOTS;
+    if (slots > r->limits.max_chunk_streams)
+        slots = r->limits.max_chunk_streams;
+    chunk_stream_t *grown = realloc(r->streams, slots * sizeof *grown);
+    if (!grown)
+        return RTMP_CHUNK_ERR_NOMEM;
+    r->streams = grown;
+    r->stream_slots = slots;
+    r->current = NULL;
+    return 0;
+}
+
 static chunk_stream_t *open_stream(rtmp_chunk_reader_t *r, uint32_t csid)
 {
     chunk_stream_t *cs = &r->streams[r->stream_count++];
@@ -377,6 +395,11 @@ static int start_chunk(rtmp_chunk_reader_t *r, const uint8_t *buf, size_t len, s
     int rc = parse_header(r, buf, len, &h, &cs);
     if (rc <= 0)
         return rc;
+    if (!cs) {
+        rc = reserve_stream_slot(r);
+        if (rc < 0)
+            return rc;
+    }
     cs = commit_header(r, cs, &h);
     size_t left = cs->length - cs->received;
     r->current = cs;

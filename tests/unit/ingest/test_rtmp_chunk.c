@@ -490,6 +490,47 @@ Test(rtmp_chunk, protocol_violations)
     rtmp_chunk_reader_free(r);
 }
 
+/* Slots for chunk streams are added as ids appear: messages left unfinished on earlier streams
+ * survive the slots moving, and the limit still counts every id. */
+Test(rtmp_chunk, many_streams_with_unfinished_messages)
+{
+    rtmp_chunk_reader_t *r = new_reader();
+    const uint32_t first = 3, count = 61; /* csids 3..63 */
+    for (uint32_t i = 0; i < count; i++) {
+        fmt0(&in, first + i, 1000 + i, 200, RTMP_MSG_VIDEO, 1);
+        payload(&in, 128, (uint8_t)i);
+    }
+    for (uint32_t i = count; i-- > 0;) {
+        basic(&in, 3, first + i);
+        for (size_t k = 128; k < 200; k++)
+            put_be(&in, (uint8_t)((uint8_t)i + k * 7), 1);
+    }
+    feed(r, in.data, in.len, 0, &run);
+    cr_assert_eq(run.error, 0);
+    cr_assert_eq(run.count, count);
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t i = count - 1 - k;
+        cr_assert_eq(run.msgs[k].msg.csid, first + i);
+        cr_assert_eq(run.msgs[k].msg.timestamp, 1000 + i);
+        cr_assert(payload_ok(&run.msgs[k].msg, 200, (uint8_t)i), "csid %u", first + i);
+    }
+    run_free(&run);
+
+    /* Ids 64..66 make 64 in all (the default limit); csid 2 is one too many. */
+    memset(&in, 0, sizeof in);
+    for (uint32_t csid = 64; csid < 67; csid++) {
+        fmt0(&in, csid, 0, 1, RTMP_MSG_AUDIO, 1);
+        payload(&in, 1, 0);
+    }
+    fmt0(&in, 2, 0, 1, RTMP_MSG_AUDIO, 1);
+    payload(&in, 1, 0);
+    feed(r, in.data, in.len, 0, &run);
+    cr_assert_eq(run.count, 3);
+    cr_assert_eq(run.error, RTMP_CHUNK_ERR_TOO_MANY_STREAMS);
+    run_free(&run);
+    rtmp_chunk_reader_free(r);
+}
+
 Test(rtmp_chunk, limits)
 {
     rtmp_chunk_limits_t l = default_limits();
