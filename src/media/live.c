@@ -70,7 +70,7 @@ struct live_broadcast {
     uint64_t dropped_segments;          /* source segments the transcoder had no room for */
     double realtime_ratio;              /* last source segment: media seconds / transcode seconds */
     transcoder_stats_t transcode_stats; /* the transcoder's counters as its last segment ended */
-    rendition_cpu_t rendition_cpu[LADDER_MAX_RUNGS];
+    rendition_cpu_t *rendition_cpu;     /* one per rendition seen; none for a source-only stream */
     size_t rendition_cpu_count;
     uint64_t source_bandwidth_bps; /* peak of the source segments, for the master playlist */
     char source_codecs[128];       /* RFC 6381 codecs of the source, for the master playlist */
@@ -375,7 +375,13 @@ static rendition_cpu_t *rendition_cpu_of(live_broadcast_t *b, const char *name)
     }
     if (b->rendition_cpu_count == LADDER_MAX_RUNGS)
         return NULL;
-    rendition_cpu_t *r = &b->rendition_cpu[b->rendition_cpu_count++];
+    rendition_cpu_t *grown =
+        realloc(b->rendition_cpu, (b->rendition_cpu_count + 1) * sizeof *b->rendition_cpu);
+    if (!grown)
+        return NULL; /* its CPU goes uncounted, nothing else */
+    b->rendition_cpu = grown;
+    rendition_cpu_t *r = &grown[b->rendition_cpu_count++];
+    *r = (rendition_cpu_t){0};
     snprintf(r->name, sizeof r->name, "%s", name);
     return r;
 }
@@ -490,6 +496,8 @@ static void broadcast_free(live_broadcast_t *b)
     free(b->dir);
     free(b->master_path);
     store_session_clear(&b->session);
+    health_release(&b->health);
+    free(b->rendition_cpu);
     pthread_mutex_destroy(&b->stats_lock);
     free(b);
 }
@@ -617,7 +625,7 @@ static void broadcast_finalize(live_broadcast_t *b)
         if (rc != 0 && !err[0] && b->recorder)
             recorder_failed(b->recorder, err, sizeof err);
         if (rc != 0 && !err[0]) /* it failed before or at its start: health kept the reason */
-            snprintf(err, sizeof err, "%s", b->health.conditions[HEALTH_RECORDING].detail);
+            snprintf(err, sizeof err, "%s", health_detail(&b->health, HEALTH_RECORDING));
         recordings_set_result(&b->session, rc, err);
         if (store_session_update(b->live->store, &b->session) != STORE_OK)
             log_error("live", "session %s: final recording status not saved", b->session.id);

@@ -3,7 +3,7 @@
  * required one is null, else true. Recording is optional like Multistreaming. */
 #include "stats/health.h"
 
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const condition_names[HEALTH_CONDITION_COUNT] = {
@@ -28,15 +28,25 @@ const char *health_condition_name(health_condition_id_t id)
 
 static void condition_reset(health_condition_t *c)
 {
+    free(c->detail);
     memset(c, 0, sizeof *c);
     c->status = -1;
 }
 
 void health_init(health_t *health)
 {
+    memset(health, 0, sizeof *health);
     for (int i = 0; i < HEALTH_CONDITION_COUNT; i++)
-        condition_reset(&health->conditions[i]);
-    condition_reset(&health->healthy);
+        health->conditions[i].status = -1;
+    health->healthy.status = -1;
+}
+
+void health_release(health_t *health)
+{
+    for (int i = 0; i < HEALTH_CONDITION_COUNT; i++) {
+        free(health->conditions[i].detail);
+        health->conditions[i].detail = NULL;
+    }
 }
 
 static void condition_set(health_condition_t *c, int status, int64_t now_ms)
@@ -48,9 +58,16 @@ static void condition_set(health_condition_t *c, int status, int64_t now_ms)
     if (status < 0)
         return;
     int32_t number = (int32_t)(now_ms / HEALTH_BUCKET_MS);
+    if (number > c->newest_bucket) {
+        /* The buckets between hold older numbers: they start again empty. */
+        for (int32_t n = c->newest_bucket + 1;
+             n <= number && n - c->newest_bucket <= HEALTH_BUCKETS; n++)
+            c->buckets[n % HEALTH_BUCKETS] = (health_bucket_t){0};
+        c->newest_bucket = number;
+    } else if (number <= c->newest_bucket - HEALTH_BUCKETS) {
+        return; /* the clock went back further than any window reaches */
+    }
     health_bucket_t *bucket = &c->buckets[number % HEALTH_BUCKETS];
-    if (bucket->number != number)
-        *bucket = (health_bucket_t){.number = number};
     if (bucket->probes == UINT16_MAX)
         return;
     bucket->probes++;
@@ -86,7 +103,15 @@ void health_probe(health_t *health, health_condition_id_t id, int status, int64_
 
 void health_set_detail(health_t *health, health_condition_id_t id, const char *detail)
 {
-    snprintf(health->conditions[id].detail, sizeof health->conditions[id].detail, "%s", detail);
+    health_condition_t *c = &health->conditions[id];
+    free(c->detail);
+    c->detail = detail[0] ? strdup(detail) : NULL;
+}
+
+const char *health_detail(const health_t *health, health_condition_id_t id)
+{
+    const char *detail = health->conditions[id].detail;
+    return detail ? detail : "";
 }
 
 int health_is_healthy(const health_t *health)
@@ -105,12 +130,9 @@ json_t *health_issues(const health_t *health)
         const health_condition_t *c = &health->conditions[i];
         if (c->status != 0)
             continue;
-        char text[320];
-        if (c->detail[0])
-            snprintf(text, sizeof text, "%s: %s", condition_issues[i], c->detail);
-        else
-            snprintf(text, sizeof text, "%s", condition_issues[i]);
-        json_array_append_new(issues, json_string(text));
+        json_array_append_new(issues, c->detail
+                                          ? json_sprintf("%s: %s", condition_issues[i], c->detail)
+                                          : json_string(condition_issues[i]));
     }
     return issues;
 }
@@ -120,13 +142,17 @@ double health_frequency(const health_condition_t *c, int64_t now_ms, int64_t win
     int64_t newest = now_ms / HEALTH_BUCKET_MS;
     int64_t window_buckets = (window_ms + HEALTH_BUCKET_MS - 1) / HEALTH_BUCKET_MS;
     int64_t oldest = newest - window_buckets + 1;
+    if (oldest <= c->newest_bucket - HEALTH_BUCKETS)
+        oldest = c->newest_bucket - HEALTH_BUCKETS + 1;
+    if (oldest < 0)
+        oldest = 0;
+    if (newest > c->newest_bucket)
+        newest = c->newest_bucket;
     uint64_t probes = 0, true_probes = 0;
-    for (int i = 0; i < HEALTH_BUCKETS; i++) {
-        const health_bucket_t *bucket = &c->buckets[i];
-        if (bucket->probes > 0 && bucket->number >= oldest && bucket->number <= newest) {
-            probes += bucket->probes;
-            true_probes += bucket->true_probes;
-        }
+    for (int64_t n = oldest; n <= newest; n++) {
+        const health_bucket_t *bucket = &c->buckets[n % HEALTH_BUCKETS];
+        probes += bucket->probes;
+        true_probes += bucket->true_probes;
     }
     return probes ? (double)true_probes / (double)probes : -1;
 }

@@ -24,20 +24,21 @@ typedef enum {
 #define HEALTH_BUCKETS 60
 #define HEALTH_BUCKET_MS 10000
 
-/* Kept small: every live session carries HEALTH_BUCKETS of them per condition. */
+/* Kept small: every live session carries HEALTH_BUCKETS of them per condition. A bucket's number
+ * (time_ms / HEALTH_BUCKET_MS) is implied by its place in the ring and the condition's newest. */
 typedef struct health_bucket {
-    int32_t number;       /* time_ms / HEALTH_BUCKET_MS of the probes counted here (ms since the
-                             epoch fit until the year 2650) */
     uint16_t probes;      /* non-null probes; counting stops at UINT16_MAX */
     uint16_t true_probes; /* of which true */
 } health_bucket_t;
 
 typedef struct health_condition {
     int status;                              /* -1 = null (unknown), 0 = false, 1 = true */
+    int32_t newest_bucket;                   /* number of the newest bucket counted (ms since the
+                                                epoch fit until the year 2650) */
     int64_t last_probe_ms;                   /* ms since epoch; 0 = never (null) */
     int64_t last_transition_ms;              /* ms since epoch; 0 = never (null) */
     health_bucket_t buckets[HEALTH_BUCKETS]; /* ring indexed by bucket number */
-    char detail[256]; /* why it is false, appended to its issue; "" = nothing to add */
+    char *detail; /* why it is false, appended to its issue; NULL = nothing to add (owned) */
 } health_condition_t;
 
 typedef struct health {
@@ -48,13 +49,20 @@ typedef struct health {
 /* Starts with every condition null. */
 void health_init(health_t *health);
 
+/* Frees what the conditions hold (their details); health_init makes it usable again. */
+void health_release(health_t *health);
+
 /* Records a probe of one condition at now_ms (status -1 = null) and re-derives `healthy`.
  * Becoming active resets the transcoding conditions to null, as a new broadcast is judged afresh.
  */
 void health_probe(health_t *health, health_condition_id_t id, int status, int64_t now_ms);
 
-/* Sets the detail shown after the condition's issue while it is false ("" clears it). */
+/* Sets the detail shown after the condition's issue while it is false ("" clears it). Out of
+ * memory, the condition is left without a detail. */
 void health_set_detail(health_t *health, health_condition_id_t id, const char *detail);
+
+/* The condition's detail; "" when it has none. */
+const char *health_detail(const health_t *health, health_condition_id_t id);
 
 /* isHealthy of the Stream/Session objects: null (-1) unless Active, else healthy's status. */
 int health_is_healthy(const health_t *health);

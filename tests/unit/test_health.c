@@ -125,6 +125,54 @@ Test(health, failed_recording_is_an_issue_with_its_reason)
     cr_assert_str_eq(json_string_value(json_array_get(issues, 0)),
                      "Recording failed: No space left on device");
     json_decref(issues);
+    health_release(&health);
+}
+
+Test(health, details_are_kept_whole_replaced_and_cleared)
+{
+    health_init(&health);
+    health_probe(&health, HEALTH_ACTIVE, 1, 1000);
+    char reason[1001];
+    memset(reason, 'x', sizeof reason - 1);
+    reason[sizeof reason - 1] = '\0';
+    health_set_detail(&health, HEALTH_TRANSCODING, "first");
+    health_set_detail(&health, HEALTH_TRANSCODING, reason);
+    health_probe(&health, HEALTH_TRANSCODING, 0, 2000);
+    json_t *issues = health_issues(&health);
+    const char *text = json_string_value(json_array_get(issues, 0));
+    cr_assert_eq(strlen(text), strlen("Transcoding is failing: ") + 1000);
+    json_decref(issues);
+    cr_assert_str_eq(health_detail(&health, HEALTH_TRANSCODING), reason);
+    health_set_detail(&health, HEALTH_TRANSCODING, "");
+    cr_assert_str_eq(health_detail(&health, HEALTH_TRANSCODING), "");
+    /* A new broadcast judges transcoding afresh, its old detail with it. */
+    health_set_detail(&health, HEALTH_TRANSCODING, "encoder gone");
+    health_probe(&health, HEALTH_ACTIVE, 0, 3000);
+    health_probe(&health, HEALTH_ACTIVE, 1, 4000);
+    cr_assert_str_eq(health_detail(&health, HEALTH_TRANSCODING), "");
+    health_release(&health);
+}
+
+Test(health, buckets_skipped_over_start_empty)
+{
+    health_init(&health);
+    /* False probes in buckets 0..4, then nothing until bucket 62: the ring wrapped, and of the
+     * old buckets only 3 and 4 are still inside the ten minute window. */
+    for (int i = 0; i < 5; i++)
+        health_probe(&health, HEALTH_TRANSCODING, 0, i * HEALTH_BUCKET_MS);
+    int64_t later = 62 * HEALTH_BUCKET_MS;
+    health_probe(&health, HEALTH_TRANSCODING, 1, later);
+    health_condition_t *c = &health.conditions[HEALTH_TRANSCODING];
+    cr_assert_float_eq(health_frequency(c, later, 600000), 1.0 / 3.0, 1e-9);
+    cr_assert_float_eq(health_frequency(c, later, 60000), 1.0, 1e-9);
+    /* A probe from a clock that went back a little still counts; one from before the window
+     * does not. */
+    health_probe(&health, HEALTH_TRANSCODING, 0, later - 2 * HEALTH_BUCKET_MS);
+    cr_assert_float_eq(health_frequency(c, later, 60000), 0.5, 1e-9);
+    health_probe(&health, HEALTH_TRANSCODING, 0, later - HEALTH_BUCKETS * HEALTH_BUCKET_MS);
+    cr_assert_float_eq(health_frequency(c, later, 600000), 1.0 / 4.0, 1e-9);
+    /* Asked about a time before the newest bucket, the newer probes are left out. */
+    cr_assert_float_eq(health_frequency(c, 4 * HEALTH_BUCKET_MS, 60000), 0.0, 1e-9);
 }
 
 Test(health, counts_stop_at_the_bucket_limit_and_keep_the_share)
