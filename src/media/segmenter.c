@@ -5,8 +5,7 @@
  * timestamps and continuity counters run on across files as in one long transport stream. A new
  * muxer (and a discontinuity tag) comes only when the stream set or a codec config changes, or
  * after a reconnect. H.264 is converted from AVCC to Annex B here (with SPS/PPS before every
- * keyframe), which also validates every NAL length; AAC goes in raw with the AudioSpecificConfig as
- * extradata and the muxer writes ADTS headers. */
+ * keyframe), which also validates every NAL length; AAC frames get their ADTS headers here. */
 #include "media/segmenter.h"
 
 #include "media/codec.h"
@@ -374,15 +373,20 @@ static int add_audio_stream(segmenter_t *s, AVFormatContext *ctx)
     par->sample_rate = s->aac.sample_rate;
     par->frame_size = CODEC_AAC_FRAME_SAMPLES;
     av_channel_layout_default(&par->ch_layout, s->aac.channels > 0 ? s->aac.channels : 2);
-    /* The muxer builds its ADTS headers from the AudioSpecificConfig. */
+    s->mux.stream[TRACK_AUDIO] = st->index;
     const codec_slot_t *slot = &s->slot[TRACK_AUDIO];
+    s->mux.generation[TRACK_AUDIO] = slot->generation;
+    /* Frames come with ADTS headers written here (write_adts), except for configs an ADTS header
+     * cannot describe without a PCE: only then does the muxer need the AudioSpecificConfig, for
+     * an ADTS muxer of its own per stream (a context, a stream and a codec context: 3 kB). */
+    uint8_t header[CODEC_ADTS_HEADER_BYTES];
+    if (codec_aac_adts_header(&s->aac, 0, header) != 0)
+        return 0;
     par->extradata = av_mallocz(slot->raw_size + AV_INPUT_BUFFER_PADDING_SIZE);
     if (!par->extradata)
         return fail(s, SEGMENTER_ERR_NOMEM, "out of memory copying the AAC config");
     memcpy(par->extradata, slot->raw, slot->raw_size);
     par->extradata_size = (int)slot->raw_size;
-    s->mux.stream[TRACK_AUDIO] = st->index;
-    s->mux.generation[TRACK_AUDIO] = slot->generation;
     return 0;
 }
 
