@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -35,21 +36,25 @@ static int64_t seek(void *opaque, int64_t offset, int whence)
     return at < 0 ? AVERROR(errno) : at;
 }
 
-int file_io_open(AVIOContext **pb, const char *path)
+int file_io_open(AVIOContext **pb, const char *path, uint8_t **buffer)
 {
     *pb = NULL;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return AVERROR(errno);
-    unsigned char *buffer = av_malloc(FILE_IO_BUFFER_SIZE);
-    AVIOContext *ctx = buffer ? avio_alloc_context(buffer, FILE_IO_BUFFER_SIZE, 1,
-                                                   (void *)(intptr_t)fd, NULL, write_packet, seek)
-                              : NULL;
+    bool reused = buffer && *buffer;
+    uint8_t *data = reused ? *buffer : av_malloc(FILE_IO_BUFFER_SIZE);
+    AVIOContext *ctx = data ? avio_alloc_context(data, FILE_IO_BUFFER_SIZE, 1, (void *)(intptr_t)fd,
+                                                 NULL, write_packet, seek)
+                            : NULL;
     if (!ctx) {
-        av_free(buffer);
+        if (!reused)
+            av_free(data);
         close(fd);
         return AVERROR(ENOMEM);
     }
+    if (reused)
+        *buffer = NULL;
     /* The mpegts muxer marks a flush point after every PES packet; a flush point only writes a
      * buffer holding at least min_packet_size bytes, so each frame does not become a write(). */
     ctx->min_packet_size = FILE_IO_BUFFER_SIZE;
@@ -57,7 +62,7 @@ int file_io_open(AVIOContext **pb, const char *path)
     return 0;
 }
 
-int file_io_close(AVIOContext **pb)
+int file_io_close(AVIOContext **pb, uint8_t **buffer)
 {
     if (!pb || !*pb)
         return 0;
@@ -67,7 +72,17 @@ int file_io_close(AVIOContext **pb)
     int ret = ctx->error < 0 ? ctx->error : 0;
     if (close(fd_of(ctx->opaque)) < 0 && ret == 0)
         ret = AVERROR(errno);
+    /* libavformat may have put a buffer of another size in place of ours; only ours goes back. */
+    if (buffer && !*buffer && ctx->buffer_size == FILE_IO_BUFFER_SIZE) {
+        *buffer = ctx->buffer;
+        ctx->buffer = NULL;
+    }
     av_freep(&ctx->buffer);
     avio_context_free(&ctx);
     return ret;
+}
+
+void file_io_buffer_free(uint8_t **buffer)
+{
+    av_freep(buffer);
 }

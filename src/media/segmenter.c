@@ -108,6 +108,7 @@ struct segmenter {
 
     muxer_t mux;
     open_segment_t seg;
+    uint8_t *io_buffer; /* the segment files' write buffer while no file is open (file_io.h) */
     timeline_t clock;
 
     int64_t next_sequence;
@@ -337,7 +338,7 @@ static void timeline_map(const segmenter_t *s, int track, const media_packet_t *
 
 static int open_file(segmenter_t *s, AVIOContext **pb)
 {
-    int ret = file_io_open(pb, s->tmp_path);
+    int ret = file_io_open(pb, s->tmp_path, &s->io_buffer);
     if (ret < 0) {
         char text[128];
         return fail(s, SEGMENTER_ERR_IO, "cannot create %s: %s", s->tmp_path,
@@ -460,7 +461,7 @@ static int mux_next_file(segmenter_t *s, AVIOContext *pb)
 static void abort_segment(segmenter_t *s)
 {
     if (s->mux.ctx) {
-        file_io_close(&s->mux.ctx->pb);
+        file_io_close(&s->mux.ctx->pb, &s->io_buffer);
         avformat_free_context(s->mux.ctx);
         s->mux.ctx = NULL;
     }
@@ -482,7 +483,7 @@ static int mux_close_file(segmenter_t *s, bool end_run)
     if (ret < 0)
         return fail(s, SEGMENTER_ERR_IO, "cannot write %s: %s", s->tmp_path,
                     av_error_text(ret, text, sizeof text));
-    ret = file_io_close(&ctx->pb);
+    ret = file_io_close(&ctx->pb, &s->io_buffer);
     if (ret < 0)
         return fail(s, SEGMENTER_ERR_IO, "cannot close %s: %s", s->tmp_path,
                     av_error_text(ret, text, sizeof text));
@@ -526,7 +527,7 @@ static int open_segment(segmenter_t *s, int64_t start_ms, bool video, bool audio
         if (s->mux.ctx)
             s->mux.ctx->pb = NULL;
         if (pb) {
-            file_io_close(&pb);
+            file_io_close(&pb, &s->io_buffer);
             unlink(s->tmp_path);
         }
         abort_segment(s); /* a run's muxer without a file is of no further use */
@@ -1020,6 +1021,7 @@ void segmenter_free(segmenter_t *s)
     forget_configs(s);
     hls_playlist_free(s->playlist);
     av_packet_free(&s->packet);
+    file_io_buffer_free(&s->io_buffer);
     free(s->dir);
     free(s->playlist_path);
     free(s->tmp_path);

@@ -527,7 +527,7 @@ static void close_muxer(rung_t *r)
     if (!r->mux)
         return;
     if (r->mux->pb)
-        file_io_close(&r->mux->pb);
+        file_io_close(&r->mux->pb, NULL);
     avformat_free_context(r->mux);
     r->mux = NULL;
 }
@@ -565,7 +565,7 @@ static int open_muxer(rung_t *r, AVIOContext *pb)
     AVFormatContext *ctx = NULL;
     int ret = avformat_alloc_output_context2(&ctx, NULL, "mpegts", NULL);
     if (ret < 0 || !ctx) {
-        file_io_close(&pb);
+        file_io_close(&pb, NULL);
         set_error(r->seg_error, "cannot create the mpegts muxer");
         return -1;
     }
@@ -606,7 +606,7 @@ static int open_segment_file(rung_t *r)
 {
     segment_path(r->out, r->job->info.sequence, ".tmp", r->tmp_path, sizeof r->tmp_path);
     AVIOContext *pb = NULL;
-    int ret = file_io_open(&pb, r->tmp_path);
+    int ret = file_io_open(&pb, r->tmp_path, NULL);
     if (ret < 0) {
         set_error(r->seg_error, "cannot create %s: %s", r->tmp_path, av_err2str(ret));
         return -1;
@@ -777,7 +777,7 @@ static int finish_segment_file(rung_t *r)
     if (ret >= 0 && r->mux->pb->error < 0)
         ret = r->mux->pb->error;
     if (ret >= 0)
-        ret = file_io_close(&r->mux->pb);
+        ret = file_io_close(&r->mux->pb, NULL);
     r->seg_open = false;
     if (ret < 0) {
         set_error(r->seg_error, "cannot write %s: %s", r->tmp_path, av_err2str(ret));
