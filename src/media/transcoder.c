@@ -239,6 +239,7 @@ typedef struct rung {
     int64_t last_audio_dts;       /* 90 kHz, last audio dts written by this muxer */
     ts_mux_audio_run_t audio_run; /* the audio frames sharing the muxer's open PES packet */
     AVPacket *packet;
+    uint8_t *io_buffer; /* the segment files' write buffer while no file is open (file_io.h) */
     char codecs[2 * HLS_CODEC_MAX];
 
     /* the segment in progress */
@@ -527,7 +528,7 @@ static void close_muxer(rung_t *r)
     if (!r->mux)
         return;
     if (r->mux->pb)
-        file_io_close(&r->mux->pb, NULL);
+        file_io_close(&r->mux->pb, &r->io_buffer);
     avformat_free_context(r->mux);
     r->mux = NULL;
 }
@@ -565,7 +566,7 @@ static int open_muxer(rung_t *r, AVIOContext *pb)
     AVFormatContext *ctx = NULL;
     int ret = avformat_alloc_output_context2(&ctx, NULL, "mpegts", NULL);
     if (ret < 0 || !ctx) {
-        file_io_close(&pb, NULL);
+        file_io_close(&pb, &r->io_buffer);
         set_error(r->seg_error, "cannot create the mpegts muxer");
         return -1;
     }
@@ -606,7 +607,7 @@ static int open_segment_file(rung_t *r)
 {
     segment_path(r->out, r->job->info.sequence, ".tmp", r->tmp_path, sizeof r->tmp_path);
     AVIOContext *pb = NULL;
-    int ret = file_io_open(&pb, r->tmp_path, NULL);
+    int ret = file_io_open(&pb, r->tmp_path, &r->io_buffer);
     if (ret < 0) {
         set_error(r->seg_error, "cannot create %s: %s", r->tmp_path, av_err2str(ret));
         return -1;
@@ -777,7 +778,7 @@ static int finish_segment_file(rung_t *r)
     if (ret >= 0 && r->mux->pb->error < 0)
         ret = r->mux->pb->error;
     if (ret >= 0)
-        ret = file_io_close(&r->mux->pb, NULL);
+        ret = file_io_close(&r->mux->pb, &r->io_buffer);
     r->seg_open = false;
     if (ret < 0) {
         set_error(r->seg_error, "cannot write %s: %s", r->tmp_path, av_err2str(ret));
@@ -1012,6 +1013,7 @@ static void stop_rungs(transcoder_t *t)
         sws_freeContext(r->sws);
         av_buffer_pool_uninit(&r->pool);
         av_packet_free(&r->packet);
+        file_io_buffer_free(&r->io_buffer);
         avcodec_parameters_free(&r->audio_par);
         queue_destroy(&r->queue);
         if (r->out)
