@@ -81,6 +81,8 @@ struct live {
     const config_t *config;
     pthread_mutex_t lock;
     live_broadcast_t *broadcasts; /* guarded by lock */
+    live_broadcast_t *superseded; /* guarded by lock: final, replaced by a new publish before the
+                                     housekeeper saw them; it finalizes them */
     pthread_t housekeeper;
     pthread_cond_t wake; /* signalled (under lock) to stop the housekeeper */
     bool stopping;       /* guarded by lock */
@@ -673,7 +675,6 @@ int live_publish(live_t *live, const char *stream_key, const char *peer, live_br
     pthread_mutex_lock(&live->lock);
     live_broadcast_t **slot = find_slot(live, stream.id);
     live_broadcast_t *b = *slot;
-    live_broadcast_t *stale = NULL;
     int result = 0;
     if (b && b->state == BROADCAST_LIVE) {
         result = refuse(reason, reason_size, "stream is already live");
@@ -682,9 +683,12 @@ int live_publish(live_t *live, const char *stream_key, const char *peer, live_br
         b->state = BROADCAST_LIVE;
         broadcast_continue(b);
     } else {
-        if (b) { /* its window passed before the housekeeper saw it */
+        if (b) {
+            /* Its window passed before the housekeeper saw it. Finalizing writes the recording
+             * (seconds), and this runs on an ingest loop: the housekeeper does it. */
             *slot = b->next;
-            stale = b;
+            b->next = live->superseded;
+            live->superseded = b;
         }
         b = broadcast_start(live, &stream);
         if (b) {
@@ -695,8 +699,6 @@ int live_publish(live_t *live, const char *stream_key, const char *peer, live_br
         }
     }
     pthread_mutex_unlock(&live->lock);
-    if (stale)
-        broadcast_finalize(stale);
     if (result == 0)
         log_info("live", "stream %s: publish from %s accepted", stream.id, peer ? peer : "?");
     store_stream_clear(&stream);
@@ -781,8 +783,9 @@ void live_stop_stream(live_t *live, const char *stream_id)
 void live_expire(live_t *live, int64_t now_ms)
 {
     int64_t window_ms = (int64_t)live->config->reconnect_window_s * 1000;
-    live_broadcast_t *expired = NULL;
     pthread_mutex_lock(&live->lock);
+    live_broadcast_t *expired = live->superseded;
+    live->superseded = NULL;
     live_broadcast_t **slot = &live->broadcasts;
     while (*slot) {
         live_broadcast_t *b = *slot;
@@ -866,6 +869,11 @@ void live_free(live_t *live)
     pthread_cond_signal(&live->wake);
     pthread_mutex_unlock(&live->lock);
     pthread_join(live->housekeeper, NULL);
+    while (live->superseded) {
+        live_broadcast_t *b = live->superseded;
+        live->superseded = b->next;
+        broadcast_finalize(b);
+    }
     while (live->broadcasts) {
         live_broadcast_t *b = live->broadcasts;
         live->broadcasts = b->next;

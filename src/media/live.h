@@ -55,8 +55,9 @@ void live_unpublish(live_broadcast_t *broadcast, const char *reason);
 /* Ends the broadcast of stream_id, if any (API: terminate, delete, suspend). Any thread. */
 void live_stop_stream(live_t *live, const char *stream_id);
 
-/* Finalizes the sessions whose reconnect window has passed by now_ms (the housekeeping thread
- * calls it every second; tests call it directly). Any thread. */
+/* Finalizes the sessions whose reconnect window has passed by now_ms, and those a new publish
+ * replaced before that (the housekeeping thread calls it every second; tests call it directly).
+ * Any thread. */
 void live_expire(live_t *live, int64_t now_ms);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "media/live.h"
@@ -285,6 +286,49 @@ Test(live, publish_after_the_window_opens_a_new_session)
     cr_assert_str_neq(second.id, first.id);
     cr_assert_eq(second.counters.source_segments, 0);
     live_unpublish(b, "done");
+    store_session_clear(&second);
+    store_session_clear(&first);
+    store_stream_clear(&s);
+}
+
+/* With no reconnect window a publish right after the last one replaces it before the housekeeper
+ * has seen it end. The old session is finalized all the same, recording included, by the
+ * housekeeper rather than by the publishing (ingest) thread. */
+Test(live, a_replaced_broadcast_is_finalized_by_the_housekeeper)
+{
+    fx.config.reconnect_window_s = 0;
+    store_stream_t s;
+    make_stream(&s, "show", false);
+    s.record = true;
+    cr_assert_eq(store_stream_update(fx.store, &s), STORE_OK);
+    live_broadcast_t *b = publish(&s);
+    feed(b);
+    live_unpublish(b, "gone");
+    store_session_t first;
+    latest_session(&s, &first);
+    usleep(5 * 1000); /* the window of 0 ms is surely over */
+
+    b = publish(&s);
+    store_session_t second;
+    latest_session(&s, &second);
+    cr_assert_str_neq(second.id, first.id);
+    /* Writing the recording takes longer than the test took since the unpublish. */
+    store_session_t final = {0};
+    cr_assert_eq(store_session_get(fx.store, first.id, &final), STORE_OK);
+    cr_assert_eq(final.recording_status, STORE_RECORDING_WAITING,
+                 "the publish finalized the replaced session itself");
+    for (int i = 0; i < 50; i++) {
+        store_session_clear(&final);
+        cr_assert_eq(store_session_get(fx.store, first.id, &final), STORE_OK);
+        if (final.recording_status != STORE_RECORDING_WAITING)
+            break;
+        usleep(100 * 1000);
+    }
+    cr_assert_eq(final.recording_status, STORE_RECORDING_READY);
+    cr_assert_not(final.is_active);
+    cr_assert_eq(final.counters.source_segments, first.counters.source_segments);
+    live_unpublish(b, "done");
+    store_session_clear(&final);
     store_session_clear(&second);
     store_session_clear(&first);
     store_stream_clear(&s);
