@@ -1,13 +1,13 @@
-/* RTMP listener, event loops and the unpublish thread: sockets, timeouts and the handshake; the
+/* RTMP listener, event loops and the unpublish threads: sockets, timeouts and the handshake; the
  * protocol after the handshake lives in rtmp_conn.c.
  *
  * Ownership: the listener thread accepts a socket and hands it to one event loop (through the
  * loop's incoming list); from then on only that loop's thread touches the connection, until it
  * closes the socket and frees it. Ending a publish can take seconds (the transcoder finishes its
- * queue), so on_unpublish runs on the unpublish thread, never on a loop: the other connections
- * of that loop keep flowing. Ends run one after the other there, so a slow one delays those
- * queued behind it (by about a segment's transcode, unless the transcoder is overloaded); one
- * thread rather than one per end keeps a burst of ends from costing a stack each. */
+ * queue), so on_unpublish runs on an unpublish thread, never on a loop: the other connections
+ * of that loop keep flowing. UNPUBLISH_THREADS of them run ends side by side, so one slow end
+ * holds up only the ends queued behind the busy threads; a fixed few rather than one per end
+ * keeps a burst of ends from costing a stack each. */
 #include "ingest/rtmp_server.h"
 
 #include <errno.h>
@@ -47,6 +47,7 @@
 #define PEER_ADDR_MAX 64
 #define MAX_LOOPS 16
 #define EVENTS_PER_WAIT 64
+#define UNPUBLISH_THREADS 4
 
 typedef struct io_loop io_loop_t;
 typedef struct conn conn_t;
@@ -66,16 +67,17 @@ struct rtmp_server {
     size_t loop_count;
     size_t next_loop; /* listener thread only: round robin */
 
-    /* The unpublish thread's queue, guarded by unpublish_lock. */
-    pthread_t unpublisher;
+    /* The unpublish threads and their queue, guarded by unpublish_lock. */
+    pthread_t unpublishers[UNPUBLISH_THREADS];
+    size_t unpublishers_started;
     pthread_mutex_t unpublish_lock;
     pthread_cond_t unpublish_changed;
     unpublish_job_t *jobs_head, *jobs_tail;
-    uint64_t running_serial; /* connection whose unpublish runs now, 0 = none */
+    unpublish_job_t *running; /* jobs an unpublish thread runs now */
     bool unpublisher_exit;
 };
 
-/* An on_unpublish waiting for the unpublish thread. */
+/* An on_unpublish waiting for, or running on, an unpublish thread. */
 struct unpublish_job {
     unpublish_job_t *next;
     uint64_t serial; /* of the connection */
@@ -144,7 +146,15 @@ static bool stopping(const rtmp_server_t *server)
     return atomic_load(&server->stopping);
 }
 
-/* ---- the unpublish thread ---- */
+/* ---- the unpublish threads ---- */
+
+static void unlink_running(rtmp_server_t *server, const unpublish_job_t *job)
+{
+    unpublish_job_t **slot = &server->running;
+    while (*slot != job)
+        slot = &(*slot)->next;
+    *slot = job->next;
+}
 
 static void *unpublish_thread(void *arg)
 {
@@ -161,27 +171,31 @@ static void *unpublish_thread(void *arg)
         server->jobs_head = job->next;
         if (!server->jobs_head)
             server->jobs_tail = NULL;
-        server->running_serial = job->serial;
+        job->next = server->running;
+        server->running = job;
         pthread_mutex_unlock(&server->unpublish_lock);
         server->handlers.on_unpublish(job->publish_ctx, job->reason ? job->reason : "ended");
+        pthread_mutex_lock(&server->unpublish_lock);
+        unlink_running(server, job);
         free(job->reason);
         free(job);
-        pthread_mutex_lock(&server->unpublish_lock);
-        server->running_serial = 0;
         pthread_cond_broadcast(&server->unpublish_changed);
     }
     pthread_mutex_unlock(&server->unpublish_lock);
     return NULL;
 }
 
-static bool unpublish_pending(const rtmp_server_t *server, uint64_t serial)
+static bool job_of(const unpublish_job_t *jobs, uint64_t serial)
 {
-    if (server->running_serial == serial)
-        return true;
-    for (const unpublish_job_t *job = server->jobs_head; job; job = job->next)
+    for (const unpublish_job_t *job = jobs; job; job = job->next)
         if (job->serial == serial)
             return true;
     return false;
+}
+
+static bool unpublish_pending(const rtmp_server_t *server, uint64_t serial)
+{
+    return job_of(server->running, serial) || job_of(server->jobs_head, serial);
 }
 
 /* Queues on_unpublish. Without memory for the job it runs here, late rather than never. */
@@ -827,22 +841,21 @@ static void loops_free(rtmp_server_t *server)
     free(server->loops);
 }
 
-/* Stops and joins the first started loops, then the unpublish thread (after every queued
+/* Stops and joins the first started loops, then the unpublish threads (after every queued
  * on_unpublish ran). */
-static void stop_threads(rtmp_server_t *server, size_t started_loops, bool unpublisher_started)
+static void stop_threads(rtmp_server_t *server, size_t started_loops)
 {
     atomic_store(&server->stopping, true);
     for (size_t i = 0; i < started_loops; i++)
         loop_wake(&server->loops[i]);
     for (size_t i = 0; i < started_loops; i++)
         pthread_join(server->loops[i].thread, NULL);
-    if (!unpublisher_started)
-        return;
     pthread_mutex_lock(&server->unpublish_lock);
     server->unpublisher_exit = true;
     pthread_cond_broadcast(&server->unpublish_changed);
     pthread_mutex_unlock(&server->unpublish_lock);
-    pthread_join(server->unpublisher, NULL);
+    for (size_t i = 0; i < server->unpublishers_started; i++)
+        pthread_join(server->unpublishers[i], NULL);
 }
 
 static void server_free(rtmp_server_t *server)
@@ -901,10 +914,12 @@ rtmp_server_t *rtmp_server_start(const char *host, uint16_t port, const rtmp_lim
         server_free(server);
         return NULL;
     }
-    bool unpublisher_started =
-        pthread_create(&server->unpublisher, NULL, unpublish_thread, server) == 0;
+    while (server->unpublishers_started < UNPUBLISH_THREADS &&
+           pthread_create(&server->unpublishers[server->unpublishers_started], NULL,
+                          unpublish_thread, server) == 0)
+        server->unpublishers_started++;
     size_t started = 0;
-    while (unpublisher_started && started < loop_count) {
+    while (server->unpublishers_started == UNPUBLISH_THREADS && started < loop_count) {
         io_loop_t *loop = &server->loops[started];
         if (loop_init(loop, server) != 0 ||
             pthread_create(&loop->thread, NULL, loop_thread, loop) != 0)
@@ -914,7 +929,7 @@ rtmp_server_t *rtmp_server_start(const char *host, uint16_t port, const rtmp_lim
     if (started < loop_count ||
         pthread_create(&server->listener, NULL, listener_thread, server) != 0) {
         snprintf(err, err_size, "rtmp: cannot start the server threads");
-        stop_threads(server, started, unpublisher_started);
+        stop_threads(server, started);
         server_free(server);
         return NULL;
     }
@@ -937,7 +952,7 @@ void rtmp_server_stop(rtmp_server_t *server)
     (void)ignored;
     pthread_join(server->listener, NULL);
     /* No connection is handed over now; every loop ends its connections and exits. */
-    stop_threads(server, server->loop_count, true);
+    stop_threads(server, server->loop_count);
     log_info(LOG_MODULE, "stopped");
     server_free(server);
 }

@@ -1,10 +1,11 @@
 /* The RTMP ingest server: one listener thread accepting connections, a few event-loop threads
  * (epoll, non-blocking sockets) that each serve their share of the connections through the
- * handshake and an rtmp_conn state machine, and one thread that runs on_unpublish. The publish
- * handlers (see rtmp_conn.h) run on the loop that serves the connection, on_unpublish on that
- * last thread. A connection costs its state and buffers only, no thread: hundreds of publishers
- * fit in little memory (bench/RESULTS.md). rtmp_server_start / rtmp_server_stop are called by the
- * thread that owns the server context. */
+ * handshake and an rtmp_conn state machine, and a few threads that run on_unpublish. The publish
+ * handlers (see rtmp_conn.h) run on the loop that serves the connection, on_unpublish on one of
+ * those last threads (ends of different publishes may run at the same time). A connection costs its
+ * state and buffers only, no thread: hundreds of publishers fit in little memory
+ * (bench/RESULTS.md). rtmp_server_start / rtmp_server_stop are called by the thread that owns the
+ * server context. */
 #ifndef STREAMD_INGEST_RTMP_SERVER_H
 #define STREAMD_INGEST_RTMP_SERVER_H
 

@@ -1,7 +1,7 @@
 /* Live broadcasts of this node: for every stream that is publishing, or that stopped less than
  * the reconnect window ago, one pipeline that owns its session row, its source segmenter and its
  * counters. Ingest calls the broadcast functions for one publish one after the other (an RTMP
- * event loop, then the RTMP unpublish thread for live_unpublish); the API calls live_stop_stream
+ * event loop, then an RTMP unpublish thread for live_unpublish); the API calls live_stop_stream
  * from its threads; a housekeeping thread finalizes sessions whose reconnect window has passed.
  * Thread-safe as documented per function. */
 #ifndef STREAMD_MEDIA_LIVE_H

@@ -720,6 +720,34 @@ Test(rtmp_server, slow_unpublish_does_not_hold_up_the_loop)
     tbuf_free(&out);
 }
 
+/* Slow ends of different publishes run side by side: three that take 1.5 s each are all done
+ * well before the 4.5 s they would take one after the other. */
+Test(rtmp_server, slow_unpublishes_run_side_by_side)
+{
+    set_unpublish_delay(1500);
+    enum { PUBLISHERS = 3 };
+    int clients[PUBLISHERS];
+    tbuf_t out = {0};
+    for (int i = 0; i < PUBLISHERS; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "KEY%d", i);
+        clients[i] = client_handshake();
+        tc_obs_publish(&out, "live", key);
+        client_send_buf(clients[i], &out);
+        cr_assert(wait_for(&rec.publishes, i + 1, 3000));
+        client_read(clients[i], NULL, 200);
+    }
+    int64_t closed_ms = clock_monotonic_ms();
+    for (int i = 0; i < PUBLISHERS; i++)
+        close(clients[i]);
+    cr_assert(wait_for(&rec.unpublishes, PUBLISHERS, 6000));
+    pthread_mutex_lock(&rec.lock);
+    int64_t took = rec.unpublish_ms - closed_ms;
+    pthread_mutex_unlock(&rec.lock);
+    cr_assert_lt(took, 3000, "the ends took %lld ms", (long long)took);
+    tbuf_free(&out);
+}
+
 /* A publish again on the same connection starts after its previous publish has ended, as when
  * the handlers run one after the other. */
 Test(rtmp_server, publish_again_follows_the_unpublish)
