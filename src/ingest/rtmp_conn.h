@@ -48,8 +48,9 @@ typedef struct rtmp_publish_handlers {
      * deleted or suspended through the API). May be NULL. */
     bool (*should_stop)(void *publish_ctx);
     /* The publish ended (unpublish, disconnect, timeout, error, should_stop); reason for the log.
-     * Called exactly once per accepted publish. rtmp_server runs it on a thread of its own, so it
-     * may take its time (finishing a transcode) without holding up other connections. */
+     * Called exactly once per accepted publish. rtmp_server runs it on one of its unpublish
+     * threads, off the event loops, so it may take its time (finishing a transcode) without
+     * holding up other connections. */
     void (*on_unpublish)(void *publish_ctx, const char *reason);
 } rtmp_publish_handlers_t;
 

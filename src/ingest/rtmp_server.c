@@ -819,7 +819,7 @@ static int loop_init(io_loop_t *loop, rtmp_server_t *server)
     return 0;
 }
 
-/* Frees the loops [0, count) whose threads are joined or were never started. */
+/* Frees every loop; their threads are joined or were never started. */
 static void loops_free(rtmp_server_t *server)
 {
     for (size_t i = 0; i < server->loop_count; i++) {
