@@ -21,10 +21,8 @@ STREAMD=${STREAMD:-build/streamd}
 # Set NGINX_WORKERS=1 to compare against a single worker if streamd runs with --http-threads 1.
 NGINX_WORKERS=${NGINX_WORKERS:-$(nproc)}
 
-die() {
-    echo "bench/api.sh: $*" >&2
-    exit 1
-}
+BENCH_NAME=bench/api.sh
+. "$repo/bench/lib/common.sh"
 
 # --- tools ------------------------------------------------------------------------------------
 need_tools() {
@@ -43,71 +41,25 @@ need_tools() {
 need_tools
 NGINX_BIN=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 
-if [ ! -x "$STREAMD" ]; then
-    echo "bench/api.sh: $STREAMD missing; running make build" >&2
-    make build
-    [ -x "$STREAMD" ] || die "$STREAMD still missing after make build"
-fi
+ensure_streamd
 
 # --- temp dir, processes, cleanup -------------------------------------------------------------
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/streamd-bench.XXXXXX")
+start_scratch bench
 streamd_pid=""
 nginx_pid=""
-cleanup() {
-    local pid
-    for pid in $streamd_pid $nginx_pid; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in $streamd_pid $nginx_pid; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_processes() { echo $streamd_pid $nginx_pid; }
 
-# A port nobody listens on now (small race with other programs; fine for a local bench).
-used_ports=""
-free_port() {
-    local port _
-    for _ in $(seq 1 200); do
-        port=$((20000 + RANDOM % 40000))
-        case " $used_ports " in *" $port "*) continue ;; esac
-        if [ -z "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then
-            used_ports="$used_ports $port"
-            echo "$port"
-            return 0
-        fi
-    done
-    die "no free port found"
-}
-
-wait_http_200() { # url, log file, pid, name
-    local _
-    for _ in $(seq 1 100); do
-        if [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null)" = 200 ]; then
-            return 0
-        fi
-        kill -0 "$3" 2>/dev/null || {
-            cat "$2" >&2
-            die "$4 exited during start-up"
-        }
-        sleep 0.1
-    done
-    cat "$2" >&2
-    die "$4 not ready after 10 s"
-}
 
 # --- streamd ----------------------------------------------------------------------------------
 api_key=$(cat /proc/sys/kernel/random/uuid)
-http_port=$(free_port)
-rtmp_port=$(free_port)
+free_port http_port
+free_port rtmp_port
 base="http://127.0.0.1:$http_port"
 mkdir -p "$tmp/data"
 "$STREAMD" --data "$tmp/data" --http "127.0.0.1:$http_port" --rtmp "127.0.0.1:$rtmp_port" \
     --public-url "$base" --api-key "$api_key" >"$tmp/streamd.log" 2>&1 &
 streamd_pid=$!
-wait_http_200 "$base/healthz" "$tmp/streamd.log" "$streamd_pid" streamd
+wait_ready http_200 "$base/healthz" "$tmp/streamd.log" "$streamd_pid" streamd
 
 auth="Authorization: Bearer $api_key"
 created=$(curl -s -w '\n%{http_code}' -X POST -H "$auth" -H 'Content-Type: application/json' \
@@ -138,7 +90,7 @@ extra_headers=$(tr -d '\r' <"$tmp/streamd-headers" | awk -F': ' 'NR > 1 && NF >=
     printf "        add_header %s \"%s\" always;\n", $1, value }')
 
 # --- nginx ------------------------------------------------------------------------------------
-nginx_port=$(free_port)
+free_port nginx_port
 mkdir -p "$tmp/nginx/logs" "$tmp/nginx/temp"
 user_line=""
 # Only a root master switches workers to another user (default nobody, who cannot read $tmp).
@@ -188,7 +140,7 @@ EOF
     >"$tmp/nginx.log" 2>&1 &
 nginx_pid=$!
 nginx_base="http://127.0.0.1:$nginx_port"
-wait_http_200 "$nginx_base$path" "$tmp/nginx/logs/error.log" "$nginx_pid" nginx
+wait_ready http_200 "$nginx_base$path" "$tmp/nginx/logs/error.log" "$nginx_pid" nginx
 curl -s -H "$auth" "$nginx_base$path" | cmp -s - "$tmp/www$path" || die "nginx body differs from streamd's"
 nginx_type=$(curl -s -o /dev/null -w '%{content_type}' "$nginx_base$path")
 [ "$nginx_type" = "$streamd_type" ] || die "Content-Type differs: streamd '$streamd_type', nginx '$nginx_type'"
@@ -209,18 +161,9 @@ thread_count() { find "/proc/$1/task" -mindepth 1 -maxdepth 1 | wc -l; }
 # CPU time (user+system, clock ticks) of the processes serving a target: streamd itself, or nginx's
 # master and workers. Divided by requests it gives server CPU per request, which the shared cores
 # disturb less than req/s does.
-cpu_ticks() { # pid...
-    local pid total=0 fields
-    for pid in "$@"; do
-        fields=$(sed 's/.*) //' "/proc/$pid/stat")
-        total=$((total + $(awk '{print $12 + $13}' <<<"$fields")))
-    done
-    echo "$total"
-}
 server_pids() { # name
     if [ "$1" = streamd ]; then echo "$streamd_pid"; else echo "$nginx_pid" $(pgrep -P "$nginx_pid"); fi
 }
-clock_ticks=$(getconf CLK_TCK)
 
 rps_streamd="" p99_streamd="" req_streamd="" cpu_streamd="" rps_nginx="" p99_nginx="" req_nginx="" cpu_nginx=""
 run_wrk() { # name url -> sets rps_<name>, p99_<name>, req_<name>, cpu_<name> (server CPU us/request)

@@ -30,11 +30,8 @@ STREAMD=${STREAMD:-build/streamd}
 KEEP_TMP=${KEEP_TMP:-0}
 RTMP_MODULE=/usr/lib/nginx/modules/ngx_rtmp_module.so
 
-die() {
-    echo "bench/ingest.sh: $*" >&2
-    exit 1
-}
-note() { echo "bench/ingest.sh: $*" >&2; }
+BENCH_NAME=bench/ingest.sh
+. "$repo/bench/lib/common.sh"
 
 for n in $NS; do
     [[ $n =~ ^[1-9][0-9]*$ ]] && [ "$n" -le 1000 ] || die "NS must list counts 1..1000 (got '$n')"
@@ -64,82 +61,21 @@ need_tools() {
 need_tools
 NGINX_BIN=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 
-if [ ! -x "$STREAMD" ]; then
-    note "$STREAMD missing; running make build"
-    make build
-    [ -x "$STREAMD" ] || die "$STREAMD still missing after make build"
-fi
+ensure_streamd
 
 # Each server holds a socket and a segment file per publisher, plus its own descriptors.
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # --- temp dir, processes, cleanup -------------------------------------------------------------
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/streamd-ingest.XXXXXX")
+start_scratch ingest
 streamd_pid=""
 nginx_pid=""
 watch_pid=""
 pub_pids=()
-cleanup() {
-    local pid
-    for pid in "${pub_pids[@]}" $watch_pid $streamd_pid $nginx_pid; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${pub_pids[@]}" $watch_pid $streamd_pid $nginx_pid; do
-        wait "$pid" 2>/dev/null || true
-    done
-    if [ "$KEEP_TMP" = 1 ]; then
-        note "kept $tmp"
-    else
-        rm -rf "$tmp"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Sets the named variable to a port nobody listens on now and this script has not handed out
-# (small race with other programs; fine for a local bench). Not called in $(...), so that
-# used_ports survives.
-used_ports=""
-free_port() { # variable
-    local candidate _
-    for _ in $(seq 1 200); do
-        candidate=$((20000 + RANDOM % 40000))
-        case " $used_ports " in *" $candidate "*) continue ;; esac
-        if [ -z "$(ss -Hltn "sport = :$candidate" 2>/dev/null)" ]; then
-            used_ports="$used_ports $candidate"
-            printf -v "$1" '%s' "$candidate"
-            return 0
-        fi
-    done
-    die "no free port found"
-}
-
-wait_listen() { # port, log file, pid, name
-    local _
-    for _ in $(seq 1 100); do
-        [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] && return 0
-        kill -0 "$3" 2>/dev/null || {
-            cat "$2" >&2
-            die "$4 exited during start-up"
-        }
-        sleep 0.1
-    done
-    cat "$2" >&2
-    die "$4 not listening on $1 after 10 s"
-}
+bench_processes() { echo "${pub_pids[@]}" $watch_pid $streamd_pid $nginx_pid; }
 
 now_ns() { date +%s%N; }
-clock_ticks=$(getconf CLK_TCK)
 
-# user+system clock ticks of the given processes (all their threads).
-cpu_ticks() {
-    local pid total=0 fields
-    for pid in "$@"; do
-        fields=$(sed 's/.*) //' "/proc/$pid/stat")
-        total=$((total + $(awk '{print $12 + $13}' <<<"$fields")))
-    done
-    echo "$total"
-}
 # Sum of VmHWM (peak resident set, kB) of the given processes.
 hwm_kb() {
     local pid total=0
@@ -147,14 +83,6 @@ hwm_kb() {
         total=$((total + $(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")))
     done
     echo "$total"
-}
-# CPU seconds (user+sys) of this shell's reaped children: the publishers, the watcher, helpers.
-# `times` must run in this shell, not in a $(...) subshell (which starts from zero): the result
-# goes to $children_cpu.
-children_cpu=0
-children_cpu_s() {
-    times >"$tmp/times"
-    children_cpu=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }; printf "%.2f", t }' "$tmp/times")
 }
 # "busy idle kernel" clock ticks of the whole machine (all CPUs): busy and idle from the first
 # line of /proc/stat; kernel = its irq + softirq time plus the user+sys time of kernel threads
@@ -309,7 +237,7 @@ measure_run() { # name n list_file rtmp_port server_pid measured_pids... -- urls
     sleep 1
     local ticks0 hwm0 mj0 start_ns child0
     children_cpu_s
-    child0=$children_cpu
+    child0=$CHILDREN_CPU_S
     ticks0=$(cpu_ticks "${pids[@]}")
     hwm0=$(hwm_kb "${pids[@]}")
     read -r -a mj0 <<<"$(machine_jiffies)"
@@ -328,7 +256,7 @@ measure_run() { # name n list_file rtmp_port server_pid measured_pids... -- urls
     stop_watch
     local child1 others
     children_cpu_s
-    child1=$children_cpu
+    child1=$CHILDREN_CPU_S
     # Machine CPU minus the server, the publishers and this script's helpers, and the kernel:
     # other programs.
     others=$(awk -v busy="$((mj1[0] - mj0[0]))" -v kernel="$((mj1[2] - mj0[2]))" -v hz="$clock_ticks" \
@@ -388,9 +316,9 @@ run_streamd() { # n
     "$STREAMD" --data "$data" --http "127.0.0.1:$http_port" --rtmp "127.0.0.1:$rtmp_port" \
         --public-url "$base" --api-key "$api_key" --hls-window 1000 --log-level warn >"$tmp/streamd-$n.out" 2>"$log" &
     streamd_pid=$!
-    wait_listen "$http_port" "$log" "$streamd_pid" streamd
+    wait_ready listening "$http_port" "$log" "$streamd_pid" streamd
     # A build from before the ingest code answers HTTP but never opens the RTMP port.
-    wait_listen "$rtmp_port" "$log" "$streamd_pid" "streamd (RTMP; is $STREAMD older than src/ingest? make build)"
+    wait_ready listening "$rtmp_port" "$log" "$streamd_pid" "streamd (RTMP; is $STREAMD older than src/ingest? make build)"
     local auth="Authorization: Bearer $api_key" i created key pb urls=() list="$tmp/streamd-$n.playlists"
     : >"$list"
     for i in $(seq 1 "$n"); do
@@ -483,7 +411,7 @@ EOF
     }
     "$NGINX_BIN" -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" >"$dir/nginx.log" 2>&1 &
     nginx_pid=$!
-    wait_listen "$port" "$dir/logs/error.log" "$nginx_pid" nginx
+    wait_ready listening "$port" "$dir/logs/error.log" "$nginx_pid" nginx
     local workers
     workers=$(pgrep -P "$nginx_pid" | tr '\n' ' ')
     [ -n "$workers" ] || die "nginx has no worker process"

@@ -55,11 +55,8 @@ STREAMD=${STREAMD:-build/streamd}
 KEEP_TMP=${KEEP_TMP:-0}
 SEGMENT_S=2 # streamd's default --segment-seconds; the sources have an IDR every 2 s
 
-die() {
-    echo "bench/transcode.sh: $*" >&2
-    exit 1
-}
-note() { echo "bench/transcode.sh: $*" >&2; }
+BENCH_NAME=bench/transcode.sh
+. "$repo/bench/lib/common.sh"
 
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] && [ "$DURATION" -ge 6 ] && [ "$DURATION" -le 600 ] ||
     die "DURATION must be whole seconds in 6..600 (got '$DURATION')"
@@ -81,61 +78,20 @@ done
     die "missing ${missing[*]}; install with: sudo apt-get install -y ffmpeg curl jq iproute2 gawk"
 [[ $(ffmpeg -hide_banner -encoders 2>/dev/null) == *libx264* ]] || die "this ffmpeg has no libx264"
 
-if [ ! -x "$STREAMD" ]; then
-    note "$STREAMD missing; running make build"
-    make build
-    [ -x "$STREAMD" ] || die "$STREAMD still missing after make build"
-fi
+ensure_streamd
 
 # --- temp dir, processes, cleanup -------------------------------------------------------------
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/streamd-transcode.XXXXXX")
+start_scratch transcode
 streamd_pid=""
 child_pid=""
-cleanup() {
-    local pid
-    for pid in $child_pid $streamd_pid; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in $child_pid $streamd_pid; do
-        wait "$pid" 2>/dev/null || true
-    done
-    if [ "$KEEP_TMP" = 1 ]; then note "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_processes() { echo $child_pid $streamd_pid; }
 
-used_ports=""
-free_port() {
-    local port _
-    for _ in $(seq 1 200); do
-        port=$((20000 + RANDOM % 40000))
-        case " $used_ports " in *" $port "*) continue ;; esac
-        if [ -z "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then
-            used_ports="$used_ports $port"
-            echo "$port"
-            return 0
-        fi
-    done
-    die "no free port found"
-}
-
-clock_ticks=$(getconf CLK_TCK)
-cpu_ticks() { # pid -> user+system clock ticks
-    sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
-}
 now_s() { date +%s.%N; }
 # Machine-wide busy and steal clock ticks (/proc/stat "cpu" line: user nice system idle iowait irq
 # softirq steal). Busy ticks during a measurement minus the measured processes' own = CPU that
 # something else took meanwhile (the rest of the machine, or this script's curl/jq): printed as
 # "others", a run with a lot of it is disturbed.
 sys_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $9 }' /proc/stat; }
-# CPU seconds of this shell's waited-for children so far (bash `times`, second line). `times` must
-# run in this shell, not in a $(...) subshell, hence the file; the result goes to CHILDREN_CPU_S.
-children_cpu_s() {
-    times >"$tmp/times.txt"
-    CHILDREN_CPU_S=$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/)
-        printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$tmp/times.txt")
-}
 others_pct() { # "others X CPU-s (Y% of the machine)..." -> Y
     sed -n 's/.*(\([0-9.]*\)% of the machine.*/\1/p' <<<"$1"
 }
@@ -176,8 +132,8 @@ declare -A R
 start_streamd() { # dir
     local dir=$1
     api_key=$(cat /proc/sys/kernel/random/uuid)
-    http_port=$(free_port)
-    rtmp_port=$(free_port)
+    free_port http_port
+    free_port rtmp_port
     base="http://127.0.0.1:$http_port"
     mkdir -p "$dir/data"
     # debug: the transcoder logs each source segment's transcode time (one line per segment; the
@@ -187,16 +143,7 @@ start_streamd() { # dir
         --public-url "$base" --api-key "$api_key" --log-level debug --hls-window 0 \
         --x264-preset "$PRESET" >"$dir/streamd.log" 2>&1 &
     streamd_pid=$!
-    local _
-    for _ in $(seq 1 100); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/healthz" 2>/dev/null)" = 200 ] && return 0
-        kill -0 "$streamd_pid" 2>/dev/null || {
-            cat "$dir/streamd.log" >&2
-            die "streamd exited during start-up"
-        }
-        sleep 0.1
-    done
-    die "streamd not ready after 10 s"
+    wait_ready http_200 "$base/healthz" "$dir/streamd.log" "$streamd_pid" streamd
 }
 
 stop_streamd() {

@@ -312,24 +312,60 @@ static int parse_enhanced_avc(const uint8_t *payload, size_t len, unsigned packe
     }
 }
 
+/* What an enhanced RTMP tag header of one media kind may name: streamd takes one track of one
+ * codec; multitrack and ModEx packets are refused with a name the publisher's log can show. */
+typedef struct enhanced_kind {
+    unsigned multitrack_type; /* EX_VIDEO_MULTITRACK or EX_AUDIO_MULTITRACK */
+    const char *multitrack_name, *modex_name, *truncated, *unsupported, *unknown;
+    const fourcc_name_t *fourccs;
+    size_t fourcc_count;
+    const char *accepted_fourcc;
+    flv_codec_t codec;
+} enhanced_kind_t;
+
+/* The messages name the kind ("video", "audio"). */
+#define ENHANCED_KIND(kind, multitrack, table, fourcc, codec_id)                                   \
+    {                                                                                              \
+        .multitrack_type = (multitrack), .multitrack_name = "enhanced RTMP multitrack " kind,      \
+        .modex_name = "enhanced RTMP ModEx " kind,                                                 \
+        .truncated = "enhanced " kind " tag header truncated",                                     \
+        .unsupported = "unsupported " kind " codec",                                               \
+        .unknown = "unknown enhanced RTMP " kind " codec", .fourccs = (table),                     \
+        .fourcc_count = sizeof(table) / sizeof *(table), .accepted_fourcc = (fourcc),              \
+        .codec = (codec_id),                                                                       \
+    }
+static const enhanced_kind_t enhanced_video =
+    ENHANCED_KIND("video", EX_VIDEO_MULTITRACK, video_fourccs, "avc1", FLV_CODEC_H264);
+static const enhanced_kind_t enhanced_audio =
+    ENHANCED_KIND("audio", EX_AUDIO_MULTITRACK, audio_fourccs, "mp4a", FLV_CODEC_AAC);
+
+/* Reads the FourCC of an enhanced tag header (payload[1..4]) into out and accepts only the
+ * kind's codec. Returns FLV_OK or the error set in out. */
+static int parse_enhanced_codec(const uint8_t *payload, size_t len, unsigned packet_type,
+                                const enhanced_kind_t *kind, flv_media_t *out)
+{
+    if (packet_type == kind->multitrack_type || packet_type == EX_MOD_EX) {
+        out->codec_name = packet_type == EX_MOD_EX ? kind->modex_name : kind->multitrack_name;
+        return fail(out, FLV_ERR_UNSUPPORTED, kind->unsupported);
+    }
+    if (len < 5)
+        return fail(out, FLV_ERR_TRUNCATED, kind->truncated);
+    copy_fourcc(payload + 1, out->fourcc);
+    out->codec_name = fourcc_lookup(kind->fourccs, kind->fourcc_count, out->fourcc, kind->unknown);
+    if (strcmp(out->fourcc, kind->accepted_fourcc) != 0)
+        return fail(out, FLV_ERR_UNSUPPORTED, kind->unsupported);
+    out->codec = kind->codec;
+    return FLV_OK;
+}
+
 static int parse_enhanced_video(const uint8_t *payload, size_t len, flv_media_t *out)
 {
     unsigned frame_type = (payload[0] >> 4) & 0x07;
     unsigned packet_type = payload[0] & 0x0F;
     out->is_keyframe = frame_type == FRAME_KEY || frame_type == FRAME_GENERATED_KEY;
-    if (packet_type == EX_VIDEO_MULTITRACK || packet_type == EX_MOD_EX) {
-        out->codec_name = packet_type == EX_VIDEO_MULTITRACK ? "enhanced RTMP multitrack video"
-                                                             : "enhanced RTMP ModEx video";
-        return fail(out, FLV_ERR_UNSUPPORTED, "unsupported video codec");
-    }
-    if (len < 5)
-        return fail(out, FLV_ERR_TRUNCATED, "enhanced video tag header truncated");
-    copy_fourcc(payload + 1, out->fourcc);
-    out->codec_name = fourcc_lookup(video_fourccs, sizeof video_fourccs / sizeof *video_fourccs,
-                                    out->fourcc, "unknown enhanced RTMP video codec");
-    if (strcmp(out->fourcc, "avc1") != 0)
-        return fail(out, FLV_ERR_UNSUPPORTED, "unsupported video codec");
-    out->codec = FLV_CODEC_H264;
+    int rc = parse_enhanced_codec(payload, len, packet_type, &enhanced_video, out);
+    if (rc != FLV_OK)
+        return rc;
     if (frame_type == FRAME_COMMAND && packet_type != EX_METADATA)
         return FLV_SKIP;
     return parse_enhanced_avc(payload, len, packet_type, out);
@@ -370,19 +406,9 @@ static int parse_aac_packet(const uint8_t *payload, size_t len, size_t header, u
 static int parse_enhanced_audio(const uint8_t *payload, size_t len, flv_media_t *out)
 {
     unsigned packet_type = payload[0] & 0x0F;
-    if (packet_type == EX_AUDIO_MULTITRACK || packet_type == EX_MOD_EX) {
-        out->codec_name = packet_type == EX_AUDIO_MULTITRACK ? "enhanced RTMP multitrack audio"
-                                                             : "enhanced RTMP ModEx audio";
-        return fail(out, FLV_ERR_UNSUPPORTED, "unsupported audio codec");
-    }
-    if (len < 5)
-        return fail(out, FLV_ERR_TRUNCATED, "enhanced audio tag header truncated");
-    copy_fourcc(payload + 1, out->fourcc);
-    out->codec_name = fourcc_lookup(audio_fourccs, sizeof audio_fourccs / sizeof *audio_fourccs,
-                                    out->fourcc, "unknown enhanced RTMP audio codec");
-    if (strcmp(out->fourcc, "mp4a") != 0)
-        return fail(out, FLV_ERR_UNSUPPORTED, "unsupported audio codec");
-    out->codec = FLV_CODEC_AAC;
+    int rc = parse_enhanced_codec(payload, len, packet_type, &enhanced_audio, out);
+    if (rc != FLV_OK)
+        return rc;
     if (packet_type == EX_SEQUENCE_END || packet_type == EX_AUDIO_MULTICHANNEL_CONFIG)
         return FLV_SKIP;
     return parse_aac_packet(payload, len, 5, packet_type, out);
