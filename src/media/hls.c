@@ -3,6 +3,8 @@
 #include "media/hls.h"
 
 #include "media/codec.h"
+#include "util/errbuf.h"
+#include "util/fs.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 struct hls_playlist {
     int window_segments;            /* 0 = unlimited */
@@ -22,16 +23,6 @@ struct hls_playlist {
     int target_duration_s;          /* seconds, never decreases */
     bool ended;                     /* #EXT-X-ENDLIST */
 };
-
-static void set_err(char *err, size_t err_size, const char *fmt, const char *arg, int errnum)
-{
-    if (!err || err_size == 0)
-        return;
-    if (errnum)
-        snprintf(err, err_size, fmt, arg, strerror(errnum));
-    else
-        snprintf(err, err_size, fmt, arg);
-}
 
 /* Milliseconds of a duration as shown by #EXTINF (3 decimals); negative and NaN count as 0. */
 static long long duration_ms(double duration_s)
@@ -203,53 +194,18 @@ char *hls_playlist_render(const hls_playlist_t *playlist)
     return render_text(render_media, playlist);
 }
 
-/* Writes text to tmp, then renames tmp over path. */
-static int write_then_rename(const char *tmp, const char *path, const char *text, char *err,
-                             size_t err_size)
-{
-    FILE *file = fopen(tmp, "we");
-    if (!file) {
-        set_err(err, err_size, "cannot create %s: %s", tmp, errno);
-        return HLS_ERR_IO;
-    }
-    size_t len = strlen(text);
-    size_t written = fwrite(text, 1, len, file);
-    int write_errno = written == len ? 0 : errno;
-    if (fclose(file) != 0 && write_errno == 0)
-        write_errno = errno ? errno : EIO;
-    if (written != len || write_errno) {
-        set_err(err, err_size, "cannot write %s: %s", tmp, write_errno ? write_errno : EIO);
-        unlink(tmp);
-        return HLS_ERR_IO;
-    }
-    if (rename(tmp, path) != 0) {
-        set_err(err, err_size, "cannot rename over %s: %s", path, errno);
-        unlink(tmp);
-        return HLS_ERR_IO;
-    }
-    return 0;
-}
-
-/* Writes text to path.tmp and renames it over path. */
+/* Writes text to path through path.tmp (see fs_write_atomic). */
 static int write_atomic(const char *path, const char *text, char *err, size_t err_size)
 {
-    size_t tmp_size = strlen(path) + sizeof ".tmp";
-    char *tmp = malloc(tmp_size); /* not on the stack: playlists are written deep in a thread */
-    if (!tmp) {
-        set_err(err, err_size, "out of memory writing %s", path, 0);
-        return HLS_ERR_NOMEM;
-    }
-    snprintf(tmp, tmp_size, "%s.tmp", path);
-    int ret = write_then_rename(tmp, path, text, err, err_size);
-    free(tmp);
-    return ret;
+    int ret = fs_write_atomic(path, text, strlen(text), err, err_size);
+    return ret == -ENOMEM ? HLS_ERR_NOMEM : ret < 0 ? HLS_ERR_IO : 0;
 }
 
 int hls_playlist_write(const hls_playlist_t *playlist, const char *path, char *err, size_t err_size)
 {
     char *text = hls_playlist_render(playlist);
     if (!text) {
-        set_err(err, err_size, "out of memory rendering %s", path, 0);
+        errbuf_set(err, err_size, 0, "out of memory rendering %s", path);
         return HLS_ERR_NOMEM;
     }
     int ret = write_atomic(path, text, err, err_size);
@@ -289,17 +245,17 @@ static void render_master(FILE *out, const void *ctx)
 static bool variant_valid(const hls_variant_t *variant, char *err, size_t err_size)
 {
     if (!uri_valid(variant->uri, HLS_URI_MAX)) {
-        set_err(err, err_size, "invalid variant URI: %s", variant->uri ? variant->uri : "(null)",
-                0);
+        errbuf_set(err, err_size, 0, "invalid variant URI: %s",
+                   variant->uri ? variant->uri : "(null)");
         return false;
     }
     if (variant->codecs && strpbrk(variant->codecs, "\"\r\n")) {
-        set_err(err, err_size, "invalid codecs string for %s", variant->uri, 0);
+        errbuf_set(err, err_size, 0, "invalid codecs string for %s", variant->uri);
         return false;
     }
     if (variant->width < 0 || variant->height < 0 || isnan(variant->frame_rate) ||
         variant->frame_rate < 0 || variant->frame_rate > 1000) {
-        set_err(err, err_size, "invalid resolution or frame rate for %s", variant->uri, 0);
+        errbuf_set(err, err_size, 0, "invalid resolution or frame rate for %s", variant->uri);
         return false;
     }
     return true;
@@ -308,7 +264,7 @@ static bool variant_valid(const hls_variant_t *variant, char *err, size_t err_si
 static bool master_valid(const hls_variant_t *variants, size_t count, char *err, size_t err_size)
 {
     if (!variants || count == 0) {
-        set_err(err, err_size, "%s", "master playlist without variants", 0);
+        errbuf_set(err, err_size, 0, "master playlist without variants");
         return false;
     }
     for (size_t i = 0; i < count; i++) {
@@ -325,7 +281,7 @@ char *hls_master_render(const hls_variant_t *variants, size_t count, char *err, 
     master_ctx_t master = {.variants = variants, .count = count};
     char *text = render_text(render_master, &master);
     if (!text)
-        set_err(err, err_size, "%s", "out of memory rendering the master playlist", 0);
+        errbuf_set(err, err_size, 0, "out of memory rendering the master playlist");
     return text;
 }
 

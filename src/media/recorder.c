@@ -13,7 +13,8 @@
 #include "media/recorder.h"
 
 #include "media/ts_mux.h"
-#include "util/fd_io.h"
+#include "util/errbuf.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #include <dirent.h>
@@ -40,7 +41,6 @@
 #define SOURCE_NAME "source"          /* the rendition remuxed into the MP4 */
 #define PLAYLIST_NAME "index.m3u8"    /* media playlists and the master */
 #define MP4_NAME "output.mp4"         /* the source remuxed */
-#define COPY_CHUNK (64 * 1024)        /* bytes per read when copying a segment */
 #define PLAYLIST_READ_MAX (16u << 20) /* larger playlists are not read back by recovery */
 #define SEGMENTS_MAX 1000000          /* segments per rendition: 23 days of 2 s segments */
 #define MAX_EXTINF_S 3600.0           /* longer #EXTINF values are not ours: ignored */
@@ -105,20 +105,6 @@ typedef struct final_rendition {
 
 /* ---- small helpers ---- */
 
-static int set_err(char *err, size_t err_size, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int set_err(char *err, size_t err_size, int code, const char *fmt, ...)
-{
-    if (err && err_size > 0) {
-        va_list args;
-        va_start(args, fmt);
-        vsnprintf(err, err_size, fmt, args);
-        va_end(args);
-    }
-    return code;
-}
-
 static const char *av_error_text(int code, char *buf, size_t size)
 {
     if (av_strerror(code, buf, size) < 0)
@@ -126,96 +112,32 @@ static const char *av_error_text(int code, char *buf, size_t size)
     return buf;
 }
 
-/* Formats a path into out; returns -1 when it does not fit. */
-static int path_format(char *out, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int path_format(char *out, size_t size, const char *fmt, ...)
+/* The recorder's code for a failed util/fs call. */
+static int fs_code(int fs_ret)
 {
-    va_list args;
-    va_start(args, fmt);
-    int n = vsnprintf(out, size, fmt, args);
-    va_end(args);
-    return n < 0 || (size_t)n >= size ? -1 : 0;
+    return fs_ret == -ENOMEM ? RECORDER_ERR_NOMEM : RECORDER_ERR_IO;
 }
 
 /* A rendition name becomes a directory name: a plain file name that is not hidden. */
 static bool name_valid(const char *name)
 {
-    if (!name || name[0] == '\0' || name[0] == '.')
-        return false;
-    size_t len = strnlen(name, NAME_MAX_BYTES);
-    if (len >= NAME_MAX_BYTES)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '.' || c == '-';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-static bool is_directory(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    return fs_name_is_safe(name) && strlen(name) < NAME_MAX_BYTES;
 }
 
 /* mkdir -p: creates path and its missing parents. */
 static int make_dirs(const char *path, char *err, size_t err_size)
 {
-    char buf[PATH_MAX];
-    if (path_format(buf, sizeof buf, "%s", path) < 0)
-        return set_err(err, err_size, RECORDER_ERR_INVALID, "path too long: %s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return set_err(err, err_size, RECORDER_ERR_IO, "cannot create %s: %s", buf,
-                           strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return set_err(err, err_size, RECORDER_ERR_IO, "cannot create %s: %s", buf,
-                       strerror(errno));
-    if (!is_directory(buf))
-        return set_err(err, err_size, RECORDER_ERR_IO, "cannot create %s: not a directory", buf);
-    return 0;
-}
-
-/* Renames the finished tmp over path; on failure tmp is removed. */
-static int rename_into_place(const char *tmp, const char *path, char *err, size_t err_size)
-{
-    if (rename(tmp, path) == 0)
-        return 0;
-    int rename_errno = errno;
-    unlink(tmp);
-    return set_err(err, err_size, RECORDER_ERR_IO, "cannot rename %s into place: %s", tmp,
-                   strerror(rename_errno));
+    int ret = fs_mkdir_p(path, err, err_size);
+    return ret == -EINVAL || ret == -ENAMETOOLONG ? RECORDER_ERR_INVALID
+           : ret < 0                              ? fs_code(ret)
+                                                  : 0;
 }
 
 /* Writes text to path.tmp and renames it over path, so readers see all of it or none. */
 static int write_atomic(const char *path, const char *text, size_t len, char *err, size_t err_size)
 {
-    char tmp[PATH_MAX];
-    if (path_format(tmp, sizeof tmp, "%s.tmp", path) < 0)
-        return set_err(err, err_size, RECORDER_ERR_IO, "path too long: %s", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return set_err(err, err_size, RECORDER_ERR_IO, "cannot create %s: %s", tmp,
-                       strerror(errno));
-    int write_errno = fd_write_all(fd, text, len);
-    if (close(fd) != 0 && !write_errno)
-        write_errno = errno;
-    if (write_errno) {
-        unlink(tmp);
-        return set_err(err, err_size, RECORDER_ERR_IO, "cannot write %s: %s", tmp,
-                       strerror(write_errno));
-    }
-    return rename_into_place(tmp, path, err, err_size);
+    int ret = fs_write_atomic(path, text, len, err, err_size);
+    return ret < 0 ? fs_code(ret) : 0;
 }
 
 /* ---- segment lists ---- */
@@ -299,11 +221,11 @@ static int write_media_playlist(const char *rendition_dir, const seg_list_t *seg
                                 char *err, size_t err_size)
 {
     char path[PATH_MAX];
-    if (path_format(path, sizeof path, "%s/%s", rendition_dir, PLAYLIST_NAME) < 0)
-        return set_err(err, err_size, RECORDER_ERR_IO, "path too long: %s", rendition_dir);
+    if (fs_path_format(path, sizeof path, "%s/%s", rendition_dir, PLAYLIST_NAME) < 0)
+        return errbuf_set(err, err_size, RECORDER_ERR_IO, "path too long: %s", rendition_dir);
     char *text = render_media_playlist(segments, final);
     if (!text)
-        return set_err(err, err_size, RECORDER_ERR_NOMEM, "out of memory rendering %s", path);
+        return errbuf_set(err, err_size, RECORDER_ERR_NOMEM, "out of memory rendering %s", path);
     int ret = write_atomic(path, text, strlen(text), err, err_size);
     free(text);
     return ret;
@@ -311,64 +233,11 @@ static int write_media_playlist(const char *rendition_dir, const seg_list_t *seg
 
 /* ---- taking a live segment ---- */
 
-static int copy_fd(int from, int to)
-{
-    char *buf = malloc(COPY_CHUNK);
-    if (!buf)
-        return ENOMEM;
-    int result = 0;
-    for (;;) {
-        ssize_t n = read(from, buf, COPY_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            result = n < 0 ? errno : 0;
-            break;
-        }
-        result = fd_write_all(to, buf, (size_t)n);
-        if (result)
-            break;
-    }
-    free(buf);
-    return result;
-}
-
-/* Copies from into to (created); returns 0 or an errno value. */
-static int copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return errno;
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (out < 0) {
-        int open_errno = errno;
-        close(in);
-        return open_errno;
-    }
-    int result = copy_fd(in, out);
-    if (close(out) != 0 && !result)
-        result = errno;
-    close(in);
-    return result;
-}
-
 /* Puts a hard link to (or else a copy of) live_path at path, complete or not at all. */
 static int take_file(const char *live_path, const char *path, char *err, size_t err_size)
 {
-    char tmp[PATH_MAX];
-    if (path_format(tmp, sizeof tmp, "%s.tmp", path) < 0)
-        return set_err(err, err_size, RECORDER_ERR_IO, "path too long: %s", path);
-    unlink(tmp); /* a leftover of an earlier attempt */
-    if (link(live_path, tmp) != 0) {
-        int link_errno = errno;
-        int copy_errno = copy_file(live_path, tmp);
-        if (copy_errno) {
-            unlink(tmp);
-            return set_err(err, err_size, RECORDER_ERR_IO, "cannot copy %s to %s: %s (link: %s)",
-                           live_path, tmp, strerror(copy_errno), strerror(link_errno));
-        }
-    }
-    return rename_into_place(tmp, path, err, err_size);
+    int ret = fs_link_or_copy(live_path, path, err, err_size);
+    return ret < 0 ? fs_code(ret) : 0;
 }
 
 /* ---- the recorder ---- */
@@ -376,17 +245,17 @@ static int take_file(const char *live_path, const char *path, char *err, size_t 
 recorder_t *recorder_new(const char *dir, const char *log_id, char *err, size_t err_size)
 {
     if (!dir || dir[0] == '\0') {
-        set_err(err, err_size, RECORDER_ERR_INVALID, "recorder: no directory");
+        errbuf_set(err, err_size, RECORDER_ERR_INVALID, "recorder: no directory");
         return NULL;
     }
     if (strlen(dir) >= DIR_MAX) {
-        set_err(err, err_size, RECORDER_ERR_INVALID, "recorder: directory path too long");
+        errbuf_set(err, err_size, RECORDER_ERR_INVALID, "recorder: directory path too long");
         return NULL;
     }
     if (make_dirs(dir, err, err_size) < 0)
         return NULL;
     if (access(dir, W_OK) != 0) {
-        set_err(err, err_size, RECORDER_ERR_IO, "cannot write to %s: %s", dir, strerror(errno));
+        errbuf_set(err, err_size, RECORDER_ERR_IO, "cannot write to %s: %s", dir, strerror(errno));
         return NULL;
     }
     recorder_t *r = calloc(1, sizeof *r);
@@ -402,7 +271,7 @@ recorder_t *recorder_new(const char *dir, const char *log_id, char *err, size_t 
     }
     return r;
 nomem:
-    set_err(err, err_size, RECORDER_ERR_NOMEM, "recorder: out of memory");
+    errbuf_set(err, err_size, RECORDER_ERR_NOMEM, "recorder: out of memory");
     return NULL;
 }
 
@@ -508,8 +377,8 @@ static int rendition_add(const recorder_t *r, rendition_t *rendition, const segm
                          char *err, size_t err_size)
 {
     char dir[PATH_MAX], path[PATH_MAX], uri[HLS_URI_MAX];
-    if (path_format(dir, sizeof dir, "%s/%s", r->dir, rendition->name) < 0)
-        return set_err(err, err_size, RECORDER_ERR_IO, "path too long: %s", r->dir);
+    if (fs_path_format(dir, sizeof dir, "%s/%s", r->dir, rendition->name) < 0)
+        return errbuf_set(err, err_size, RECORDER_ERR_IO, "path too long: %s", r->dir);
     if (!rendition->dir_ready) {
         int ret = make_dirs(dir, err, err_size);
         if (ret < 0)
@@ -523,15 +392,15 @@ static int rendition_add(const recorder_t *r, rendition_t *rendition, const segm
         .discontinuity = segment->discontinuity,
     };
     hls_segment_name(entry.number, uri, HLS_URI_MAX);
-    if (path_format(path, sizeof path, "%s/%s", dir, uri) < 0)
-        return set_err(err, err_size, RECORDER_ERR_IO, "path too long: %s", dir);
+    if (fs_path_format(path, sizeof path, "%s/%s", dir, uri) < 0)
+        return errbuf_set(err, err_size, RECORDER_ERR_IO, "path too long: %s", dir);
     int ret = take_file(segment->path, path, err, err_size);
     if (ret < 0)
         return ret;
     struct stat st;
     entry.bytes = stat(path, &st) == 0 ? (uint64_t)st.st_size : segment->bytes;
     if (seg_list_push(&rendition->segments, &entry) < 0)
-        return set_err(err, err_size, RECORDER_ERR_NOMEM, "cannot list %s: out of memory", path);
+        return errbuf_set(err, err_size, RECORDER_ERR_NOMEM, "cannot list %s: out of memory", path);
     return write_media_playlist(dir, &rendition->segments, false, err, err_size);
 }
 
@@ -596,14 +465,14 @@ static int open_input(const char *path, AVFormatContext **in, char *err, size_t 
 {
     char url[PATH_MAX + 8];
     /* "file:" keeps a ':' in a directory name from being read as a protocol. */
-    if (path_format(url, sizeof url, "file:%s", path) < 0)
-        return set_err(err, err_size, RECORDER_ERR_MEDIA, "path too long: %s", path);
+    if (fs_path_format(url, sizeof url, "file:%s", path) < 0)
+        return errbuf_set(err, err_size, RECORDER_ERR_MEDIA, "path too long: %s", path);
     *in = NULL;
     int ret = avformat_open_input(in, url, av_find_input_format("mpegts"), NULL);
     if (ret < 0) {
         char text[128];
-        return set_err(err, err_size, RECORDER_ERR_MEDIA, "cannot read %s: %s", path,
-                       av_error_text(ret, text, sizeof text));
+        return errbuf_set(err, err_size, RECORDER_ERR_MEDIA, "cannot read %s: %s", path,
+                          av_error_text(ret, text, sizeof text));
     }
     return 0;
 }
@@ -727,9 +596,9 @@ static int probe_duration(const char *path, double *duration_s, char *err, size_
     avformat_close_input(&in);
     if (read != AVERROR_EOF || !span.seen) {
         char text[128];
-        return set_err(err, err_size, RECORDER_ERR_MEDIA, "%s: %s", path,
-                       read != AVERROR_EOF ? av_error_text(read, text, sizeof text)
-                                           : "no media frames");
+        return errbuf_set(err, err_size, RECORDER_ERR_MEDIA, "%s: %s", path,
+                          read != AVERROR_EOF ? av_error_text(read, text, sizeof text)
+                                              : "no media frames");
     }
     *duration_s = (double)(span.max_pts + span.step - span.first_pts) * av_q2d(time_base);
     return 0;
@@ -767,8 +636,8 @@ static int find_track_params(const char *dir, const seg_list_t *segments,
     for (size_t i = 0; i < segments->count && !(params[0] && params[1]); i++) {
         char path[PATH_MAX], uri[HLS_URI_MAX];
         hls_segment_name(segments->items[i].number, uri, HLS_URI_MAX);
-        if (path_format(path, sizeof path, "%s/%s", dir, uri) < 0)
-            return set_err(err, err_size, RECORDER_ERR_MEDIA, "path too long: %s", dir);
+        if (fs_path_format(path, sizeof path, "%s/%s", dir, uri) < 0)
+            return errbuf_set(err, err_size, RECORDER_ERR_MEDIA, "path too long: %s", dir);
         AVFormatContext *in = NULL;
         int ret = open_input(path, &in, err, err_size);
         if (ret < 0)
@@ -782,14 +651,14 @@ static int find_track_params(const char *dir, const seg_list_t *segments,
                 probed = true;
             params[t] = avcodec_parameters_alloc();
             if (!params[t] || avcodec_parameters_copy(params[t], in->streams[index]->codecpar) < 0)
-                ret = set_err(err, err_size, RECORDER_ERR_NOMEM, "out of memory");
+                ret = errbuf_set(err, err_size, RECORDER_ERR_NOMEM, "out of memory");
         }
         avformat_close_input(&in);
         if (ret < 0)
             return ret;
     }
     if (!params[0] && !params[1])
-        return set_err(err, err_size, RECORDER_ERR_MEDIA, "no audio or video in the source");
+        return errbuf_set(err, err_size, RECORDER_ERR_MEDIA, "no audio or video in the source");
     return 0;
 }
 
@@ -801,7 +670,7 @@ static int remux_add_streams(remux_t *m, AVCodecParameters *params[TRACK_COUNT])
             continue;
         AVStream *st = avformat_new_stream(m->out, NULL);
         if (!st || avcodec_parameters_copy(st->codecpar, params[t]) < 0)
-            return set_err(m->err, m->err_size, RECORDER_ERR_NOMEM, "out of memory");
+            return errbuf_set(m->err, m->err_size, RECORDER_ERR_NOMEM, "out of memory");
         st->codecpar->codec_tag = 0; /* MPEG-TS stream types mean nothing in MP4 */
         st->time_base = t == TRACK_VIDEO || params[t]->sample_rate <= 0
                             ? (AVRational){1, 90000}
@@ -809,7 +678,7 @@ static int remux_add_streams(remux_t *m, AVCodecParameters *params[TRACK_COUNT])
         m->track[t].out_index = st->index;
         m->track[t].pending = av_packet_alloc();
         if (!m->track[t].pending)
-            return set_err(m->err, m->err_size, RECORDER_ERR_NOMEM, "out of memory");
+            return errbuf_set(m->err, m->err_size, RECORDER_ERR_NOMEM, "out of memory");
     }
     return 0;
 }
@@ -818,27 +687,27 @@ static int remux_add_streams(remux_t *m, AVCodecParameters *params[TRACK_COUNT])
 static int remux_open(remux_t *m, AVCodecParameters *params[TRACK_COUNT])
 {
     char url[PATH_MAX + 8], text[128];
-    if (path_format(url, sizeof url, "file:%s", m->tmp_path) < 0)
-        return set_err(m->err, m->err_size, RECORDER_ERR_IO, "path too long: %s", m->tmp_path);
+    if (fs_path_format(url, sizeof url, "file:%s", m->tmp_path) < 0)
+        return errbuf_set(m->err, m->err_size, RECORDER_ERR_IO, "path too long: %s", m->tmp_path);
     int ret = avformat_alloc_output_context2(&m->out, NULL, "mp4", url);
     if (ret < 0 || !m->out)
-        return set_err(m->err, m->err_size, RECORDER_ERR_MEDIA, "cannot create the MP4 muxer: %s",
-                       av_error_text(ret, text, sizeof text));
+        return errbuf_set(m->err, m->err_size, RECORDER_ERR_MEDIA,
+                          "cannot create the MP4 muxer: %s", av_error_text(ret, text, sizeof text));
     ret = remux_add_streams(m, params);
     if (ret < 0)
         return ret;
     ret = avio_open(&m->out->pb, url, AVIO_FLAG_WRITE);
     if (ret < 0)
-        return set_err(m->err, m->err_size, RECORDER_ERR_IO, "cannot create %s: %s", m->tmp_path,
-                       av_error_text(ret, text, sizeof text));
+        return errbuf_set(m->err, m->err_size, RECORDER_ERR_IO, "cannot create %s: %s", m->tmp_path,
+                          av_error_text(ret, text, sizeof text));
     AVDictionary *options = NULL;
     av_dict_set(&options, "movflags", "+faststart", 0); /* moov first: players start at once */
     ret = avformat_write_header(m->out, &options);
     av_dict_free(&options);
     if (ret < 0)
-        return set_err(m->err, m->err_size, RECORDER_ERR_MEDIA,
-                       "MP4 muxer refused the source streams: %s",
-                       av_error_text(ret, text, sizeof text));
+        return errbuf_set(m->err, m->err_size, RECORDER_ERR_MEDIA,
+                          "MP4 muxer refused the source streams: %s",
+                          av_error_text(ret, text, sizeof text));
     return 0;
 }
 
@@ -848,11 +717,11 @@ static int remux_write(remux_t *m, AVPacket *pkt)
     int ret = av_interleaved_write_frame(m->out, pkt);
     char text[128];
     if (m->out->pb && m->out->pb->error < 0)
-        return set_err(m->err, m->err_size, RECORDER_ERR_IO, "cannot write %s: %s", m->tmp_path,
-                       av_error_text(m->out->pb->error, text, sizeof text));
+        return errbuf_set(m->err, m->err_size, RECORDER_ERR_IO, "cannot write %s: %s", m->tmp_path,
+                          av_error_text(m->out->pb->error, text, sizeof text));
     if (ret < 0)
-        return set_err(m->err, m->err_size, RECORDER_ERR_MEDIA, "MP4 muxer refused a packet: %s",
-                       av_error_text(ret, text, sizeof text));
+        return errbuf_set(m->err, m->err_size, RECORDER_ERR_MEDIA, "MP4 muxer refused a packet: %s",
+                          av_error_text(ret, text, sizeof text));
     return 0;
 }
 
@@ -975,7 +844,7 @@ static int remux_rest(remux_t *m, AVFormatContext *in, const int map[MAP_STREAMS
 {
     AVPacket *pkt = av_packet_alloc();
     if (!pkt)
-        return set_err(m->err, m->err_size, RECORDER_ERR_NOMEM, "out of memory");
+        return errbuf_set(m->err, m->err_size, RECORDER_ERR_NOMEM, "out of memory");
     int ret = 0;
     while (ret == 0 && av_read_frame(in, pkt) >= 0) {
         ret = remux_packet(m, in, map, pkt);
@@ -1041,12 +910,12 @@ static int remux_finish(remux_t *m)
     char text[128];
     int ret = av_write_trailer(m->out);
     if (ret < 0 || (m->out->pb && m->out->pb->error < 0))
-        return set_err(m->err, m->err_size, RECORDER_ERR_IO, "cannot finish %s: %s", m->tmp_path,
-                       av_error_text(ret < 0 ? ret : m->out->pb->error, text, sizeof text));
+        return errbuf_set(m->err, m->err_size, RECORDER_ERR_IO, "cannot finish %s: %s", m->tmp_path,
+                          av_error_text(ret < 0 ? ret : m->out->pb->error, text, sizeof text));
     ret = avio_closep(&m->out->pb);
     if (ret < 0)
-        return set_err(m->err, m->err_size, RECORDER_ERR_IO, "cannot close %s: %s", m->tmp_path,
-                       av_error_text(ret, text, sizeof text));
+        return errbuf_set(m->err, m->err_size, RECORDER_ERR_IO, "cannot close %s: %s", m->tmp_path,
+                          av_error_text(ret, text, sizeof text));
     return 0;
 }
 
@@ -1072,13 +941,13 @@ static int remux_all(remux_t *m, const char *source_dir, const seg_list_t *segme
     for (size_t i = 0; i < segments->count && ret == 0; i++) {
         char path[PATH_MAX], uri[HLS_URI_MAX];
         hls_segment_name(segments->items[i].number, uri, HLS_URI_MAX);
-        if (path_format(path, sizeof path, "%s/%s", source_dir, uri) < 0)
-            return set_err(m->err, m->err_size, RECORDER_ERR_MEDIA, "path too long: %s",
-                           source_dir);
+        if (fs_path_format(path, sizeof path, "%s/%s", source_dir, uri) < 0)
+            return errbuf_set(m->err, m->err_size, RECORDER_ERR_MEDIA, "path too long: %s",
+                              source_dir);
         ret = remux_segment(m, path, &segments->items[i]);
     }
     if (ret == 0 && !m->anchored)
-        ret = set_err(m->err, m->err_size, RECORDER_ERR_MEDIA, "no media frames in the source");
+        ret = errbuf_set(m->err, m->err_size, RECORDER_ERR_MEDIA, "no media frames in the source");
     return ret == 0 ? remux_finish(m) : ret;
 }
 
@@ -1086,17 +955,16 @@ static int remux_all(remux_t *m, const char *source_dir, const seg_list_t *segme
 static int write_mp4(const char *dir, const seg_list_t *segments, char *err, size_t err_size)
 {
     char source_dir[PATH_MAX], tmp[PATH_MAX], path[PATH_MAX];
-    if (path_format(source_dir, sizeof source_dir, "%s/%s", dir, SOURCE_NAME) < 0 ||
-        path_format(tmp, sizeof tmp, "%s/%s.tmp", dir, MP4_NAME) < 0 ||
-        path_format(path, sizeof path, "%s/%s", dir, MP4_NAME) < 0)
-        return set_err(err, err_size, RECORDER_ERR_IO, "path too long: %s", dir);
+    if (fs_path_format(source_dir, sizeof source_dir, "%s/%s", dir, SOURCE_NAME) < 0 ||
+        fs_path_format(tmp, sizeof tmp, "%s/%s.tmp", dir, MP4_NAME) < 0 ||
+        fs_path_format(path, sizeof path, "%s/%s", dir, MP4_NAME) < 0)
+        return errbuf_set(err, err_size, RECORDER_ERR_IO, "path too long: %s", dir);
     remux_t m = {.tmp_path = tmp, .err = err, .err_size = err_size};
     int ret = remux_all(&m, source_dir, segments);
     remux_free(&m);
-    if (ret == 0 && rename(tmp, path) != 0)
-        ret = set_err(err, err_size, RECORDER_ERR_IO, "cannot rename %s into place: %s", tmp,
-                      strerror(errno));
-    if (ret < 0)
+    if (ret == 0 && fs_rename_into_place(tmp, path, err, err_size) < 0)
+        ret = RECORDER_ERR_IO;
+    else if (ret < 0)
         unlink(tmp);
     return ret;
 }
@@ -1132,7 +1000,7 @@ static int write_master(const char *dir, final_rendition_t *renditions, size_t c
         variant_info_t *v = &f->variant;
         char first[PATH_MAX], uri[HLS_URI_MAX];
         hls_segment_name(f->segments.items[0].number, uri, HLS_URI_MAX);
-        if (path_format(first, sizeof first, "%s/%s/%s", dir, f->name, uri) == 0 &&
+        if (fs_path_format(first, sizeof first, "%s/%s/%s", dir, f->name, uri) == 0 &&
             (v->width == 0 || v->frame_rate == 0 || v->codecs[0] == '\0'))
             probe_variant(first, v);
         uint64_t peak = 0, average = 0;
@@ -1154,8 +1022,8 @@ static int write_master(const char *dir, final_rendition_t *renditions, size_t c
         listed++;
     }
     char path[PATH_MAX];
-    if (path_format(path, sizeof path, "%s/%s", dir, PLAYLIST_NAME) < 0)
-        return set_err(err, err_size, RECORDER_ERR_IO, "path too long: %s", dir);
+    if (fs_path_format(path, sizeof path, "%s/%s", dir, PLAYLIST_NAME) < 0)
+        return errbuf_set(err, err_size, RECORDER_ERR_IO, "path too long: %s", dir);
     int ret = hls_write_master(path, variants, listed, err, err_size);
     return ret == HLS_ERR_NOMEM ? RECORDER_ERR_NOMEM : ret < 0 ? RECORDER_ERR_IO : 0;
 }
@@ -1191,13 +1059,13 @@ static int finalize(const char *dir, final_rendition_t *renditions, size_t count
 {
     const final_rendition_t *source = find_source(renditions, count);
     if (!source)
-        return set_err(err, err_size, RECORDER_ERR_MEDIA, "no source segment was recorded");
+        return errbuf_set(err, err_size, RECORDER_ERR_MEDIA, "no source segment was recorded");
     for (size_t i = 0; i < count; i++) {
         if (renditions[i].segments.count == 0)
             continue;
         char rendition_dir[PATH_MAX];
-        if (path_format(rendition_dir, sizeof rendition_dir, "%s/%s", dir, renditions[i].name))
-            return set_err(err, err_size, RECORDER_ERR_IO, "path too long: %s", dir);
+        if (fs_path_format(rendition_dir, sizeof rendition_dir, "%s/%s", dir, renditions[i].name))
+            return errbuf_set(err, err_size, RECORDER_ERR_IO, "path too long: %s", dir);
         int ret = write_media_playlist(rendition_dir, &renditions[i].segments, true, err, err_size);
         if (ret < 0)
             return ret;
@@ -1251,7 +1119,7 @@ static int begin_finish(recorder_t *r, int *result, char *err, size_t err_size)
     pthread_mutex_lock(&r->lock);
     int state = 0;
     if (r->failed) {
-        set_err(err, err_size, 0, "%s", r->reason);
+        errbuf_set(err, err_size, 0, "%s", r->reason);
         state = -1;
     } else if (r->finished) {
         *result = r->finish_result;
@@ -1265,7 +1133,7 @@ static int begin_finish(recorder_t *r, int *result, char *err, size_t err_size)
 int recorder_finish(recorder_t *r, char *err, size_t err_size)
 {
     if (!r)
-        return set_err(err, err_size, RECORDER_ERR_INVALID, "no recorder");
+        return errbuf_set(err, err_size, RECORDER_ERR_INVALID, "no recorder");
     int result = 0;
     int state = begin_finish(r, &result, err, err_size);
     if (state < 0)
@@ -1278,7 +1146,7 @@ int recorder_finish(recorder_t *r, char *err, size_t err_size)
     char reason[RECORDER_ERROR_MAX] = "";
     int ret = take_renditions(r, renditions, &count);
     if (ret < 0)
-        set_err(reason, sizeof reason, ret, "out of memory");
+        errbuf_set(reason, sizeof reason, ret, "out of memory");
     else
         ret = finalize(r->dir, renditions, count, NULL, reason, sizeof reason);
     final_renditions_free(renditions, count);
@@ -1287,7 +1155,7 @@ int recorder_finish(recorder_t *r, char *err, size_t err_size)
     pthread_mutex_unlock(&r->lock);
     if (ret < 0) {
         fail_recording(r, ret, reason);
-        return set_err(err, err_size, ret, "%s", reason);
+        return errbuf_set(err, err_size, ret, "%s", reason);
     }
     log_info(LOG_MODULE, "%s: recording ready in %s", r->log_id, r->dir);
     return 0;
@@ -1445,7 +1313,7 @@ static void keep_existing(const char *rendition_dir, seg_list_t *segments)
         rec_segment_t s = segments->items[i];
         char path[PATH_MAX], uri[HLS_URI_MAX];
         hls_segment_name(s.number, uri, HLS_URI_MAX);
-        if (path_format(path, sizeof path, "%s/%s", rendition_dir, uri) < 0 ||
+        if (fs_path_format(path, sizeof path, "%s/%s", rendition_dir, uri) < 0 ||
             !regular_file_size(path, &s.bytes)) {
             log_warn(LOG_MODULE, "%s: listed segment %s is missing", rendition_dir, uri);
             missing = true;
@@ -1506,7 +1374,7 @@ static int add_unlisted(const char *rendition_dir, int64_t number, seg_list_t *s
     char path[PATH_MAX], uri[HLS_URI_MAX], why[RECORDER_ERROR_MAX];
     hls_segment_name(number, uri, HLS_URI_MAX);
     rec_segment_t s = {.number = number};
-    if (path_format(path, sizeof path, "%s/%s", rendition_dir, uri) < 0 ||
+    if (fs_path_format(path, sizeof path, "%s/%s", rendition_dir, uri) < 0 ||
         !regular_file_size(path, &s.bytes))
         return 0;
     if (s.bytes % TS_PACKET_BYTES != 0 || probe_duration(path, &s.duration_s, why, sizeof why)) {
@@ -1528,8 +1396,8 @@ static int add_unlisted(const char *rendition_dir, int64_t number, seg_list_t *s
 static int recover_rendition(const char *dir, final_rendition_t *f)
 {
     char rendition_dir[PATH_MAX], playlist[PATH_MAX];
-    if (path_format(rendition_dir, sizeof rendition_dir, "%s/%s", dir, f->name) < 0 ||
-        path_format(playlist, sizeof playlist, "%s/%s", rendition_dir, PLAYLIST_NAME) < 0)
+    if (fs_path_format(rendition_dir, sizeof rendition_dir, "%s/%s", dir, f->name) < 0 ||
+        fs_path_format(playlist, sizeof playlist, "%s/%s", rendition_dir, PLAYLIST_NAME) < 0)
         return RECORDER_ERR_INVALID;
     size_t len = 0;
     char *text = read_file(playlist, &len);
@@ -1562,7 +1430,8 @@ static int list_renditions(const char *dir, final_rendition_t *out, size_t *coun
 {
     DIR *d = opendir(dir);
     if (!d)
-        return set_err(err, err_size, RECORDER_ERR_IO, "cannot read %s: %s", dir, strerror(errno));
+        return errbuf_set(err, err_size, RECORDER_ERR_IO, "cannot read %s: %s", dir,
+                          strerror(errno));
     *count = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
@@ -1587,18 +1456,19 @@ static int list_renditions(const char *dir, final_rendition_t *out, size_t *coun
 static void remove_top_leftovers(const char *dir)
 {
     char path[PATH_MAX];
-    if (path_format(path, sizeof path, "%s/%s.tmp", dir, MP4_NAME) == 0)
+    if (fs_path_format(path, sizeof path, "%s/%s.tmp", dir, MP4_NAME) == 0)
         unlink(path);
-    if (path_format(path, sizeof path, "%s/%s.tmp", dir, PLAYLIST_NAME) == 0)
+    if (fs_path_format(path, sizeof path, "%s/%s.tmp", dir, PLAYLIST_NAME) == 0)
         unlink(path);
 }
 
 int recorder_recover(const char *dir, recorder_summary_t *out, char *err, size_t err_size)
 {
     if (!dir || dir[0] == '\0' || strlen(dir) >= DIR_MAX)
-        return set_err(err, err_size, RECORDER_ERR_INVALID, "recover: bad directory");
-    if (!is_directory(dir))
-        return set_err(err, err_size, RECORDER_ERR_INVALID, "recover: %s is not a directory", dir);
+        return errbuf_set(err, err_size, RECORDER_ERR_INVALID, "recover: bad directory");
+    if (!fs_is_dir(dir))
+        return errbuf_set(err, err_size, RECORDER_ERR_INVALID, "recover: %s is not a directory",
+                          dir);
     remove_top_leftovers(dir);
     final_rendition_t renditions[RECORDER_RENDITIONS_MAX];
     memset(renditions, 0, sizeof renditions);
@@ -1607,7 +1477,7 @@ int recorder_recover(const char *dir, recorder_summary_t *out, char *err, size_t
     for (size_t i = 0; i < count && ret == 0; i++) {
         ret = recover_rendition(dir, &renditions[i]);
         if (ret < 0)
-            set_err(err, err_size, ret, "cannot recover %s/%s", dir, renditions[i].name);
+            errbuf_set(err, err_size, ret, "cannot recover %s/%s", dir, renditions[i].name);
     }
     if (ret == 0)
         ret = finalize(dir, renditions, count, out, err, err_size);
@@ -1619,73 +1489,11 @@ int recorder_recover(const char *dir, recorder_summary_t *out, char *err, size_t
 
 /* ---- deletion ---- */
 
-/* Deletes everything inside the open directory fd, staying on device dev. */
-static int delete_contents(int fd, dev_t dev, int depth, const char *dir, char *err,
-                           size_t err_size)
-{
-    if (depth > DELETE_DEPTH_MAX)
-        return set_err(err, err_size, RECORDER_ERR_IO, "%s: directories nested too deep", dir);
-    int dup_fd = dup(fd);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-    if (!d) {
-        if (dup_fd >= 0)
-            close(dup_fd);
-        return set_err(err, err_size, RECORDER_ERR_IO, "cannot read %s: %s", dir, strerror(errno));
-    }
-    int ret = 0;
-    struct dirent *e;
-    while (ret == 0 && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        struct stat st;
-        if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-            continue; /* gone meanwhile */
-        if (S_ISDIR(st.st_mode)) {
-            if (st.st_dev != dev) {
-                ret = set_err(err, err_size, RECORDER_ERR_IO, "%s/%s is another file system", dir,
-                              e->d_name);
-                break;
-            }
-            int child = openat(fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (child < 0) {
-                ret = set_err(err, err_size, RECORDER_ERR_IO, "cannot open %s/%s: %s", dir,
-                              e->d_name, strerror(errno));
-                break;
-            }
-            ret = delete_contents(child, dev, depth + 1, dir, err, err_size);
-            close(child);
-        }
-        if (ret == 0 && unlinkat(fd, e->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0 &&
-            errno != ENOENT)
-            ret = set_err(err, err_size, RECORDER_ERR_IO, "cannot delete %s/%s: %s", dir, e->d_name,
-                          strerror(errno));
-    }
-    closedir(d);
-    return ret;
-}
-
 int recorder_delete(const char *dir, char *err, size_t err_size)
 {
-    if (!dir || dir[0] == '\0' || strcmp(dir, "/") == 0)
-        return set_err(err, err_size, RECORDER_ERR_INVALID, "delete: refusing \"%s\"",
-                       dir ? dir : "(null)");
-    struct stat st;
-    if (lstat(dir, &st) != 0) {
-        if (errno == ENOENT)
-            return 0;
-        return set_err(err, err_size, RECORDER_ERR_IO, "cannot delete %s: %s", dir,
-                       strerror(errno));
-    }
-    if (!S_ISDIR(st.st_mode))
-        return set_err(err, err_size, RECORDER_ERR_INVALID, "delete: %s is not a directory", dir);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return set_err(err, err_size, RECORDER_ERR_IO, "cannot open %s: %s", dir, strerror(errno));
-    int ret = delete_contents(fd, st.st_dev, 0, dir, err, err_size);
-    close(fd);
-    if (ret == 0 && rmdir(dir) != 0 && errno != ENOENT)
-        ret = set_err(err, err_size, RECORDER_ERR_IO, "cannot delete %s: %s", dir, strerror(errno));
-    if (ret == 0)
-        log_info(LOG_MODULE, "deleted recording %s", dir);
-    return ret;
+    int ret = fs_remove_tree(dir, DELETE_DEPTH_MAX, err, err_size);
+    if (ret < 0)
+        return ret == -EINVAL ? RECORDER_ERR_INVALID : RECORDER_ERR_IO;
+    log_info(LOG_MODULE, "deleted recording %s", dir);
+    return 0;
 }
