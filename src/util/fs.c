@@ -214,9 +214,9 @@ static int place_file(const char *from, const char *to, bool try_link, char *err
     if (!tmp)
         return errbuf_set(err, err_size, -ENOMEM, "out of memory copying %s", from);
     unlink(tmp); /* a leftover of an earlier attempt */
-    int link_errno = 0, ret = 0;
+    int ret = 0;
     if (!try_link || link(from, tmp) != 0) {
-        link_errno = try_link ? errno : 0;
+        int link_errno = try_link ? errno : 0;
         int copy_errno = copy_into(from, tmp);
         if (copy_errno) {
             unlink(tmp);
