@@ -2,11 +2,9 @@
  * in reverse so no request finds the store gone. */
 #include "server.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "api/api.h"
 #include "api/auth.h"
@@ -14,6 +12,7 @@
 #include "ingest/ingest.h"
 #include "media/live.h"
 #include "store/store.h"
+#include "util/fs.h"
 #include "util/ids.h"
 #include "util/log.h"
 
@@ -31,28 +30,6 @@ static void stop_stream_hook(void *opaque, const char *stream_id)
     live_stop_stream(opaque, stream_id);
 }
 
-/* mkdir -p */
-static int make_directories(const char *path, char *err, size_t err_size)
-{
-    char partial[PATH_MAX];
-    size_t len = strlen(path);
-    if (len == 0 || len >= sizeof partial) {
-        snprintf(err, err_size, "invalid data directory: \"%s\"", path);
-        return -1;
-    }
-    for (size_t i = 1; i <= len; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        memcpy(partial, path, i);
-        partial[i] = '\0';
-        if (mkdir(partial, 0755) != 0 && errno != EEXIST) {
-            snprintf(err, err_size, "cannot create %s: %s", partial, strerror(errno));
-            return -1;
-        }
-    }
-    return 0;
-}
-
 server_t *server_new(const config_t *config, char *err, size_t err_size)
 {
     server_t *server = calloc(1, sizeof *server);
@@ -61,7 +38,7 @@ server_t *server_new(const config_t *config, char *err, size_t err_size)
         return NULL;
     }
     server->config = *config;
-    if (make_directories(server->config.data_dir, err, err_size) != 0)
+    if (fs_mkdir_p(server->config.data_dir, err, err_size) != 0)
         goto fail;
     server->store = store_open(server->config.db_url, err, err_size);
     if (!server->store)

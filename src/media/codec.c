@@ -2,6 +2,8 @@
  * HLS codec strings. Every read is bounds-checked; allocations are bounded by the input size. */
 #include "media/codec.h"
 
+#include "util/errbuf.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +16,6 @@
 static const uint8_t start_code[START_CODE_BYTES] = {0x00, 0x00, 0x00, 0x01};
 /* Access unit delimiter with primary_pic_type 7 (any slice type) and its stop bit. */
 static const uint8_t avc_aud[] = {0x00, 0x00, 0x00, 0x01, AVC_NAL_AUD, 0xf0};
-
-static void set_err(char *err, size_t err_size, const char *message)
-{
-    if (err && err_size > 0)
-        snprintf(err, err_size, "%s", message);
-}
 
 /* ---- avcC ---- */
 
@@ -52,51 +48,35 @@ static int avcc_walk_all_sets(const uint8_t *buf, size_t len, size_t *annexb_siz
 {
     unsigned sps_count = buf[5] & 0x1f;
     size_t pos = avcc_walk_sets(buf, len, 6, sps_count, AVC_NAL_SPS, annexb_size, out);
-    if (sps_count == 0 || pos == 0) {
-        set_err(err, err_size, "avcC: missing, truncated or mistyped SPS");
-        return -1;
-    }
-    if (pos >= len) {
-        set_err(err, err_size, "avcC: truncated before the PPS count");
-        return -1;
-    }
+    if (sps_count == 0 || pos == 0)
+        return errbuf_set(err, err_size, -1, "avcC: missing, truncated or mistyped SPS");
+    if (pos >= len)
+        return errbuf_set(err, err_size, -1, "avcC: truncated before the PPS count");
     unsigned pps_count = buf[pos];
     pos = avcc_walk_sets(buf, len, pos + 1, pps_count, AVC_NAL_PPS, annexb_size, out);
-    if (pps_count == 0 || pos == 0) {
-        set_err(err, err_size, "avcC: missing, truncated or mistyped PPS");
-        return -1;
-    }
+    if (pps_count == 0 || pos == 0)
+        return errbuf_set(err, err_size, -1, "avcC: missing, truncated or mistyped PPS");
     return 0;
 }
 
 int codec_avc_config_parse(const uint8_t *buf, size_t len, codec_avc_config_t *out, char *err,
                            size_t err_size)
 {
-    if (!buf || len < 7) {
-        set_err(err, err_size, "avcC: record shorter than 7 bytes");
-        return -1;
-    }
-    if (len > CODEC_MAX_CONFIG_BYTES) {
-        set_err(err, err_size, "avcC: record larger than 64 KiB");
-        return -1;
-    }
-    if (buf[0] != 1) {
-        set_err(err, err_size, "avcC: configurationVersion is not 1");
-        return -1;
-    }
+    if (!buf || len < 7)
+        return errbuf_set(err, err_size, -1, "avcC: record shorter than 7 bytes");
+    if (len > CODEC_MAX_CONFIG_BYTES)
+        return errbuf_set(err, err_size, -1, "avcC: record larger than 64 KiB");
+    if (buf[0] != 1)
+        return errbuf_set(err, err_size, -1, "avcC: configurationVersion is not 1");
     int nal_length_size = (buf[4] & 0x03) + 1;
-    if (nal_length_size == 3) {
-        set_err(err, err_size, "avcC: invalid NAL length size 3");
-        return -1;
-    }
+    if (nal_length_size == 3)
+        return errbuf_set(err, err_size, -1, "avcC: invalid NAL length size 3");
     size_t annexb_size = 0;
     if (avcc_walk_all_sets(buf, len, &annexb_size, NULL, err, err_size) < 0)
         return -1;
     uint8_t *sets = malloc(annexb_size);
-    if (!sets) {
-        set_err(err, err_size, "avcC: out of memory");
-        return -1;
-    }
+    if (!sets)
+        return errbuf_set(err, err_size, -1, "avcC: out of memory");
     size_t written = 0;
     avcc_walk_all_sets(buf, len, &written, sets, NULL, 0);
     *out = (codec_avc_config_t){
@@ -138,10 +118,8 @@ static long avcc_each_nal(int length_size, const uint8_t *au, size_t len, nal_vi
     long count = 0;
     size_t pos = 0;
     while (pos < len) {
-        if (len - pos < (size_t)length_size) {
-            set_err(err, err_size, "H.264: truncated NAL unit length prefix");
-            return -1;
-        }
+        if (len - pos < (size_t)length_size)
+            return errbuf_set(err, err_size, -1, "H.264: truncated NAL unit length prefix");
         size_t nal_len = read_be(au + pos, length_size);
         pos += (size_t)length_size;
         if (nal_len > len - pos) {
@@ -181,22 +159,16 @@ static void annexb_size_visit(void *ctx, const uint8_t *nal, size_t nal_len)
 size_t codec_avc_annexb_size(const codec_avc_config_t *config, const uint8_t *au, size_t len,
                              bool keyframe, char *err, size_t err_size)
 {
-    if (!au || len == 0) {
-        set_err(err, err_size, "H.264: empty access unit");
-        return 0;
-    }
-    if (len > CODEC_MAX_FRAME_BYTES) {
-        set_err(err, err_size, "H.264: access unit larger than 16 MiB");
-        return 0;
-    }
+    if (!au || len == 0)
+        return errbuf_set(err, err_size, 0, "H.264: empty access unit");
+    if (len > CODEC_MAX_FRAME_BYTES)
+        return errbuf_set(err, err_size, 0, "H.264: access unit larger than 16 MiB");
     annexb_sizer_t sizer = {0};
     if (avcc_each_nal(config->nal_length_size, au, len, annexb_size_visit, &sizer, err, err_size) <
         0)
         return 0;
-    if (sizer.kept == 0) {
-        set_err(err, err_size, "H.264: access unit without a NAL unit");
-        return 0;
-    }
+    if (sizer.kept == 0)
+        return errbuf_set(err, err_size, 0, "H.264: access unit without a NAL unit");
     size_t size = sizeof avc_aud + sizer.size;
     if (keyframe && !sizer.has_sps)
         size += config->parameter_sets_size;
@@ -317,24 +289,20 @@ static int aac_read_header(bit_reader_t *bits, codec_aac_config_t *config, int *
     if (!aac_read_object_type(bits, &config->object_type) ||
         !aac_read_sample_rate(bits, &config->core_sample_rate, &core_rate_index,
                               &explicit_core_rate) ||
-        !bits_read(bits, 4, channels)) {
-        set_err(err, err_size, "AAC: truncated AudioSpecificConfig or reserved sample rate");
-        return -1;
-    }
+        !bits_read(bits, 4, channels))
+        return errbuf_set(err, err_size, -1,
+                          "AAC: truncated AudioSpecificConfig or reserved sample rate");
     config->sample_rate = config->core_sample_rate;
     *core_type = config->object_type;
     if (*core_type == 5 || *core_type == 29) { /* explicit SBR / PS: output rate, then the core */
         if (!aac_read_sample_rate(bits, &config->sample_rate, &sbr_rate_index,
                                   &explicit_sbr_rate) ||
-            !aac_read_object_type(bits, core_type)) {
-            set_err(err, err_size, "AAC: truncated HE-AAC AudioSpecificConfig");
-            return -1;
-        }
+            !aac_read_object_type(bits, core_type))
+            return errbuf_set(err, err_size, -1, "AAC: truncated HE-AAC AudioSpecificConfig");
     }
-    if (explicit_core_rate) {
-        set_err(err, err_size, "AAC: an explicit sample rate cannot be carried in ADTS");
-        return -1;
-    }
+    if (explicit_core_rate)
+        return errbuf_set(err, err_size, -1,
+                          "AAC: an explicit sample rate cannot be carried in ADTS");
     config->core_rate_index = (int)core_rate_index;
     return 0;
 }
@@ -342,14 +310,10 @@ static int aac_read_header(bit_reader_t *bits, codec_aac_config_t *config, int *
 int codec_aac_config_parse(const uint8_t *buf, size_t len, codec_aac_config_t *out, char *err,
                            size_t err_size)
 {
-    if (!buf || len < 2) {
-        set_err(err, err_size, "AAC: AudioSpecificConfig shorter than 2 bytes");
-        return -1;
-    }
-    if (len > CODEC_MAX_CONFIG_BYTES) {
-        set_err(err, err_size, "AAC: AudioSpecificConfig larger than 64 KiB");
-        return -1;
-    }
+    if (!buf || len < 2)
+        return errbuf_set(err, err_size, -1, "AAC: AudioSpecificConfig shorter than 2 bytes");
+    if (len > CODEC_MAX_CONFIG_BYTES)
+        return errbuf_set(err, err_size, -1, "AAC: AudioSpecificConfig larger than 64 KiB");
     bit_reader_t bits = {.buf = buf, .len_bits = len * 8};
     codec_aac_config_t config = {0};
     unsigned channels = 0, ga_flags = 0;
@@ -361,15 +325,13 @@ int codec_aac_config_parse(const uint8_t *buf, size_t len, codec_aac_config_t *o
             snprintf(err, err_size, "AAC: unsupported audio object type %d", core_type);
         return -1;
     }
-    if (channels > 7 || !bits_read(&bits, 3, &ga_flags)) {
-        set_err(err, err_size, "AAC: reserved channel configuration or truncated GA config");
-        return -1;
-    }
+    if (channels > 7 || !bits_read(&bits, 3, &ga_flags))
+        return errbuf_set(err, err_size, -1,
+                          "AAC: reserved channel configuration or truncated GA config");
     /* frameLengthFlag (960-sample frames), dependsOnCoreCoder, extensionFlag */
-    if (ga_flags != 0) {
-        set_err(err, err_size, "AAC: 960-sample frames or core/extension flags (not in ADTS)");
-        return -1;
-    }
+    if (ga_flags != 0)
+        return errbuf_set(err, err_size, -1,
+                          "AAC: 960-sample frames or core/extension flags (not in ADTS)");
     static const int channel_counts[8] = {0, 1, 2, 3, 4, 5, 6, 8};
     config.channels = channel_counts[channels];
     config.channel_config = (int)channels;

@@ -1,8 +1,11 @@
-/* HLS media and master playlists: a sliding-window model rendered to text and written atomically
- * (write PATH.tmp, rename over PATH), following RFC 8216. */
+/* HLS media and master playlists, following RFC 8216: a media playlist model (a sliding window,
+ * or a recording's EVENT / VOD list) rendered to text and written atomically (util/fs), and the
+ * parser that reads a media playlist back. */
 #include "media/hls.h"
 
 #include "media/codec.h"
+#include "util/errbuf.h"
+#include "util/fs.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 struct hls_playlist {
     int window_segments;            /* 0 = unlimited */
@@ -21,17 +23,8 @@ struct hls_playlist {
     int64_t discontinuity_sequence; /* discontinuity tags that slid out of the window */
     int target_duration_s;          /* seconds, never decreases */
     bool ended;                     /* #EXT-X-ENDLIST */
+    hls_playlist_type_t type;       /* #EXT-X-PLAYLIST-TYPE */
 };
-
-static void set_err(char *err, size_t err_size, const char *fmt, const char *arg, int errnum)
-{
-    if (!err || err_size == 0)
-        return;
-    if (errnum)
-        snprintf(err, err_size, fmt, arg, strerror(errnum));
-    else
-        snprintf(err, err_size, fmt, arg);
-}
 
 /* Milliseconds of a duration as shown by #EXTINF (3 decimals); negative and NaN count as 0. */
 static long long duration_ms(double duration_s)
@@ -124,6 +117,11 @@ void hls_playlist_set_ended(hls_playlist_t *playlist, bool ended)
     playlist->ended = ended;
 }
 
+void hls_playlist_set_type(hls_playlist_t *playlist, hls_playlist_type_t type)
+{
+    playlist->type = type;
+}
+
 size_t hls_playlist_count(const hls_playlist_t *playlist)
 {
     return playlist->count;
@@ -183,9 +181,13 @@ static void render_media(FILE *out, const void *ctx)
 {
     const hls_playlist_t *playlist = ctx;
     int64_t first_sequence = playlist->count ? playlist->segments[0].sequence : 0;
-    fprintf(out,
-            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:%" PRId64
-            "\n",
+    fputs("#EXTM3U\n", out);
+    /* Right after #EXTM3U, where recordings have always had it. */
+    if (playlist->type == HLS_PLAYLIST_TYPE_EVENT)
+        fputs("#EXT-X-PLAYLIST-TYPE:EVENT\n", out);
+    else if (playlist->type == HLS_PLAYLIST_TYPE_VOD)
+        fputs("#EXT-X-PLAYLIST-TYPE:VOD\n", out);
+    fprintf(out, "#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:%" PRId64 "\n",
             playlist->target_duration_s, first_sequence);
     if (playlist->discontinuity_sequence > 0)
         fprintf(out, "#EXT-X-DISCONTINUITY-SEQUENCE:%" PRId64 "\n",
@@ -203,57 +205,214 @@ char *hls_playlist_render(const hls_playlist_t *playlist)
     return render_text(render_media, playlist);
 }
 
-/* Writes text to tmp, then renames tmp over path. */
-static int write_then_rename(const char *tmp, const char *path, const char *text, char *err,
-                             size_t err_size)
-{
-    FILE *file = fopen(tmp, "we");
-    if (!file) {
-        set_err(err, err_size, "cannot create %s: %s", tmp, errno);
-        return HLS_ERR_IO;
-    }
-    size_t len = strlen(text);
-    size_t written = fwrite(text, 1, len, file);
-    int write_errno = written == len ? 0 : errno;
-    if (fclose(file) != 0 && write_errno == 0)
-        write_errno = errno ? errno : EIO;
-    if (written != len || write_errno) {
-        set_err(err, err_size, "cannot write %s: %s", tmp, write_errno ? write_errno : EIO);
-        unlink(tmp);
-        return HLS_ERR_IO;
-    }
-    if (rename(tmp, path) != 0) {
-        set_err(err, err_size, "cannot rename over %s: %s", path, errno);
-        unlink(tmp);
-        return HLS_ERR_IO;
-    }
-    return 0;
-}
-
-/* Writes text to path.tmp and renames it over path. */
+/* Writes text to path through path.tmp (see fs_write_atomic). */
 static int write_atomic(const char *path, const char *text, char *err, size_t err_size)
 {
-    size_t tmp_size = strlen(path) + sizeof ".tmp";
-    char *tmp = malloc(tmp_size); /* not on the stack: playlists are written deep in a thread */
-    if (!tmp) {
-        set_err(err, err_size, "out of memory writing %s", path, 0);
-        return HLS_ERR_NOMEM;
-    }
-    snprintf(tmp, tmp_size, "%s.tmp", path);
-    int ret = write_then_rename(tmp, path, text, err, err_size);
-    free(tmp);
-    return ret;
+    int ret = fs_write_atomic(path, text, strlen(text), err, err_size);
+    return ret == -ENOMEM ? HLS_ERR_NOMEM : ret < 0 ? HLS_ERR_IO : 0;
 }
 
 int hls_playlist_write(const hls_playlist_t *playlist, const char *path, char *err, size_t err_size)
 {
     char *text = hls_playlist_render(playlist);
     if (!text) {
-        set_err(err, err_size, "out of memory rendering %s", path, 0);
+        errbuf_set(err, err_size, 0, "out of memory rendering %s", path);
         return HLS_ERR_NOMEM;
     }
     int ret = write_atomic(path, text, err, err_size);
     free(text);
+    return ret;
+}
+
+/* ---- parsing ---- */
+
+/* A media playlist being parsed: the header so far and the segment its tags are assembling. */
+typedef struct parser {
+    hls_playlist_header_t header;
+    hls_segment_fn on_segment;
+    void *opaque;
+    hls_segment_t pending; /* duration, date and discontinuity of the next URI line */
+    bool have_duration;    /* pending has a valid #EXTINF */
+    int64_t delivered;     /* segments handed to on_segment */
+} parser_t;
+
+int64_t hls_segment_number(const char *name, size_t len)
+{
+    if (!name || len < 4 || len > 18 + 3 || memcmp(name + len - 3, ".ts", 3) != 0)
+        return -1;
+    int64_t number = 0;
+    for (size_t i = 0; i < len - 3; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return -1;
+        number = number * 10 + (name[i] - '0');
+    }
+    return number;
+}
+
+/* A decimal integer of len bytes (digits only) up to max; -1 when it is not one. */
+static int64_t parse_integer(const char *text, size_t len, int64_t max)
+{
+    if (len == 0)
+        return -1;
+    int64_t value = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return -1;
+        int digit = text[i] - '0';
+        if (value > (max - digit) / 10)
+            return -1;
+        value = value * 10 + digit;
+    }
+    return value;
+}
+
+/* Sets *out to the integer value of an attribute when it is one up to max (else keeps it). */
+static void take_integer(const char *value, size_t len, int64_t max, int64_t *out)
+{
+    int64_t parsed = parse_integer(value, len, max);
+    if (parsed >= 0)
+        *out = parsed;
+}
+
+static void take_int(const char *value, size_t len, int *out)
+{
+    int64_t parsed = parse_integer(value, len, INT_MAX);
+    if (parsed >= 0)
+        *out = (int)parsed;
+}
+
+/* Parses "2024-05-01T12:00:00.123Z" into ms since epoch; 0 when it does not parse. */
+static int64_t parse_date_time(const char *text, size_t len)
+{
+    char buf[64];
+    if (len >= sizeof buf)
+        return 0;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *rest = strptime(buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest || rest[0] != '.' || strlen(rest) != 5 || rest[4] != 'Z')
+        return 0;
+    int ms = 0;
+    for (int i = 1; i <= 3; i++) {
+        if (rest[i] < '0' || rest[i] > '9')
+            return 0;
+        ms = ms * 10 + (rest[i] - '0');
+    }
+    time_t seconds = timegm(&tm);
+    return seconds > 0 ? (int64_t)seconds * 1000 + ms : 0;
+}
+
+/* "#EXTINF:<duration>,[<title>]": the duration when it is a number from 0 to the maximum. */
+static void parse_extinf(parser_t *p, const char *value, size_t len)
+{
+    char buf[32];
+    if (len == 0 || len >= sizeof buf)
+        return;
+    memcpy(buf, value, len);
+    buf[len] = '\0';
+    char *end = NULL;
+    double duration = strtod(buf, &end);
+    if (end != buf && (*end == ',' || *end == '\0') && isfinite(duration) && duration >= 0 &&
+        duration <= HLS_DURATION_MAX_S) {
+        p->pending.duration_s = duration;
+        p->have_duration = true;
+    }
+}
+
+static void parse_type(parser_t *p, const char *value, size_t len)
+{
+    if (len == 5 && memcmp(value, "EVENT", 5) == 0)
+        p->header.type = HLS_PLAYLIST_TYPE_EVENT;
+    else if (len == 3 && memcmp(value, "VOD", 3) == 0)
+        p->header.type = HLS_PLAYLIST_TYPE_VOD;
+}
+
+/* A URI line completes the pending segment (when it has a duration) and starts the next. */
+static int parse_uri(parser_t *p, const char *line, size_t len)
+{
+    int ret = 0;
+    if (p->have_duration && len < HLS_URI_MAX && !memchr(line, '\0', len) &&
+        p->header.media_sequence <= INT64_MAX - p->delivered) {
+        memcpy(p->pending.uri, line, len);
+        p->pending.uri[len] = '\0';
+        p->pending.sequence = p->header.media_sequence + p->delivered;
+        ret = p->on_segment(p->opaque, &p->pending);
+        p->delivered++;
+    }
+    memset(&p->pending, 0, sizeof p->pending);
+    p->have_duration = false;
+    return ret;
+}
+
+/* The value after tag when line is tag followed by a value, else NULL. */
+static const char *tag_value(const char *line, size_t len, const char *tag, size_t *value_len)
+{
+    size_t tag_len = strlen(tag);
+    if (len < tag_len || memcmp(line, tag, tag_len) != 0)
+        return NULL;
+    *value_len = len - tag_len;
+    return line + tag_len;
+}
+
+static bool line_equals(const char *line, size_t len, const char *tag)
+{
+    return len == strlen(tag) && memcmp(line, tag, len) == 0;
+}
+
+/* Handles one complete line (without its line break). */
+static int parse_line(parser_t *p, const char *line, size_t len)
+{
+    const char *v;
+    size_t n = 0;
+    if (len == 0)
+        return 0;
+    if (line[0] != '#')
+        return parse_uri(p, line, len);
+    if ((v = tag_value(line, len, "#EXTINF:", &n)))
+        parse_extinf(p, v, n);
+    else if (line_equals(line, len, "#EXT-X-DISCONTINUITY"))
+        p->pending.discontinuity = true;
+    else if ((v = tag_value(line, len, "#EXT-X-PROGRAM-DATE-TIME:", &n)))
+        p->pending.program_date_time_ms = parse_date_time(v, n);
+    else if (line_equals(line, len, "#EXT-X-ENDLIST"))
+        p->header.ended = true;
+    else if ((v = tag_value(line, len, "#EXT-X-PLAYLIST-TYPE:", &n)))
+        parse_type(p, v, n);
+    else if ((v = tag_value(line, len, "#EXT-X-MEDIA-SEQUENCE:", &n)))
+        take_integer(v, n, INT64_MAX, &p->header.media_sequence);
+    else if ((v = tag_value(line, len, "#EXT-X-DISCONTINUITY-SEQUENCE:", &n)))
+        take_integer(v, n, INT64_MAX, &p->header.discontinuity_sequence);
+    else if ((v = tag_value(line, len, "#EXT-X-TARGETDURATION:", &n)))
+        take_int(v, n, &p->header.target_duration_s);
+    else if ((v = tag_value(line, len, "#EXT-X-VERSION:", &n)))
+        take_int(v, n, &p->header.version);
+    return 0;
+}
+
+int hls_playlist_parse(const char *text, size_t len, hls_segment_fn on_segment, void *opaque,
+                       hls_playlist_header_t *header)
+{
+    if (header)
+        memset(header, 0, sizeof *header);
+    if (!text || !on_segment)
+        return HLS_ERR_INVALID;
+    parser_t p = {.on_segment = on_segment, .opaque = opaque};
+    int ret = 0;
+    for (size_t pos = 0; pos < len && ret == 0;) {
+        const char *line = text + pos;
+        const char *newline = memchr(line, '\n', len - pos);
+        if (!newline)
+            break; /* the last line was cut short */
+        size_t line_len = (size_t)(newline - line);
+        pos += line_len + 1;
+        if (line_len > 0 && line[line_len - 1] == '\r')
+            line_len--;
+        ret = parse_line(&p, line, line_len);
+    }
+    if (header)
+        *header = p.header;
     return ret;
 }
 
@@ -289,17 +448,17 @@ static void render_master(FILE *out, const void *ctx)
 static bool variant_valid(const hls_variant_t *variant, char *err, size_t err_size)
 {
     if (!uri_valid(variant->uri, HLS_URI_MAX)) {
-        set_err(err, err_size, "invalid variant URI: %s", variant->uri ? variant->uri : "(null)",
-                0);
+        errbuf_set(err, err_size, 0, "invalid variant URI: %s",
+                   variant->uri ? variant->uri : "(null)");
         return false;
     }
     if (variant->codecs && strpbrk(variant->codecs, "\"\r\n")) {
-        set_err(err, err_size, "invalid codecs string for %s", variant->uri, 0);
+        errbuf_set(err, err_size, 0, "invalid codecs string for %s", variant->uri);
         return false;
     }
     if (variant->width < 0 || variant->height < 0 || isnan(variant->frame_rate) ||
         variant->frame_rate < 0 || variant->frame_rate > 1000) {
-        set_err(err, err_size, "invalid resolution or frame rate for %s", variant->uri, 0);
+        errbuf_set(err, err_size, 0, "invalid resolution or frame rate for %s", variant->uri);
         return false;
     }
     return true;
@@ -308,7 +467,7 @@ static bool variant_valid(const hls_variant_t *variant, char *err, size_t err_si
 static bool master_valid(const hls_variant_t *variants, size_t count, char *err, size_t err_size)
 {
     if (!variants || count == 0) {
-        set_err(err, err_size, "%s", "master playlist without variants", 0);
+        errbuf_set(err, err_size, 0, "master playlist without variants");
         return false;
     }
     for (size_t i = 0; i < count; i++) {
@@ -325,7 +484,7 @@ char *hls_master_render(const hls_variant_t *variants, size_t count, char *err, 
     master_ctx_t master = {.variants = variants, .count = count};
     char *text = render_text(render_master, &master);
     if (!text)
-        set_err(err, err_size, "%s", "out of memory rendering the master playlist", 0);
+        errbuf_set(err, err_size, 0, "out of memory rendering the master playlist");
     return text;
 }
 

@@ -1,5 +1,6 @@
-/* HLS playlists (RFC 8216): the model of a live media playlist with a sliding window, its writer,
- * the master playlist writer, and RFC 6381 codec strings. Every file is written atomically
+/* HLS playlists (RFC 8216): the model of a media playlist (live with a sliding window, or an
+ * EVENT / VOD recording), its writer and its parser, the master playlist writer, and RFC 6381
+ * codec strings. Every file is written atomically
  * (PATH.tmp, then rename over PATH) so a player reads the old or the new playlist, never half of
  * one; there must be one writer per path. A playlist object belongs to one thread; the other
  * functions keep no state and any thread may call them. */
@@ -12,6 +13,7 @@
 
 #define HLS_URI_MAX 128  /* bytes of a segment or variant URI, with the NUL */
 #define HLS_CODEC_MAX 32 /* bytes of one codec string such as "avc1.64001f", with the NUL */
+#define HLS_DURATION_MAX_S 3600.0 /* media seconds: a longer #EXTINF is not ours */
 
 /* Error codes (negative). */
 enum {
@@ -29,11 +31,23 @@ typedef struct hls_segment {
     char uri[HLS_URI_MAX];        /* relative to the playlist, e.g. "00012.ts" */
 } hls_segment_t;
 
+/* #EXT-X-PLAYLIST-TYPE: none for a live window, EVENT for a recording that grows, VOD once final.
+ */
+typedef enum hls_playlist_type {
+    HLS_PLAYLIST_TYPE_NONE = 0, /* no tag */
+    HLS_PLAYLIST_TYPE_EVENT,
+    HLS_PLAYLIST_TYPE_VOD,
+} hls_playlist_type_t;
+
 typedef struct hls_playlist hls_playlist_t;
 
 /* Writes the file name of segment `sequence` ("00012.ts": at least five digits) into out, the
  * one naming every rendition, live and recorded, shares. */
 void hls_segment_name(int64_t sequence, char *out, size_t size);
+
+/* The sequence in a segment file name of len bytes ("00012.ts": digits only, then ".ts", at most
+ * 18 digits), or -1 when name is not one. */
+int64_t hls_segment_number(const char *name, size_t len);
 
 /* Creates an empty live media playlist that lists at most window_segments segments (0 = all of
  * them) and whose target duration is at least min_target_duration_s seconds. Returns NULL when out
@@ -53,6 +67,10 @@ int hls_playlist_append(hls_playlist_t *playlist, const hls_segment_t *segment,
 /* Sets whether the playlist ends with #EXT-X-ENDLIST (the broadcast is over). */
 void hls_playlist_set_ended(hls_playlist_t *playlist, bool ended);
 
+/* Sets the #EXT-X-PLAYLIST-TYPE the playlist renders (HLS_PLAYLIST_TYPE_NONE, the default at
+ * creation, renders none). */
+void hls_playlist_set_type(hls_playlist_t *playlist, hls_playlist_type_t type);
+
 /* Number of segments listed now. */
 size_t hls_playlist_count(const hls_playlist_t *playlist);
 
@@ -68,6 +86,31 @@ char *hls_playlist_render(const hls_playlist_t *playlist);
  * in err. */
 int hls_playlist_write(const hls_playlist_t *playlist, const char *path, char *err,
                        size_t err_size);
+
+/* What the header tags of a parsed media playlist say; a tag absent or not understood leaves its
+ * field 0 / NONE / false. */
+typedef struct hls_playlist_header {
+    int version;                    /* #EXT-X-VERSION */
+    int target_duration_s;          /* #EXT-X-TARGETDURATION, seconds */
+    int64_t media_sequence;         /* #EXT-X-MEDIA-SEQUENCE: the first segment's sequence */
+    int64_t discontinuity_sequence; /* #EXT-X-DISCONTINUITY-SEQUENCE */
+    hls_playlist_type_t type;       /* #EXT-X-PLAYLIST-TYPE */
+    bool ended;                     /* #EXT-X-ENDLIST */
+} hls_playlist_header_t;
+
+/* Receives one parsed segment (valid during the call only); a negative return stops the parse. */
+typedef int (*hls_segment_fn)(void *opaque, const hls_segment_t *segment);
+
+/* Parses a media playlist of len bytes, as a crash may leave it or as anyone may have written it:
+ * only complete lines count (a last line without its newline is ignored), a segment is an
+ * #EXTINF of 0 to HLS_DURATION_MAX_S seconds followed by its URI line (at most HLS_URI_MAX - 1
+ * bytes, no NUL), and every line not understood is skipped. Calls on_segment for each segment in
+ * order, with its sequence counted from #EXT-X-MEDIA-SEQUENCE, its #EXT-X-DISCONTINUITY and
+ * #EXT-X-PROGRAM-DATE-TIME. Allocates nothing. Fills *header when header is not NULL. Returns 0,
+ * HLS_ERR_INVALID when text is NULL or on_segment is NULL, or the first negative value
+ * on_segment returned. */
+int hls_playlist_parse(const char *text, size_t len, hls_segment_fn on_segment, void *opaque,
+                       hls_playlist_header_t *header);
 
 /* One rendition as the master playlist lists it. */
 typedef struct hls_variant {

@@ -12,14 +12,15 @@
  *   DIR/output.mp4           the source segments remuxed (stream copy, moov before mdat)
  * Every file is written to NAME.tmp and renamed into place, and a segment is listed only after
  * its file is in place, so after a kill -9 every listed segment is complete and a playlist is
- * never half written; recorder_recover finalizes such a directory.
+ * never half written; recorder_recover (recorder_recover.h) finalizes such a directory. The MP4
+ * is written by mp4_remux.c.
  *
  * Threads: recorder_add_segment and recorder_set_variant may be called from any thread,
  * concurrently (the ingest thread for "source", the transcoder worker for renditions);
  * recorder_failed from any thread; recorder_finish from one thread, typically housekeeping, once
  * no more segments are coming (segments offered after it are refused); recorder_free after every
- * other call has returned. recorder_recover and recorder_delete keep no state and any thread may
- * call them, but never on a directory a live recorder is writing. */
+ * other call has returned. recorder_delete keeps no state and any thread may call it, but never
+ * on a directory a live recorder is writing. */
 #ifndef STREAMD_MEDIA_RECORDER_H
 #define STREAMD_MEDIA_RECORDER_H
 
@@ -93,16 +94,6 @@ int recorder_finish(recorder_t *r, char *err, size_t err_size);
 /* Frees the recorder; files on disk stay as they are (an unfinished recording can still be
  * finalized with recorder_recover). NULL is a no-op. */
 void recorder_free(recorder_t *r);
-
-/* Finalizes a recording directory left by a killed process, from what is on disk: per rendition
- * directory, the segments listed in its playlist whose files exist, then the NNNNN.ts files after
- * the last listed one (all of them when the playlist is missing; a file whose size is not a whole
- * number of 188-byte TS packets, or that libavformat cannot read, was cut short and is left out;
- * durations are probed); *.tmp leftovers are deleted. Then writes the VOD playlists, output.mp4
- * and the master as recorder_finish does; an already final directory is rewritten the same.
- * Fills *out (may be NULL) with what the recording holds. Returns 0 when ready, or
- * RECORDER_ERR_IO / _MEDIA / _NOMEM / _INVALID with the reason in err. Blocking. */
-int recorder_recover(const char *dir, recorder_summary_t *out, char *err, size_t err_size);
 
 /* Deletes the recording directory dir and everything in it, for retention. Never leaves dir:
  * symbolic links are removed, not followed, and other file systems mounted inside are not

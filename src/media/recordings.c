@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "media/recorder_recover.h"
 #include "util/log.h"
 
 #define PAGE 100

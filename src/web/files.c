@@ -1,6 +1,8 @@
 /* Static media files from the data directory, served read-only with path checks. */
 #include "web/files.h"
 
+#include "util/fs.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,26 +32,7 @@ static const media_type_t recording_types[] = {
 
 bool web_path_is_safe(const char *path, int max_segments)
 {
-    int segments = 0;
-    const char *p = path;
-    while (*p) {
-        size_t len = strcspn(p, "/");
-        if (len == 0 || p[0] == '.' || ++segments > max_segments)
-            return false;
-        for (size_t i = 0; i < len; i++) {
-            char c = p[i];
-            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '_' || c == '.' || c == '-';
-            if (!ok)
-                return false;
-        }
-        p += len;
-        if (*p == '/')
-            p++;
-        if (*p == '\0' && p[-1] == '/')
-            return false;
-    }
-    return segments > 0;
+    return fs_path_is_safe(path, max_segments);
 }
 
 static const media_type_t *type_of(const char *path, const media_type_t *types, size_t count)

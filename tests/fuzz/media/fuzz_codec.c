@@ -1,7 +1,7 @@
 /* libFuzzer harness for media/codec: avcC and AudioSpecificConfig parsing, the ADTS header of a
  * frame and AVCC -> Annex B conversion of an access unit under the parsed config. The first two
  * bytes (little endian) give the length of the config part; the rest is the access unit. */
-/* fuzz-sources: src/media/codec.c src/util/log.c */
+/* fuzz-sources: src/media/codec.c src/util/errbuf.c src/util/log.c */
 #include <stdint.h>
 #include <stdlib.h>
 

@@ -4,7 +4,7 @@
  * or list a file that is not a plain NNNNN.ts inside the directory. */
 /* The runner reads the sources from one line. */
 /* clang-format off */
-/* fuzz-sources: src/media/recorder.c src/media/hls.c src/media/codec.c src/media/ts_mux.c src/util/log.c src/util/fd_io.c */
+/* fuzz-sources: src/media/recorder.c src/media/recorder_recover.c src/media/mp4_remux.c src/media/hls.c src/media/codec.c src/media/ts_mux.c src/util/log.c src/util/fd_io.c src/util/errbuf.c src/util/fs.c */
 /* clang-format on */
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "media/recorder.h"
+#include "media/recorder_recover.h"
 #include "util/log.h"
 
 static char root[64];

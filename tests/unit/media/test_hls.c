@@ -267,3 +267,283 @@ Test(hls, codec_strings)
     const uint8_t truncated[] = {0x12};
     cr_assert_eq(hls_codec_mp4a(truncated, sizeof truncated, out), -1);
 }
+
+/* ---- playlist types and parsing ---- */
+
+Test(hls, playlist_type_goes_right_after_extm3u)
+{
+    hls_playlist_t *p = hls_playlist_new(0, 2);
+    hls_segment_t s = segment(0, 2.0, false);
+    hls_playlist_append(p, &s, NULL);
+    char *text = hls_playlist_render(p);
+    cr_assert_null(strstr(text, "PLAYLIST-TYPE"), "a live window has none");
+    free(text);
+    hls_playlist_set_type(p, HLS_PLAYLIST_TYPE_EVENT);
+    text = hls_playlist_render(p);
+    cr_assert_eq(strncmp(text, "#EXTM3U\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-VERSION:3\n", 51), 0,
+                 "%s", text);
+    cr_assert_null(strstr(text, "#EXT-X-ENDLIST"));
+    free(text);
+    hls_playlist_set_type(p, HLS_PLAYLIST_TYPE_VOD);
+    hls_playlist_set_ended(p, true);
+    text = hls_playlist_render(p);
+    cr_assert_eq(strncmp(text, "#EXTM3U\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-VERSION:3\n", 49), 0,
+                 "%s", text);
+    cr_assert_eq(count_of(text, "PLAYLIST-TYPE"), 1);
+    cr_assert_not_null(strstr(text, "00000.ts\n#EXT-X-ENDLIST\n"));
+    free(text);
+    hls_playlist_set_type(p, HLS_PLAYLIST_TYPE_NONE);
+    text = hls_playlist_render(p);
+    cr_assert_null(strstr(text, "PLAYLIST-TYPE"));
+    free(text);
+    hls_playlist_free(p);
+}
+
+/* Collects what the parser hands over. */
+typedef struct parsed {
+    hls_segment_t segments[64];
+    size_t count;
+    int stop_at; /* 0 = never; else return -7 at this segment (1-based) */
+} parsed_t;
+
+static int collect(void *opaque, const hls_segment_t *segment)
+{
+    parsed_t *out = opaque;
+    if (out->stop_at && (int)out->count + 1 == out->stop_at)
+        return -7;
+    cr_assert_lt(out->count, 64);
+    out->segments[out->count++] = *segment;
+    return 0;
+}
+
+static parsed_t parse_text(const char *text, size_t len, hls_playlist_header_t *header)
+{
+    parsed_t out = {.count = 0};
+    cr_assert_eq(hls_playlist_parse(text, len, collect, &out, header), 0);
+    return out;
+}
+
+static parsed_t parse_string(const char *text, hls_playlist_header_t *header)
+{
+    return parse_text(text, strlen(text), header);
+}
+
+/* The segments appended to a new playlist of the header's type and ending. */
+static char *render_parsed(const parsed_t *parsed, const hls_playlist_header_t *header)
+{
+    hls_playlist_t *p = hls_playlist_new(0, header->target_duration_s);
+    for (size_t i = 0; i < parsed->count; i++)
+        cr_assert_eq(hls_playlist_append(p, &parsed->segments[i], NULL), 0);
+    hls_playlist_set_type(p, header->type);
+    hls_playlist_set_ended(p, header->ended);
+    char *text = hls_playlist_render(p);
+    hls_playlist_free(p);
+    return text;
+}
+
+Test(hls, parse_round_trip)
+{
+    const hls_playlist_type_t types[] = {HLS_PLAYLIST_TYPE_NONE, HLS_PLAYLIST_TYPE_EVENT,
+                                         HLS_PLAYLIST_TYPE_VOD};
+    for (size_t t = 0; t < 3; t++) {
+        hls_playlist_t *p = hls_playlist_new(0, 2);
+        hls_segment_t written[5];
+        for (int64_t seq = 7; seq < 12; seq++) {
+            written[seq - 7] = segment(seq, seq == 9 ? 3.2 : 1.9876, seq == 10);
+            if (seq == 8)
+                written[seq - 7].program_date_time_ms = 0;
+            cr_assert_eq(hls_playlist_append(p, &written[seq - 7], NULL), 0);
+        }
+        hls_playlist_set_type(p, types[t]);
+        hls_playlist_set_ended(p, types[t] == HLS_PLAYLIST_TYPE_VOD);
+        char *text = hls_playlist_render(p);
+        hls_playlist_header_t header;
+        parsed_t parsed = parse_string(text, &header);
+        cr_assert_eq(header.version, 3);
+        cr_assert_eq(header.target_duration_s, 4);
+        cr_assert_eq(header.media_sequence, 7);
+        cr_assert_eq(header.discontinuity_sequence, 0);
+        cr_assert_eq(header.type, types[t]);
+        cr_assert_eq(header.ended, types[t] == HLS_PLAYLIST_TYPE_VOD);
+        cr_assert_eq(parsed.count, 5);
+        for (size_t i = 0; i < 5; i++) {
+            const hls_segment_t *got = &parsed.segments[i], *want = &written[i];
+            cr_assert_eq(got->sequence, want->sequence);
+            cr_assert_str_eq(got->uri, want->uri);
+            cr_assert_float_eq(got->duration_s, want->duration_s, 0.0005);
+            cr_assert_eq(got->program_date_time_ms, want->program_date_time_ms);
+            cr_assert_eq(got->discontinuity, want->discontinuity);
+        }
+        char *again = render_parsed(&parsed, &header);
+        cr_assert_str_eq(again, text, "render -> parse -> render gives the same text");
+        free(again);
+        free(text);
+        hls_playlist_free(p);
+    }
+}
+
+Test(hls, parse_a_slid_live_window)
+{
+    hls_playlist_t *p = hls_playlist_new(3, 2);
+    for (int64_t seq = 0; seq < 6; seq++) {
+        hls_segment_t s = segment(seq, 2.0, seq == 1 || seq == 4);
+        hls_playlist_append(p, &s, NULL);
+    }
+    char *text = hls_playlist_render(p);
+    hls_playlist_header_t header;
+    parsed_t parsed = parse_string(text, &header);
+    cr_assert_eq(header.media_sequence, 3);
+    cr_assert_eq(header.discontinuity_sequence, 1);
+    cr_assert_eq(header.type, HLS_PLAYLIST_TYPE_NONE);
+    cr_assert_not(header.ended);
+    cr_assert_eq(parsed.count, 3);
+    cr_assert_eq(parsed.segments[0].sequence, 3);
+    cr_assert_str_eq(parsed.segments[2].uri, "00005.ts");
+    cr_assert(parsed.segments[1].discontinuity);
+    free(text);
+    hls_playlist_free(p);
+}
+
+Test(hls, parse_skips_bad_extinf_and_missing_uris)
+{
+    static const char text[] = "#EXTM3U\n"
+                               "#EXTINF:abc,\nbad1.ts\n"
+                               "#EXTINF:-1,\nbad2.ts\n"
+                               "#EXTINF:nan,\nbad3.ts\n"
+                               "#EXTINF:inf,\nbad4.ts\n"
+                               "#EXTINF:3600.5,\nbad5.ts\n"
+                               "#EXTINF:2.0garbage,\nbad6.ts\n"
+                               "#EXTINF:\nbad7.ts\n"
+                               "#EXTINF:1.00000000000000000000000000000000000000,\nbad8.ts\n"
+                               "no-extinf.ts\n"
+                               "#EXTINF:5.0,\n"
+                               "#EXTINF:3.0,title\n"
+                               "#EXT-X-SOMETHING-NEW:1\n"
+                               "\n"
+                               "good1.ts\n"
+                               "#EXTINF:3600,\r\ngood2.ts\r\n"
+                               "#EXTINF:0\ngood3.ts\n"
+                               "#EXTINF:2.0,\n";
+    hls_playlist_header_t header;
+    parsed_t parsed = parse_string(text, &header);
+    cr_assert_eq(parsed.count, 3);
+    cr_assert_str_eq(parsed.segments[0].uri, "good1.ts");
+    cr_assert_float_eq(parsed.segments[0].duration_s, 3.0, 1e-9, "the later #EXTINF counts");
+    cr_assert_str_eq(parsed.segments[1].uri, "good2.ts", "CRLF line ends");
+    cr_assert_float_eq(parsed.segments[1].duration_s, 3600.0, 1e-9);
+    cr_assert_str_eq(parsed.segments[2].uri, "good3.ts");
+    cr_assert_eq(parsed.segments[0].sequence, 0);
+    cr_assert_eq(parsed.segments[2].sequence, 2, "sequences count delivered segments");
+}
+
+Test(hls, parse_ignores_huge_numbers_and_bad_tags)
+{
+    static const char text[] = "#EXTM3U\n"
+                               "#EXT-X-VERSION:99999999999999999999\n"
+                               "#EXT-X-TARGETDURATION:2147483648\n"
+                               "#EXT-X-MEDIA-SEQUENCE:99999999999999999999999\n"
+                               "#EXT-X-DISCONTINUITY-SEQUENCE:-4\n"
+                               "#EXT-X-PLAYLIST-TYPE:LIVE\n"
+                               "#EXT-X-ENDLIST-NOT\n"
+                               "#EXT-X-DISCONTINUITY:1\n"
+                               "#EXT-X-PROGRAM-DATE-TIME:9999-99-99T99:99:99.999Z\n"
+                               "#EXTINF:2,\n00001.ts\n";
+    hls_playlist_header_t header;
+    parsed_t parsed = parse_string(text, &header);
+    cr_assert_eq(header.version, 0);
+    cr_assert_eq(header.target_duration_s, 0);
+    cr_assert_eq(header.media_sequence, 0);
+    cr_assert_eq(header.discontinuity_sequence, 0);
+    cr_assert_eq(header.type, HLS_PLAYLIST_TYPE_NONE);
+    cr_assert_not(header.ended);
+    cr_assert_eq(parsed.count, 1);
+    cr_assert_not(parsed.segments[0].discontinuity);
+    cr_assert_eq(parsed.segments[0].program_date_time_ms, 0);
+    /* the largest media sequence: the one segment that fits is listed, the next is not */
+    static const char top[] = "#EXT-X-MEDIA-SEQUENCE:9223372036854775807\n"
+                              "#EXT-X-TARGETDURATION:2147483647\n"
+                              "#EXTINF:2,\na.ts\n#EXTINF:2,\nb.ts\n";
+    parsed = parse_string(top, &header);
+    cr_assert_eq(header.media_sequence, INT64_MAX);
+    cr_assert_eq(header.target_duration_s, INT32_MAX);
+    cr_assert_eq(parsed.count, 1);
+    cr_assert_eq(parsed.segments[0].sequence, INT64_MAX);
+}
+
+Test(hls, parse_truncated_text_and_nul_bytes)
+{
+    static const char text[] = "#EXTM3U\n#EXTINF:2,\n00000.ts\n#EXTINF:2,\n00001.ts\n";
+    size_t len = sizeof text - 1;
+    for (size_t cut = 0; cut <= len; cut++) {
+        parsed_t parsed = parse_text(text, cut, NULL);
+        size_t want = cut >= len ? 2 : cut >= strlen("#EXTM3U\n#EXTINF:2,\n00000.ts\n") ? 1 : 0;
+        cr_assert_eq(parsed.count, want, "cut at %zu: %zu segments", cut, parsed.count);
+    }
+    static const char nul[] = "#EXTINF:2,\n000\0001.ts\n#EXT\0INF:2,\nx.ts\n#EXTINF:2,\ny.ts\n";
+    parsed_t parsed = parse_text(nul, sizeof nul - 1, NULL);
+    cr_assert_eq(parsed.count, 1, "a URI with a NUL is not one; a broken tag is skipped");
+    cr_assert_str_eq(parsed.segments[0].uri, "y.ts");
+    char long_uri[300];
+    memset(long_uri, 'a', sizeof long_uri);
+    memcpy(long_uri, "#EXTINF:2,\n", 11);
+    long_uri[11 + HLS_URI_MAX] = '\n';
+    parsed = parse_text(long_uri, 12 + HLS_URI_MAX, NULL);
+    cr_assert_eq(parsed.count, 0, "a URI longer than HLS_URI_MAX - 1 bytes is skipped");
+    long_uri[11 + HLS_URI_MAX - 1] = '\n';
+    parsed = parse_text(long_uri, 11 + HLS_URI_MAX, NULL);
+    cr_assert_eq(parsed.count, 1);
+    cr_assert_eq(strlen(parsed.segments[0].uri), HLS_URI_MAX - 1);
+}
+
+Test(hls, parse_garbage_never_crashes)
+{
+    srand(7);
+    char noise[8192];
+    for (int round = 0; round < 200; round++) {
+        for (size_t i = 0; i < sizeof noise; i++) {
+            int r = rand() % 16;
+            noise[i] = r == 0 ? '\n' : r == 1 ? '#' : r == 2 ? ':' : (char)rand();
+        }
+        if (round % 2)
+            memcpy(noise, "#EXTINF:1,\n", 11);
+        parsed_t parsed = {.count = 0};
+        hls_playlist_header_t header;
+        cr_assert_eq(hls_playlist_parse(noise, sizeof noise, collect, &parsed, &header), 0);
+        for (size_t i = 0; i < parsed.count; i++) {
+            cr_assert_lt(strlen(parsed.segments[i].uri), HLS_URI_MAX);
+            cr_assert_neq(parsed.segments[i].uri[0], '#');
+            cr_assert(parsed.segments[i].duration_s >= 0 &&
+                      parsed.segments[i].duration_s <= HLS_DURATION_MAX_S);
+        }
+    }
+}
+
+Test(hls, parse_stops_when_told_and_refuses_null)
+{
+    static const char text[] = "#EXTINF:2,\na.ts\n#EXTINF:2,\nb.ts\n#EXTINF:2,\nc.ts\n";
+    parsed_t parsed = {.stop_at = 2};
+    cr_assert_eq(hls_playlist_parse(text, strlen(text), collect, &parsed, NULL), -7);
+    cr_assert_eq(parsed.count, 1);
+    hls_playlist_header_t header = {.version = 5};
+    cr_assert_eq(hls_playlist_parse(NULL, 10, collect, &parsed, &header), HLS_ERR_INVALID);
+    cr_assert_eq(header.version, 0, "the header is cleared");
+    cr_assert_eq(hls_playlist_parse(text, strlen(text), NULL, NULL, NULL), HLS_ERR_INVALID);
+    parsed = parse_text("", 0, &header);
+    cr_assert_eq(parsed.count, 0);
+}
+
+Test(hls, segment_numbers)
+{
+    cr_assert_eq(hls_segment_number("00012.ts", 8), 12);
+    cr_assert_eq(hls_segment_number("0.ts", 4), 0);
+    cr_assert_eq(hls_segment_number("123456789012345678.ts", 21), 123456789012345678);
+    const char *bad[] = {
+        ".ts",  "a.ts",  "00012.tsx", "00012", "-1.ts", " 1.ts", "1234567890123456789.ts",
+        "1.TS", "1/2.ts"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(hls_segment_number(bad[i], strlen(bad[i])), -1, "%s", bad[i]);
+    cr_assert_eq(hls_segment_number(NULL, 4), -1);
+    char name[16];
+    hls_segment_name(42, name, sizeof name);
+    cr_assert_eq(hls_segment_number(name, strlen(name)), 42, "the inverse of hls_segment_name");
+}
