@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/errbuf.h"
+
 typedef enum { OPT_STRING, OPT_LISTEN, OPT_LOG_LEVEL, OPT_INT, OPT_SECONDS, OPT_AGE } option_kind_t;
 
 typedef struct option_spec {
@@ -59,12 +61,6 @@ static const option_spec_t options[] = {
 };
 #define OPTION_COUNT (sizeof options / sizeof options[0])
 
-static int fail(char *err, size_t err_size, const char *fmt, const char *arg)
-{
-    snprintf(err, err_size, fmt, arg);
-    return -1;
-}
-
 /* Parses "HOST:PORT", "[V6]:PORT" or ":PORT" (every address). */
 static int parse_listen(const char *text, config_listen_t *out)
 {
@@ -101,17 +97,18 @@ static int apply_option(config_t *cfg, const option_spec_t *opt, const char *val
     switch (opt->kind) {
     case OPT_STRING:
         if (strlen(value) >= opt->size)
-            return fail(err, err_size, "--%s: value too long", opt->flag);
+            return errbuf_set(err, err_size, -1, "--%s: value too long", opt->flag);
         memcpy(field, value, strlen(value) + 1);
         return 0;
     case OPT_LISTEN:
         if (parse_listen(value, (config_listen_t *)field) != 0)
-            return fail(err, err_size, "--%s: expected ADDR:PORT", opt->flag);
+            return errbuf_set(err, err_size, -1, "--%s: expected ADDR:PORT", opt->flag);
         return 0;
     case OPT_LOG_LEVEL: {
         int level = log_level_parse(value);
         if (level < 0)
-            return fail(err, err_size, "--%s: expected debug, info, warn or error", opt->flag);
+            return errbuf_set(err, err_size, -1, "--%s: expected debug, info, warn or error",
+                              opt->flag);
         *(log_level_t *)field = (log_level_t)level;
         return 0;
     }
@@ -120,7 +117,8 @@ static int apply_option(config_t *cfg, const option_spec_t *opt, const char *val
         errno = 0;
         double seconds = strtod(value, &end);
         if (errno != 0 || end == value || *end != '\0' || !(seconds >= 0.5 && seconds <= 60))
-            return fail(err, err_size, "--%s: expected seconds from 0.5 to 60", opt->flag);
+            return errbuf_set(err, err_size, -1, "--%s: expected seconds from 0.5 to 60",
+                              opt->flag);
         *(double *)field = seconds;
         return 0;
     }
@@ -138,8 +136,8 @@ static int apply_option(config_t *cfg, const option_spec_t *opt, const char *val
                 unit = units[i].seconds;
         }
         if (errno != 0 || end == value || unit == 0 || amount < 0 || amount > 36500LL * 86400)
-            return fail(err, err_size, "--%s: expected an age like 90d, 12h, 30m or seconds",
-                        opt->flag);
+            return errbuf_set(err, err_size, -1,
+                              "--%s: expected an age like 90d, 12h, 30m or seconds", opt->flag);
         *(int64_t *)field = amount * unit;
         return 0;
     }
@@ -148,7 +146,8 @@ static int apply_option(config_t *cfg, const option_spec_t *opt, const char *val
         errno = 0;
         long number = strtol(value, &end, 10);
         if (errno != 0 || end == value || *end != '\0' || number < 0 || number > 86400)
-            return fail(err, err_size, "--%s: expected a number from 0 to 86400", opt->flag);
+            return errbuf_set(err, err_size, -1, "--%s: expected a number from 0 to 86400",
+                              opt->flag);
         *(int *)field = (int)number;
         return 0;
     }
@@ -190,12 +189,12 @@ static int apply_positionals(config_t *cfg, char *const words[], int count, char
         return 0;
     if (count == 3 && strcmp(words[0], "users") == 0 && strcmp(words[1], "add") == 0) {
         if (words[2][0] == '\0' || strlen(words[2]) >= sizeof cfg->user_name)
-            return fail(err, err_size, "users add: invalid name%s", "");
+            return errbuf_set(err, err_size, -1, "users add: invalid name");
         snprintf(cfg->user_name, sizeof cfg->user_name, "%s", words[2]);
         cfg->command = CONFIG_COMMAND_USERS_ADD;
         return 0;
     }
-    return fail(err, err_size, "unknown command: %s (see --help)", words[0]);
+    return errbuf_set(err, err_size, -1, "unknown command: %s (see --help)", words[0]);
 }
 
 static void apply_defaults(config_t *cfg)
@@ -231,19 +230,20 @@ static bool is_x264_preset(const char *name)
 static int derive_values(config_t *cfg, char *err, size_t err_size)
 {
     if (!is_x264_preset(cfg->x264_preset))
-        return fail(err, err_size,
-                    "--x264-preset: expected ultrafast, superfast, veryfast, faster, fast, "
-                    "medium, slow, slower or veryslow (got %s)",
-                    cfg->x264_preset);
+        return errbuf_set(err, err_size, -1,
+                          "--x264-preset: expected ultrafast, superfast, veryfast, faster, fast, "
+                          "medium, slow, slower or veryslow (got %s)",
+                          cfg->x264_preset);
     size_t len = strlen(cfg->public_url);
     while (len > 0 && cfg->public_url[len - 1] == '/')
         cfg->public_url[--len] = '\0';
     if (strncmp(cfg->public_url, "http://", 7) != 0 && strncmp(cfg->public_url, "https://", 8) != 0)
-        return fail(err, err_size, "--public-url must start with http:// or https:// (got %s)",
-                    cfg->public_url);
+        return errbuf_set(err, err_size, -1,
+                          "--public-url must start with http:// or https:// (got %s)",
+                          cfg->public_url);
     if (cfg->db_url[0] == '\0' && snprintf(cfg->db_url, sizeof cfg->db_url, "%s/streamd.db",
                                            cfg->data_dir) >= (int)sizeof cfg->db_url)
-        return fail(err, err_size, "--data: path too long%s", "");
+        return errbuf_set(err, err_size, -1, "--data: path too long");
     if (cfg->rtmp_public_url[0] == '\0') {
         /* The host part of the public URL, without scheme, port or path. */
         const char *host = strstr(cfg->public_url, "://") + 3;
@@ -284,7 +284,7 @@ int config_parse(config_t *cfg, int argc, char *const argv[], char *const envp[]
         }
         if (strncmp(arg, "--", 2) != 0) {
             if (positional_count == 8)
-                return fail(err, err_size, "too many arguments%s", "");
+                return errbuf_set(err, err_size, -1, "too many arguments");
             positionals[positional_count++] = argv[i];
             continue;
         }
@@ -293,11 +293,11 @@ int config_parse(config_t *cfg, int argc, char *const argv[], char *const envp[]
         size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
         const option_spec_t *opt = find_flag(name, name_len);
         if (!opt)
-            return fail(err, err_size, "unknown flag: %s (see --help)", arg);
+            return errbuf_set(err, err_size, -1, "unknown flag: %s (see --help)", arg);
         const char *value = eq ? eq + 1 : NULL;
         if (!value) {
             if (i + 1 >= argc)
-                return fail(err, err_size, "%s needs a value", arg);
+                return errbuf_set(err, err_size, -1, "%s needs a value", arg);
             value = argv[++i];
         }
         if (apply_option(cfg, opt, value, err, err_size) != 0)
