@@ -343,7 +343,12 @@ static int send_or_queue(void *opaque, const uint8_t *buf, size_t len)
     if (len > OUTPUT_MAX - c->output_len)
         return -1; /* the peer has not read our replies for a long while */
     if (c->output_len + len > c->output_cap) {
-        size_t cap = c->output_len + len;
+        /* Doubling: a peer that reads nothing would otherwise cost a copy of everything queued
+         * per reply, tens of thousands of times before OUTPUT_MAX, on the loop of others. */
+        size_t cap =
+            c->output_cap * 2 > c->output_len + len ? c->output_cap * 2 : c->output_len + len;
+        if (cap > OUTPUT_MAX)
+            cap = OUTPUT_MAX;
         uint8_t *grown = realloc(c->output, cap);
         if (!grown)
             return -1;
