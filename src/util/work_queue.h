@@ -1,5 +1,5 @@
 /* A bounded work queue served by a fixed set of worker threads: work that may take its time
- * (ending a publish, delivering a webhook) leaves the caller's thread, which never waits for it.
+ * leaves the caller's thread (an event loop, say), which never waits for it.
  *
  * Ownership: the queue owns its worker threads and its bookkeeping. An item is the caller's
  * pointer: once work_queue_submit accepts it, the run function owns it (it frees the item when it
