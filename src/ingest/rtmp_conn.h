@@ -1,7 +1,7 @@
 /* One RTMP connection after the handshake: the protocol state machine that turns chunk-stream
  * bytes into commands, replies, publish decisions and media for the publish handlers. It does no
  * I/O of its own: bytes come in through rtmp_conn_feed and replies leave through the send
- * callback, so rtmp_server.c owns the socket and tests and fuzzers can drive it directly.
+ * callback, so rtmp_loop.c owns the socket and tests and fuzzers can drive it directly.
  * A connection object is used by one thread at a time; the handlers are called on that thread. */
 #ifndef STREAMD_INGEST_RTMP_CONN_H
 #define STREAMD_INGEST_RTMP_CONN_H

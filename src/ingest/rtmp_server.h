@@ -1,11 +1,11 @@
-/* The RTMP ingest server: one listener thread accepting connections, a few event-loop threads
- * (epoll, non-blocking sockets) that each serve their share of the connections through the
- * handshake and an rtmp_conn state machine, and a few threads that run on_unpublish. The publish
- * handlers (see rtmp_conn.h) run on the loop that serves the connection, on_unpublish on one of
- * those last threads (ends of different publishes may run at the same time). A connection costs its
- * state and buffers only, no thread: hundreds of publishers fit in little memory
- * (bench/RESULTS.md). rtmp_server_start / rtmp_server_stop are called by the thread that owns the
- * server context. */
+/* The RTMP ingest server: one listener thread accepting connections (rtmp_server.c), a few
+ * event-loop threads (rtmp_loop.c: epoll, non-blocking sockets) that each serve their share of
+ * the connections through the handshake and an rtmp_conn state machine, and a few worker threads
+ * (a util/work_queue) that run on_unpublish. The publish handlers (see rtmp_conn.h) run on the
+ * loop that serves the connection, on_unpublish on one of those workers (ends of different
+ * publishes may run at the same time). A connection costs its state and buffers only, no
+ * thread: hundreds of publishers fit in little memory (bench/RESULTS.md). rtmp_server_start /
+ * rtmp_server_stop are called by the thread that owns the server context. */
 #ifndef STREAMD_INGEST_RTMP_SERVER_H
 #define STREAMD_INGEST_RTMP_SERVER_H
 

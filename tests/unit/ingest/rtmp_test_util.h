@@ -1,17 +1,25 @@
-/* Test helpers shared by the RTMP connection and server tests: a client that builds chunked
- * messages (commands, control, FLV tags) and a parser for what the server sends back.
- * Header-only (static inline) so each test binary compiles it alone. */
+/* Test helpers shared by the ingest tests: a client that builds chunked messages (commands,
+ * control, FLV tags), a parser for what the server sends back, and a way to run the ffmpeg CLI
+ * as a publisher. Header-only (static inline) so each test binary compiles it alone. */
 #ifndef STREAMD_TEST_RTMP_TEST_UTIL_H
 #define STREAMD_TEST_RTMP_TEST_UTIL_H
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include "ingest/amf0.h"
 #include "ingest/rtmp_chunk.h"
 #include "ingest/rtmp_cmd.h"
+#include "util/clock.h"
+
+extern char **environ;
 
 typedef struct tbuf {
     uint8_t *data;
@@ -282,6 +290,64 @@ static inline const treply_t *tp_find_type(const tparser_t *p, uint8_t type)
             return &p->replies[i];
     }
     return NULL;
+}
+
+/* ---- a publisher process ---- */
+
+/* Starts the ffmpeg CLI publishing `seconds` of a 640x360 30 fps test picture (a key frame a
+ * second) and a tone to url, in real time; returns its pid. */
+static inline pid_t tc_spawn_ffmpeg(const char *video_codec, const char *audio_codec,
+                                    const char *seconds, const char *url)
+{
+    char *argv[] = {"ffmpeg",       "-nostdin",
+                    "-hide_banner", "-loglevel",
+                    "error",        "-re",
+                    "-f",           "lavfi",
+                    "-i",           "testsrc2=size=640x360:rate=30",
+                    "-f",           "lavfi",
+                    "-i",           "sine=frequency=440:sample_rate=48000",
+                    "-t",           (char *)seconds,
+                    "-c:v",         (char *)video_codec,
+                    "-preset",      "ultrafast",
+                    "-g",           "30",
+                    "-c:a",         (char *)audio_codec,
+                    "-f",           "flv",
+                    (char *)url,    NULL};
+    if (strcmp(video_codec, "libx264") != 0) {
+        /* "-preset" is an x264 option: drop it for other encoders. */
+        const size_t count = sizeof argv / sizeof *argv; /* with the final NULL */
+        memmove(&argv[18], &argv[20], (count - 20) * sizeof *argv);
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    /* ffmpeg's errors ("Server error: <our onStatus description>") go to STREAMD_TEST_FFMPEG_LOG
+     * when set, for debugging. */
+    const char *log_path = getenv("STREAMD_TEST_FFMPEG_LOG");
+    posix_spawn_file_actions_addopen(&actions, 2, log_path ? log_path : "/dev/null",
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "ffmpeg", &actions, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    cr_assert_eq(rc, 0, "cannot run ffmpeg: %s", strerror(rc));
+    return pid;
+}
+
+/* Exit status of pid, killing it after timeout_ms; -1 when it had to be killed. */
+static inline int tc_wait_exit(pid_t pid, int timeout_ms)
+{
+    int64_t deadline = clock_monotonic_ms() + timeout_ms;
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (clock_monotonic_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        struct timespec pause = {.tv_nsec = 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 #endif
