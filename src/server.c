@@ -119,7 +119,12 @@ int server_start(server_t *server, char *new_key, size_t new_key_size, char *err
     server->http = api_http_start(&server->api_deps, server->config.http_threads, err, err_size);
     if (!server->http)
         return -1;
-    server->ingest = ingest_start(server->live, &server->config, err, err_size);
+    ingest_config_t ingest_config = {
+        .rtmp_host = server->config.rtmp.host,
+        .rtmp_port = server->config.rtmp.port,
+        .rtmp_threads = server->config.rtmp_threads,
+    };
+    server->ingest = ingest_start(server->live, &ingest_config, err, err_size);
     return server->ingest ? 0 : -1;
 }
 

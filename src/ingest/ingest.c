@@ -74,7 +74,7 @@ static void on_unpublish(void *publish_ctx, const char *reason)
     live_unpublish(publish_ctx, reason);
 }
 
-ingest_t *ingest_start(live_t *live, const config_t *config, char *err, size_t err_size)
+ingest_t *ingest_start(live_t *live, const ingest_config_t *config, char *err, size_t err_size)
 {
     ingest_t *ingest = calloc(1, sizeof *ingest);
     if (!ingest) {
@@ -95,7 +95,7 @@ ingest_t *ingest_start(live_t *live, const config_t *config, char *err, size_t e
     rtmp_limits_default(&limits);
     limits.io_threads = (uint32_t)config->rtmp_threads;
     ingest->rtmp =
-        rtmp_server_start(config->rtmp.host, config->rtmp.port, &limits, &handlers, err, err_size);
+        rtmp_server_start(config->rtmp_host, config->rtmp_port, &limits, &handlers, err, err_size);
     if (!ingest->rtmp) {
         free(ingest);
         return NULL;

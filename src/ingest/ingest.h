@@ -4,15 +4,22 @@
 #define STREAMD_INGEST_INGEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#include "config.h"
 #include "media/live.h"
 
 typedef struct ingest ingest_t;
 
-/* Starts RTMP ingest on config->rtmp feeding live (both must outlive it). Returns NULL with a
+/* What ingest needs of the server's configuration. */
+typedef struct ingest_config {
+    const char *rtmp_host; /* address to bind; copied by ingest_start */
+    uint16_t rtmp_port;    /* 0 = any free port */
+    int rtmp_threads;      /* event loops; 0 = one per core (at most 16) */
+} ingest_config_t;
+
+/* Starts RTMP ingest as config says, feeding live (which must outlive it). Returns NULL with a
  * message in err. */
-ingest_t *ingest_start(live_t *live, const config_t *config, char *err, size_t err_size);
+ingest_t *ingest_start(live_t *live, const ingest_config_t *config, char *err, size_t err_size);
 
 /* The bound RTMP port. */
 unsigned ingest_rtmp_port(const ingest_t *ingest);

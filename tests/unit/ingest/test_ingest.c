@@ -44,7 +44,12 @@ static void setup(void)
     cr_assert_eq(store_user_create(fx.store, &fx.user), STORE_OK);
     fx.live = live_new(fx.store, &fx.config, err, sizeof err);
     cr_assert_not_null(fx.live, "%s", err);
-    fx.ingest = ingest_start(fx.live, &fx.config, err, sizeof err);
+    ingest_config_t ingest_config = {
+        .rtmp_host = fx.config.rtmp.host,
+        .rtmp_port = fx.config.rtmp.port,
+        .rtmp_threads = fx.config.rtmp_threads,
+    };
+    fx.ingest = ingest_start(fx.live, &ingest_config, err, sizeof err);
     cr_assert_not_null(fx.ingest, "%s", err);
     cr_assert_gt(ingest_rtmp_port(fx.ingest), 0);
 }
@@ -203,8 +208,11 @@ Test(ingest, stop_ends_every_broadcast)
 
 Test(ingest, a_port_in_use_is_an_error)
 {
-    config_t taken = fx.config;
-    taken.rtmp.port = (uint16_t)ingest_rtmp_port(fx.ingest);
+    ingest_config_t taken = {
+        .rtmp_host = fx.config.rtmp.host,
+        .rtmp_port = (uint16_t)ingest_rtmp_port(fx.ingest),
+        .rtmp_threads = 1,
+    };
     char err[256] = "";
     cr_assert_null(ingest_start(fx.live, &taken, err, sizeof err));
     cr_assert(strstr(err, "cannot listen"), "%s", err);
