@@ -539,7 +539,7 @@ static void start_recorder(live_broadcast_t *b)
 {
     char err[RECORDER_ERROR_MAX] = "";
     char dir[PATH_MAX];
-    if (recordings_dir(b->live->config, b->session.id, dir, sizeof dir) == 0)
+    if (recordings_dir(b->live->config->data_dir, b->session.id, dir, sizeof dir) == 0)
         b->recorder = recorder_new(dir, b->session.id, err, sizeof err);
     if (b->recorder)
         health_probe(&b->health, HEALTH_RECORDING, 1, clock_now_ms());
@@ -823,7 +823,8 @@ static void *housekeeping_main(void *arg)
         int64_t now = clock_now_ms();
         live_expire(live, now);
         if (now - last_retention_ms >= RETENTION_INTERVAL_MS) {
-            recordings_expire(live->store, live->config, now);
+            recordings_expire(live->store, live->config->data_dir,
+                              live->config->recordings_max_age_s, now);
             last_retention_ms = now;
         }
         pthread_mutex_lock(&live->lock);
@@ -847,7 +848,7 @@ live_t *live_new(store_t *store, const config_t *config, char *err, size_t err_s
     if (store_close_open_sessions(store, &closed) == STORE_OK && closed > 0)
         log_warn("live", "%lld session(s) left open by an unclean stop were closed",
                  (long long)closed);
-    int recovered = recordings_recover_all(store, config);
+    int recovered = recordings_recover_all(store, config->data_dir);
     if (recovered > 0)
         log_info("live", "%d recording(s) waiting from an earlier run were finalized", recovered);
     if (pthread_create(&live->housekeeper, NULL, housekeeping_main, live) != 0) {
