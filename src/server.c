@@ -1,5 +1,6 @@
-/* The server context and its start-up and shutdown order: store first, then the API; shut down
- * in reverse so no request finds the store gone. */
+/* The server context and its start-up and shutdown order: store first, then crash recovery, the
+ * live registry and its housekeeper, then the API and ingest; shut down in reverse so no request
+ * finds the store gone. */
 #include "server.h"
 
 #include <stdio.h>
@@ -9,8 +10,10 @@
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/http.h"
+#include "housekeeper.h"
 #include "ingest/ingest.h"
 #include "media/live.h"
+#include "media/recordings.h"
 #include "store/store.h"
 #include "util/fs.h"
 #include "util/ids.h"
@@ -19,7 +22,9 @@
 struct server {
     config_t config;
     store_t *store;
+    live_config_t live_config; /* read by the registry at every use: lives as long as it */
     live_t *live;
+    housekeeper_t *housekeeper;
     ingest_t *ingest;
     api_deps_t api_deps;
     api_http_t *http;
@@ -106,13 +111,52 @@ static int bootstrap_admin(server_t *server, char *new_key, size_t new_key_size,
     return 0;
 }
 
+/* What an unclean stop left: sessions still open, recordings still waiting. Before any
+ * broadcast starts, so none of them is one of this run's. */
+static void recover_unclean_stop(server_t *server)
+{
+    int64_t closed = 0;
+    if (store_close_open_sessions(server->store, &closed) == STORE_OK && closed > 0)
+        log_warn("live", "%lld session(s) left open by an unclean stop were closed",
+                 (long long)closed);
+    int recovered = recordings_recover_all(server->store, server->config.data_dir);
+    if (recovered > 0)
+        log_info("live", "%d recording(s) waiting from an earlier run were finalized", recovered);
+}
+
+/* The live registry and its housekeeper, configured from the server's settings. */
+static int start_live(server_t *server, char *err, size_t err_size)
+{
+    const config_t *config = &server->config;
+    server->live_config = (live_config_t){
+        .pipeline =
+            {
+                .data_dir = config->data_dir,
+                .segment_seconds = config->segment_seconds,
+                .hls_window_segments = config->hls_window_segments,
+                .x264_preset = config->x264_preset,
+            },
+        .reconnect_window_s = config->reconnect_window_s,
+    };
+    server->live = live_new(server->store, &server->live_config, err, err_size);
+    if (!server->live)
+        return -1;
+    housekeeper_config_t housekeeping = {
+        .data_dir = config->data_dir,
+        .recordings_max_age_s = config->recordings_max_age_s,
+    };
+    server->housekeeper =
+        housekeeper_start(&housekeeping, server->live, server->store, err, err_size);
+    return server->housekeeper ? 0 : -1;
+}
+
 int server_start(server_t *server, char *new_key, size_t new_key_size, char *err, size_t err_size)
 {
     if (bootstrap_admin(server, new_key, new_key_size, err, err_size) != 0)
         return -1;
     /* Only a serving process owns broadcasts (`users add` opens the store too). */
-    server->live = live_new(server->store, &server->config, err, err_size);
-    if (!server->live)
+    recover_unclean_stop(server);
+    if (start_live(server, err, err_size) != 0)
         return -1;
     server->api_deps.hooks.opaque = server->live;
     server->api_deps.hooks.stream_stop = stop_stream_hook;
@@ -160,9 +204,11 @@ void server_free(server_t *server)
 {
     if (!server)
         return;
-    /* Outside in: no new requests or publishers, then end broadcasts, then the store. */
+    /* Outside in: no new requests or publishers, no more expiry, then end broadcasts, then the
+     * store. */
     api_http_stop(server->http);
     ingest_stop(server->ingest);
+    housekeeper_stop(server->housekeeper);
     live_free(server->live);
     store_close(server->store);
     free(server);

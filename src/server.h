@@ -1,5 +1,6 @@
-/* The server context: owns the configuration, the store, the HTTP API and (later) ingest and
- * media pipelines. Created and freed by main on the main thread. */
+/* The server context: owns the configuration, the store, the live registry (and through it the
+ * media pipelines) with its housekeeper, the HTTP API and ingest. Created and freed by main on the
+ * main thread. */
 #ifndef STREAMD_SERVER_H
 #define STREAMD_SERVER_H
 
@@ -14,7 +15,9 @@ typedef struct server server_t;
 server_t *server_new(const config_t *config, char *err, size_t err_size);
 
 /* On first start, creates the admin user with --api-key or a generated key (written to
- * new_key, else new_key is ""). Then starts the HTTP API. Returns 0, or -1 with a message. */
+ * new_key, else new_key is ""). Then closes what an unclean stop left open (sessions, waiting
+ * recordings), starts the live registry, its housekeeper, the HTTP API and ingest. Returns 0, or
+ * -1 with a message. */
 int server_start(server_t *server, char *new_key, size_t new_key_size, char *err, size_t err_size);
 
 /* The HTTP port actually bound (after server_start). */

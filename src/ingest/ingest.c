@@ -1,4 +1,5 @@
-/* RTMP publish handlers -> live broadcasts. */
+/* RTMP publish handlers -> live broadcasts: publish and unpublish go to the registry, media to
+ * the broadcast's pipeline. */
 #include "ingest/ingest.h"
 
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include "ingest/amf0.h"
 #include "ingest/flv.h"
 #include "ingest/rtmp_server.h"
+#include "media/pipeline.h"
 #include "util/log.h"
 
 struct ingest {
@@ -39,8 +41,9 @@ static double metadata_number(const amf0_value_t *metadata, const char *key)
 
 static void on_metadata(void *publish_ctx, const amf0_value_t *metadata)
 {
-    live_metadata(publish_ctx, (int)metadata_number(metadata, "width"),
-                  (int)metadata_number(metadata, "height"), metadata_number(metadata, "framerate"));
+    pipeline_metadata(live_pipeline(publish_ctx), (int)metadata_number(metadata, "width"),
+                      (int)metadata_number(metadata, "height"),
+                      metadata_number(metadata, "framerate"));
 }
 
 static int on_media(void *publish_ctx, const flv_media_t *media)
@@ -56,17 +59,17 @@ static int on_media(void *publish_ctx, const flv_media_t *media)
         .data = media->data,
         .size = media->size,
     };
-    return live_media(publish_ctx, &packet);
+    return pipeline_media(live_pipeline(publish_ctx), &packet);
 }
 
 static void on_bytes(void *publish_ctx, uint64_t bytes)
 {
-    live_bytes(publish_ctx, bytes);
+    pipeline_bytes(live_pipeline(publish_ctx), bytes);
 }
 
 static bool should_stop(void *publish_ctx)
 {
-    return live_poll(publish_ctx);
+    return pipeline_poll(live_pipeline(publish_ctx));
 }
 
 static void on_unpublish(void *publish_ctx, const char *reason)

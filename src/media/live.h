@@ -1,29 +1,40 @@
-/* Live broadcasts of this node: for every stream that is publishing, or that stopped less than
- * the reconnect window ago, one pipeline that owns its session row, its source segmenter and its
- * counters. Ingest calls the broadcast functions for one publish one after the other (an RTMP
- * event loop, then an RTMP unpublish thread for live_unpublish); the API calls live_stop_stream
- * from its threads; a housekeeping thread finalizes sessions whose reconnect window has passed.
- * Thread-safe as documented per function. */
+/* The registry of this node's live broadcasts: for every stream that is publishing, or that
+ * stopped less than the reconnect window ago, one broadcast holding its pipeline
+ * (media/pipeline.h). It decides what a publish gets (a refusal, the session continued after a
+ * reconnect, or a new session), and finalizes the sessions whose window has passed.
+ *
+ * Owns: every broadcast and its pipeline, until the session is final. store and config must
+ * outlive the registry.
+ *
+ * Threads: ingest publishes and unpublishes (an RTMP event loop, then an RTMP unpublish thread
+ * for live_unpublish) and feeds the broadcast's pipeline in between; the API calls
+ * live_stop_stream from its threads; the server's housekeeper calls live_expire. The registry
+ * lock guards the list and each broadcast's state (live / ended) so that publish, stop and
+ * expiry never race; it is taken before a pipeline's stats lock, never after. */
 #ifndef STREAMD_MEDIA_LIVE_H
 #define STREAMD_MEDIA_LIVE_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "media/media_packet.h"
+#include "media/pipeline.h"
 #include "store/store.h"
 
 typedef struct live live_t;
 typedef struct live_broadcast live_broadcast_t;
 
-/* Creates the registry and starts its housekeeping thread; store and config must outlive it.
- * Returns NULL with a message in err. */
-live_t *live_new(store_t *store, const config_t *config, char *err, size_t err_size);
+/* What the registry needs of the server's settings. */
+typedef struct live_config {
+    pipeline_config_t pipeline; /* for every broadcast */
+    int reconnect_window_s;     /* seconds an ended session waits for a reconnect */
+} live_config_t;
 
-/* Finalizes every session (ingest must be stopped first: no broadcast may be live) and frees
- * the registry; NULL is a no-op. */
+/* Creates an empty registry; store and config (read at every use) must outlive it. Returns NULL
+ * with a message in err. */
+live_t *live_new(store_t *store, const live_config_t *config, char *err, size_t err_size);
+
+/* Finalizes every session (ingest and the housekeeper must be stopped first: no broadcast may be
+ * live) and frees the registry; NULL is a no-op. */
 void live_free(live_t *live);
 
 /* A publisher asks for stream_key. Returns 0 and the broadcast handle (owned by the registry,
@@ -32,32 +43,22 @@ void live_free(live_t *live);
 int live_publish(live_t *live, const char *stream_key, const char *peer, live_broadcast_t **out,
                  char *reason, size_t reason_size);
 
-/* Source metadata announced by the publisher (0 = unknown). Ingest. */
-void live_metadata(live_broadcast_t *broadcast, int width, int height, double frame_rate);
+/* The pipeline that takes the broadcast's media (owned by the registry; valid until
+ * live_unpublish). Any thread. */
+pipeline_t *live_pipeline(live_broadcast_t *broadcast);
 
-/* One media packet of the broadcast. Returns 0, or -1 when the broadcast cannot go on (the
- * publisher should be disconnected). Ingest. */
-int live_media(live_broadcast_t *broadcast, const media_packet_t *packet);
-
-/* Counts bytes received from the publisher (for ingestRate). Ingest. */
-void live_bytes(live_broadcast_t *broadcast, uint64_t bytes);
-
-/* Polled at least twice a second by ingest: writes the live state to the store
- * at least once a second, and returns true when the broadcast must end now (terminated,
- * deleted or suspended through the API). */
-bool live_poll(live_broadcast_t *broadcast);
-
-/* The publish ended: the last segment is closed and counted, rates fall to 0, the stream goes
- * inactive and the playlist ends. The session stays open for the reconnect window. The handle
- * is invalid afterwards. Ingest; may take seconds (the transcoder finishes its queue). */
+/* The publish ended: the pipeline drains (the last segment is closed and counted, the transcoder
+ * finishes its queue), rates fall to 0, the stream goes inactive and the playlist ends. The
+ * session stays open for the reconnect window. The handle is invalid afterwards. Ingest; may
+ * take seconds. */
 void live_unpublish(live_broadcast_t *broadcast, const char *reason);
 
 /* Ends the broadcast of stream_id, if any (API: terminate, delete, suspend). Any thread. */
 void live_stop_stream(live_t *live, const char *stream_id);
 
 /* Finalizes the sessions whose reconnect window has passed by now_ms, and those a new publish
- * replaced before that (the housekeeping thread calls it every second; tests call it directly).
- * Any thread. */
+ * replaced before that (the housekeeper calls it every second; tests call it directly). Any
+ * thread; blocks while recordings are written. */
 void live_expire(live_t *live, int64_t now_ms);
 
 #endif

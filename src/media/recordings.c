@@ -2,6 +2,7 @@
 #include "media/recordings.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +12,15 @@
 
 #define PAGE 100
 
-int recordings_dir(const config_t *config, const char *session_id, char *out, size_t size)
+/* What a pass over the sessions needs to know. */
+typedef struct job {
+    const char *data_dir;
+    int64_t max_age_s; /* seconds; retention only */
+} job_t;
+
+int recordings_dir(const char *data_dir, const char *session_id, char *out, size_t size)
 {
-    int len = snprintf(out, size, "%s/rec/%s", config->data_dir, session_id);
+    int len = snprintf(out, size, "%s/rec/%s", data_dir, session_id);
     return len < 0 || (size_t)len >= size ? -1 : 0;
 }
 
@@ -58,11 +65,11 @@ static void take_counters(store_t *store, store_session_t *s, const recorder_sum
     store_stream_update_live(store, s->parent_id, &live);
 }
 
-static void recover_one(store_t *store, const config_t *config, store_session_t *s)
+static void recover_one(store_t *store, const job_t *job, store_session_t *s)
 {
     char dir[PATH_MAX], err[RECORDER_ERROR_MAX] = "";
     recorder_summary_t summary = {0};
-    int rc = recordings_dir(config, s->id, dir, sizeof dir) == 0
+    int rc = recordings_dir(job->data_dir, s->id, dir, sizeof dir) == 0
                  ? recorder_recover(dir, &summary, err, sizeof err)
                  : RECORDER_ERR_INVALID;
     if (rc == 0)
@@ -77,8 +84,8 @@ static void recover_one(store_t *store, const config_t *config, store_session_t 
 /* Hands every session matching q to handle. The matching rows are read first, page by page,
  * and handled after, since handling changes the very status the query selects on. */
 static int for_each_session(store_t *store, store_query_t *q,
-                            void (*handle)(store_t *, const config_t *, store_session_t *),
-                            const config_t *config)
+                            void (*handle)(store_t *, const job_t *, store_session_t *),
+                            const job_t *job)
 {
     store_session_t *all = NULL;
     size_t total = 0;
@@ -100,25 +107,26 @@ static int for_each_session(store_t *store, store_query_t *q,
         free(rows); /* the records moved into all */
     }
     for (size_t i = 0; i < total; i++)
-        handle(store, config, &all[i]);
+        handle(store, job, &all[i]);
     store_session_list_free(all, total);
     return (int)total;
 }
 
-int recordings_recover_all(store_t *store, const config_t *config)
+int recordings_recover_all(store_t *store, const char *data_dir)
 {
     store_filter_t waiting = {.field = "recordingStatus",
                               .op = STORE_OP_EQ,
                               .kind = STORE_VALUE_STRING,
                               .string_value = "waiting"};
     store_query_t q = {.record = 1, .filters = &waiting, .filter_count = 1, .limit = PAGE};
-    return for_each_session(store, &q, recover_one, config);
+    job_t job = {.data_dir = data_dir};
+    return for_each_session(store, &q, recover_one, &job);
 }
 
-static void delete_one(store_t *store, const config_t *config, store_session_t *s)
+static void delete_one(store_t *store, const job_t *job, store_session_t *s)
 {
     char dir[PATH_MAX], err[RECORDER_ERROR_MAX] = "";
-    if (recordings_dir(config, s->id, dir, sizeof dir) != 0 ||
+    if (recordings_dir(job->data_dir, s->id, dir, sizeof dir) != 0 ||
         recorder_delete(dir, err, sizeof err) != 0) {
         log_error("recordings", "session %s: recording not deleted: %s", s->id, err);
         return;
@@ -128,12 +136,12 @@ static void delete_one(store_t *store, const config_t *config, store_session_t *
         log_error("recordings", "session %s: deleted status not saved", s->id);
     else
         log_info("recordings", "session %s: recording deleted (older than %lld s)", s->id,
-                 (long long)config->recordings_max_age_s);
+                 (long long)job->max_age_s);
 }
 
-int recordings_expire(store_t *store, const config_t *config, int64_t now_ms)
+int recordings_expire(store_t *store, const char *data_dir, int64_t max_age_s, int64_t now_ms)
 {
-    if (config->recordings_max_age_s <= 0)
+    if (max_age_s <= 0)
         return 0;
     store_filter_t filters[2] = {
         {.field = "recordingStatus",
@@ -143,8 +151,9 @@ int recordings_expire(store_t *store, const config_t *config, int64_t now_ms)
         {.field = "lastSeen",
          .op = STORE_OP_LT,
          .kind = STORE_VALUE_NUMBER,
-         .number_value = (double)(now_ms - config->recordings_max_age_s * 1000)},
+         .number_value = (double)(now_ms - max_age_s * 1000)},
     };
     store_query_t q = {.record = 1, .filters = filters, .filter_count = 2, .limit = PAGE};
-    return for_each_session(store, &q, delete_one, config);
+    job_t job = {.data_dir = data_dir, .max_age_s = max_age_s};
+    return for_each_session(store, &q, delete_one, &job);
 }
