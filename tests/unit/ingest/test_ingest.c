@@ -8,86 +8,41 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "../media/live_test_util.h"
 #include "ingest/ingest.h"
-#include "media/live.h"
 #include "rtmp_test_util.h"
-#include "store/store.h"
-#include "util/clock.h"
-#include "util/ids.h"
 
-typedef struct fixture {
-    char dir[64];
-    config_t config;
-    store_t *store;
-    live_t *live;
-    ingest_t *ingest;
-    store_user_t user;
-} fixture_t;
+static live_t *live;
+static ingest_t *ingest;
 
-static fixture_t fx;
+static const ingest_config_t ingest_config = {.rtmp_host = "127.0.0.1", .rtmp_threads = 1};
 
 static void setup(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    snprintf(fx.dir, sizeof fx.dir, "/tmp/streamd-ingest-XXXXXX");
-    cr_assert_not_null(mkdtemp(fx.dir));
-    char data_flag[96];
-    snprintf(data_flag, sizeof data_flag, "--data=%s", fx.dir);
-    char *argv[] = {"streamd", data_flag, "--rtmp", "127.0.0.1:0", "--rtmp-threads", "1", NULL};
+    live_fixture_setup_store();
     char err[256];
-    cr_assert_eq(config_parse(&fx.config, 6, argv, NULL, err, sizeof err), 0, "%s", err);
-    fx.store = store_open(fx.config.db_url, err, sizeof err);
-    cr_assert_not_null(fx.store, "%s", err);
-    memset(&fx.user, 0, sizeof fx.user);
-    fx.user.name = strdup("publisher");
-    cr_assert_eq(store_user_create(fx.store, &fx.user), STORE_OK);
-    fx.live = live_new(fx.store, &fx.config, err, sizeof err);
-    cr_assert_not_null(fx.live, "%s", err);
-    ingest_config_t ingest_config = {
-        .rtmp_host = fx.config.rtmp.host,
-        .rtmp_port = fx.config.rtmp.port,
-        .rtmp_threads = fx.config.rtmp_threads,
-    };
-    fx.ingest = ingest_start(fx.live, &ingest_config, err, sizeof err);
-    cr_assert_not_null(fx.ingest, "%s", err);
-    cr_assert_gt(ingest_rtmp_port(fx.ingest), 0);
+    live = live_new(fx.store, &fx.config, err, sizeof err);
+    cr_assert_not_null(live, "%s", err);
+    ingest = ingest_start(live, &ingest_config, err, sizeof err);
+    cr_assert_not_null(ingest, "%s", err);
+    cr_assert_gt(ingest_rtmp_port(ingest), 0);
 }
 
 static void teardown(void)
 {
-    ingest_stop(fx.ingest); /* before live_free: no broadcast may be live */
-    live_free(fx.live);
-    store_user_clear(&fx.user);
-    store_close(fx.store);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", fx.dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", fx.dir);
+    ingest_stop(ingest); /* before live_free: no broadcast may be live */
+    live_free(live);
+    live_fixture_teardown();
 }
 
 TestSuite(ingest, .init = setup, .fini = teardown, .timeout = 120);
-
-/* A stream of the fixture's user, in the store; the caller clears it. */
-static void add_stream(store_stream_t *s, bool suspended)
-{
-    *s = (store_stream_t){.created_at_ms = clock_now_ms(), .suspended = suspended};
-    cr_assert_eq(ids_uuid_v4(s->id), 0);
-    cr_assert_eq(ids_stream_key(s->id, s->stream_key), 0);
-    cr_assert_eq(ids_playback_id(s->id, s->playback_id), 0);
-    memcpy(s->user_id, fx.user.id, STORE_ID_SIZE);
-    memcpy(s->project_id, fx.user.project_id, STORE_ID_SIZE);
-    s->name = strdup("ingest test");
-    s->profiles_json = strdup("[]");
-    s->is_healthy = -1;
-    cr_assert_eq(store_stream_insert(fx.store, s), STORE_OK);
-}
 
 /* Starts ffmpeg publishing `seconds` of media to key through ingest. */
 static pid_t publish(const char *key, const char *seconds)
 {
     char url[256];
-    snprintf(url, sizeof url, "rtmp://127.0.0.1:%u/live/%s", ingest_rtmp_port(fx.ingest), key);
+    snprintf(url, sizeof url, "rtmp://127.0.0.1:%u/live/%s", ingest_rtmp_port(ingest), key);
     return tc_spawn_ffmpeg("libx264", "aac", seconds, url);
 }
 
@@ -129,7 +84,7 @@ static char *read_file(const char *path)
 Test(ingest, a_publish_becomes_a_live_broadcast)
 {
     store_stream_t s;
-    add_stream(&s, false);
+    make_stream(&s, "ingest test", false);
     pid_t ffmpeg = publish(s.stream_key, "3");
     cr_assert(wait_active(&s, true, 10000), "the stream never went active");
     store_session_t session;
@@ -164,7 +119,7 @@ Test(ingest, refused_keys_end_the_connection)
 {
     cr_assert_gt(tc_wait_exit(publish("no-such-key-at-all", "3"), 20000), 0);
     store_stream_t s;
-    add_stream(&s, true);
+    make_stream(&s, "ingest test", true);
     cr_assert_gt(tc_wait_exit(publish(s.stream_key, "3"), 20000), 0);
     store_session_t session;
     cr_assert_eq(store_session_get_latest(fx.store, s.id, &session), STORE_NOT_FOUND);
@@ -177,10 +132,10 @@ Test(ingest, refused_keys_end_the_connection)
 Test(ingest, a_stream_stopped_by_the_api_ends_its_publish)
 {
     store_stream_t s;
-    add_stream(&s, false);
+    make_stream(&s, "ingest test", false);
     pid_t ffmpeg = publish(s.stream_key, "30");
     cr_assert(wait_active(&s, true, 10000));
-    live_stop_stream(fx.live, s.id);
+    live_stop_stream(live, s.id);
     /* > 0: ffmpeg failed on its own, rather than being killed at the deadline (-1). */
     cr_assert_gt(tc_wait_exit(ffmpeg, 5000), 0, "ffmpeg must fail when its publish ends");
     cr_assert(wait_active(&s, false, 5000));
@@ -191,11 +146,11 @@ Test(ingest, a_stream_stopped_by_the_api_ends_its_publish)
 Test(ingest, stop_ends_every_broadcast)
 {
     store_stream_t s;
-    add_stream(&s, false);
+    make_stream(&s, "ingest test", false);
     pid_t ffmpeg = publish(s.stream_key, "30");
     cr_assert(wait_active(&s, true, 10000));
-    ingest_stop(fx.ingest);
-    fx.ingest = NULL;
+    ingest_stop(ingest);
+    ingest = NULL;
     cr_assert_not(stream_is_active(&s));
     store_session_t session;
     cr_assert_eq(store_session_get_latest(fx.store, s.id, &session), STORE_OK);
@@ -208,12 +163,9 @@ Test(ingest, stop_ends_every_broadcast)
 
 Test(ingest, a_port_in_use_is_an_error)
 {
-    ingest_config_t taken = {
-        .rtmp_host = fx.config.rtmp.host,
-        .rtmp_port = (uint16_t)ingest_rtmp_port(fx.ingest),
-        .rtmp_threads = 1,
-    };
+    ingest_config_t taken = ingest_config;
+    taken.rtmp_port = (uint16_t)ingest_rtmp_port(ingest);
     char err[256] = "";
-    cr_assert_null(ingest_start(fx.live, &taken, err, sizeof err));
+    cr_assert_null(ingest_start(live, &taken, err, sizeof err));
     cr_assert(strstr(err, "cannot listen"), "%s", err);
 }

@@ -2,6 +2,7 @@
  * session, recovery of waiting recordings at start and retention, against a real SQLite store
  * in a temporary data directory. */
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 #define NOW_MS 1800000000000LL /* ms since epoch */
 
 static char root[64];
-static config_t config;
+static char data_dir[PATH_MAX];
 static store_t *store;
 static store_user_t owner;
 static store_stream_t stream;
@@ -35,8 +36,7 @@ static void setup(void)
     log_set_level(LOG_ERROR);
     snprintf(root, sizeof root, "/tmp/test_recordings.XXXXXX");
     cr_assert_not_null(mkdtemp(root));
-    memset(&config, 0, sizeof config);
-    snprintf(config.data_dir, sizeof config.data_dir, "%s", root);
+    snprintf(data_dir, sizeof data_dir, "%s", root);
     char db[128], err[256] = "";
     snprintf(db, sizeof db, "%s/streamd.db", root);
     store = store_open(db, err, sizeof err);
@@ -89,7 +89,7 @@ static void add_session(store_session_t *s, store_recording_status_t status, int
     if (!with_files)
         return;
     char dir[PATH_MAX], path[PATH_MAX + 16], err[256] = "";
-    cr_assert_eq(recordings_dir(&config, s->id, dir, sizeof dir), 0);
+    cr_assert_eq(recordings_dir(data_dir, s->id, dir, sizeof dir), 0);
     cr_assert_eq(fs_mkdir_p(dir, err, sizeof err), 0, "%s", err);
     snprintf(path, sizeof path, "%s/output.mp4", dir);
     cr_assert_eq(fs_write_atomic(path, "mp4", 3, err, sizeof err), 0, "%s", err);
@@ -109,21 +109,21 @@ static store_recording_status_t status_of(const char *session_id, char **issues)
 static bool recording_exists(const char *session_id)
 {
     char dir[PATH_MAX];
-    cr_assert_eq(recordings_dir(&config, session_id, dir, sizeof dir), 0);
+    cr_assert_eq(recordings_dir(data_dir, session_id, dir, sizeof dir), 0);
     return fs_is_dir(dir);
 }
 
 Test(recordings, dir_layout)
 {
-    config_t c = {.data_dir = "/srv/streamd"};
     char out[128];
-    cr_assert_eq(recordings_dir(&c, "0f8c5c1e-1111-4222-8333-444455556666", out, sizeof out), 0);
+    cr_assert_eq(
+        recordings_dir("/srv/streamd", "0f8c5c1e-1111-4222-8333-444455556666", out, sizeof out), 0);
     cr_assert_str_eq(out, "/srv/streamd/rec/0f8c5c1e-1111-4222-8333-444455556666");
     char tiny[16];
-    cr_assert_eq(recordings_dir(&c, "0f8c5c1e-1111-4222-8333-444455556666", tiny, sizeof tiny), -1,
-                 "a path that does not fit");
-    config_t relative = {.data_dir = "./data"};
-    cr_assert_eq(recordings_dir(&relative, "abc", out, sizeof out), 0);
+    cr_assert_eq(
+        recordings_dir("/srv/streamd", "0f8c5c1e-1111-4222-8333-444455556666", tiny, sizeof tiny),
+        -1, "a path that does not fit");
+    cr_assert_eq(recordings_dir("./data", "abc", out, sizeof out), 0);
     cr_assert_str_eq(out, "./data/rec/abc");
 }
 
@@ -163,12 +163,10 @@ Test(recordings, expire_deletes_only_old_ready_recordings)
     add_session(&old_failed, STORE_RECORDING_FAILED, NOW_MS - 10 * DAY_MS, 5, true);
     add_session(&old_no_files, STORE_RECORDING_READY, NOW_MS - 10 * DAY_MS, 5, false);
 
-    config.recordings_max_age_s = 0;
-    cr_assert_eq(recordings_expire(store, &config, NOW_MS), 0, "0 keeps recordings forever");
+    cr_assert_eq(recordings_expire(store, data_dir, 0, NOW_MS), 0, "0 keeps recordings forever");
     cr_assert(recording_exists(old_ready.id));
 
-    config.recordings_max_age_s = 24 * 3600;
-    cr_assert_eq(recordings_expire(store, &config, NOW_MS), 2);
+    cr_assert_eq(recordings_expire(store, data_dir, 24 * 3600, NOW_MS), 2);
     cr_assert_not(recording_exists(old_ready.id));
     cr_assert_eq(status_of(old_ready.id, NULL), STORE_RECORDING_DELETED);
     cr_assert_eq(status_of(old_no_files.id, NULL), STORE_RECORDING_DELETED, "already gone");
@@ -178,8 +176,9 @@ Test(recordings, expire_deletes_only_old_ready_recordings)
     cr_assert_eq(status_of(old_failed.id, NULL), STORE_RECORDING_FAILED);
     cr_assert(fs_is_dir(root), "the data directory stays");
 
-    cr_assert_eq(recordings_expire(store, &config, NOW_MS), 0, "nothing left to expire");
-    cr_assert_eq(recordings_expire(store, &config, NOW_MS + DAY_MS), 1);
+    cr_assert_eq(recordings_expire(store, data_dir, 24 * 3600, NOW_MS), 0,
+                 "nothing left to expire");
+    cr_assert_eq(recordings_expire(store, data_dir, 24 * 3600, NOW_MS + DAY_MS), 1);
     cr_assert_not(recording_exists(new_ready.id));
     store_session_clear(&old_ready);
     store_session_clear(&new_ready);
@@ -193,7 +192,7 @@ Test(recordings, recover_all_settles_every_waiting_recording)
     add_session(&empty, STORE_RECORDING_WAITING, NOW_MS, 0, false);
     add_session(&counted, STORE_RECORDING_WAITING, NOW_MS, 4, true); /* no segment on disk */
     add_session(&ready, STORE_RECORDING_READY, NOW_MS, 4, true);
-    cr_assert_eq(recordings_recover_all(store, &config), 2, "the waiting ones");
+    cr_assert_eq(recordings_recover_all(store, data_dir), 2, "the waiting ones");
     cr_assert_eq(status_of(empty.id, NULL), STORE_RECORDING_NONE);
     char *issues = NULL;
     cr_assert_eq(status_of(counted.id, &issues), STORE_RECORDING_FAILED);
@@ -201,7 +200,7 @@ Test(recordings, recover_all_settles_every_waiting_recording)
     cr_assert_not_null(strstr(issues, "Recording failed: "), "%s", issues);
     free(issues);
     cr_assert_eq(status_of(ready.id, NULL), STORE_RECORDING_READY, "left alone");
-    cr_assert_eq(recordings_recover_all(store, &config), 0, "none waits any more");
+    cr_assert_eq(recordings_recover_all(store, data_dir), 0, "none waits any more");
     store_session_clear(&empty);
     store_session_clear(&counted);
     store_session_clear(&ready);
