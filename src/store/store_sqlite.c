@@ -3,6 +3,7 @@
 #include "store/store.h"
 
 #include "store/sqlite_internal.h"
+#include "store/store_internal.h"
 #include "util/clock.h"
 #include "util/ids.h"
 #include "util/log.h"
@@ -251,12 +252,6 @@ static int sqlite_status(sqlite3 *db, int rc, const char *what)
     }
 }
 
-static int out_of_memory(const char *what)
-{
-    log_error("store", "%s: out of memory", what);
-    return STORE_ERR;
-}
-
 /* ---- Binding --------------------------------------------------------------------------------
  * A binder records the first failure so a record's dozens of binds need one check. Text is bound
  * SQLITE_STATIC: every statement is reset and cleared before the caller's strings can go away. */
@@ -384,28 +379,10 @@ static void read_counters(sqlite3_stmt *stmt, int first, store_counters_t *c)
     c->outgoing_rate_bps = sqlite3_column_double(stmt, first + 7);
 }
 
-static const char *const recording_status_names[] = {
-    [STORE_RECORDING_NONE_SET] = NULL,     [STORE_RECORDING_WAITING] = "waiting",
-    [STORE_RECORDING_READY] = "ready",     [STORE_RECORDING_FAILED] = "failed",
-    [STORE_RECORDING_DELETED] = "deleted", [STORE_RECORDING_NONE] = "none",
-};
-
-#define RECORDING_STATUS_COUNT                                                                     \
-    ((int)(sizeof recording_status_names / sizeof recording_status_names[0]))
-
 static store_recording_status_t column_recording_status(sqlite3_stmt *stmt, int col,
                                                         const char *session_id)
 {
-    const char *text = (const char *)sqlite3_column_text(stmt, col);
-    if (!text)
-        return STORE_RECORDING_NONE_SET;
-    for (int i = 1; i < RECORDING_STATUS_COUNT; i++) {
-        if (strcmp(text, recording_status_names[i]) == 0)
-            return (store_recording_status_t)i;
-    }
-    log_warn("store", "session %s: unknown recording_status \"%s\" read as not set", session_id,
-             text);
-    return STORE_RECORDING_NONE_SET;
+    return store_recording_status_parse((const char *)sqlite3_column_text(stmt, col), session_id);
 }
 
 static int read_user(sqlite3_stmt *stmt, void *record)
@@ -500,85 +477,33 @@ static int read_session(sqlite3_stmt *stmt, void *record)
     return failed ? -1 : 0;
 }
 
-/* What the generic lookup and list code needs to know about a record type. */
+/* What the generic lookup and list code needs to know about a record type: the shared part
+ * (size, clear) and how to read one from a row. */
 typedef struct record_type {
-    size_t size;
+    const store_record_type_t *record;
     int (*read)(sqlite3_stmt *stmt, void *record);
-    void (*clear)(void *record);
 } record_type_t;
 
-static void clear_user(void *record)
-{
-    store_user_clear(record);
-}
-
-static void clear_token(void *record)
-{
-    store_api_token_clear(record);
-}
-
-static void clear_stream(void *record)
-{
-    store_stream_clear(record);
-}
-
-static void clear_session(void *record)
-{
-    store_session_clear(record);
-}
-
-static const record_type_t user_type = {sizeof(store_user_t), read_user, clear_user};
-static const record_type_t token_type = {sizeof(store_api_token_t), read_token, clear_token};
-static const record_type_t stream_type = {sizeof(store_stream_t), read_stream, clear_stream};
-static const record_type_t session_type = {sizeof(store_session_t), read_session, clear_session};
-
-/* A growable array of records of one type. */
-typedef struct row_set {
-    void *rows;
-    size_t count;
-    size_t capacity;
-} row_set_t;
-
-static void row_set_free(row_set_t *set, const record_type_t *type)
-{
-    for (size_t i = 0; i < set->count; i++)
-        type->clear((char *)set->rows + i * type->size);
-    free(set->rows);
-    *set = (row_set_t){0};
-}
-
-/* Appends a zeroed record and returns it, or NULL when out of memory. */
-static void *row_set_add(row_set_t *set, const record_type_t *type)
-{
-    if (set->count == set->capacity) {
-        size_t capacity = set->capacity ? set->capacity * 2 : 16;
-        void *rows = realloc(set->rows, capacity * type->size);
-        if (!rows)
-            return NULL;
-        set->rows = rows;
-        set->capacity = capacity;
-    }
-    void *slot = (char *)set->rows + set->count * type->size;
-    memset(slot, 0, type->size);
-    set->count++;
-    return slot;
-}
+static const record_type_t user_type = {&store_user_record, read_user};
+static const record_type_t token_type = {&store_token_record, read_token};
+static const record_type_t stream_type = {&store_stream_record, read_stream};
+static const record_type_t session_type = {&store_session_record, read_session};
 
 /* Steps stmt to the end, reading every row into set. On failure set is freed and empty. */
 static int collect_rows(sqlite3 *db, sqlite3_stmt *stmt, const char *what,
-                        const record_type_t *type, row_set_t *set)
+                        const record_type_t *type, store_rows_t *set)
 {
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        void *slot = row_set_add(set, type);
+        void *slot = store_rows_add(set, type->record);
         if (!slot || type->read(stmt, slot) != 0) {
-            row_set_free(set, type);
-            return out_of_memory(what);
+            store_rows_free(set, type->record);
+            return store_out_of_memory(what);
         }
     }
     if (rc == SQLITE_DONE)
         return STORE_OK;
-    row_set_free(set, type);
+    store_rows_free(set, type->record);
     return sqlite_status(db, rc, what);
 }
 
@@ -596,7 +521,7 @@ static int run_lookup(store_t *store, stmt_id_t id, const char *key, const recor
         rc = sqlite3_step(stmt);
     int status;
     if (rc == SQLITE_ROW)
-        status = type->read(stmt, out) == 0 ? STORE_OK : out_of_memory(what);
+        status = type->read(stmt, out) == 0 ? STORE_OK : store_out_of_memory(what);
     else if (rc == SQLITE_DONE)
         status = STORE_NOT_FOUND;
     else
@@ -829,72 +754,6 @@ int store_schema_version(store_t *store, int *out_version)
     return rc;
 }
 
-/* ---- Clearing -------------------------------------------------------------------------------- */
-
-void store_user_clear(store_user_t *user)
-{
-    if (!user)
-        return;
-    free(user->name);
-    free(user->email);
-    memset(user, 0, sizeof *user);
-}
-
-void store_api_token_clear(store_api_token_t *token)
-{
-    if (!token)
-        return;
-    free(token->name);
-    memset(token, 0, sizeof *token);
-}
-
-void store_stream_clear(store_stream_t *stream)
-{
-    if (!stream)
-        return;
-    free(stream->name);
-    free(stream->created_by_token_name);
-    free(stream->issues_json);
-    free(stream->profiles_json);
-    free(stream->user_tags_json);
-    free(stream->creator_id_json);
-    free(stream->pull_json);
-    free(stream->playback_policy_json);
-    free(stream->recording_spec_json);
-    free(stream->multistream_json);
-    memset(stream, 0, sizeof *stream);
-}
-
-void store_session_clear(store_session_t *session)
-{
-    if (!session)
-        return;
-    free(session->name);
-    free(session->issues_json);
-    free(session->profiles_json);
-    free(session->recording_spec_json);
-    free(session->health_json);
-    memset(session, 0, sizeof *session);
-}
-
-void store_api_token_list_free(store_api_token_t *tokens, size_t count)
-{
-    row_set_t set = {tokens, tokens ? count : 0, count};
-    row_set_free(&set, &token_type);
-}
-
-void store_stream_list_free(store_stream_t *streams, size_t count)
-{
-    row_set_t set = {streams, streams ? count : 0, count};
-    row_set_free(&set, &stream_type);
-}
-
-void store_session_list_free(store_session_t *sessions, size_t count)
-{
-    row_set_t set = {sessions, sessions ? count : 0, count};
-    row_set_free(&set, &session_type);
-}
-
 /* ---- Users ----------------------------------------------------------------------------------- */
 
 static void bind_user(binder_t *b, const void *record)
@@ -1024,7 +883,7 @@ int store_api_token_list(store_t *store, const char *user_id, store_api_token_t 
         return STORE_INVALID;
     sqlite_conn_t *conn = pool_acquire(store);
     sqlite3_stmt *stmt = conn->stmts[STMT_TOKEN_LIST];
-    row_set_t set = {0};
+    store_rows_t set = {0};
     int rc = sqlite3_bind_text(stmt, 1, user_id, -1, SQLITE_STATIC);
     int status = rc == SQLITE_OK ? collect_rows(conn->db, stmt, stmt_defs[STMT_TOKEN_LIST].name,
                                                 &token_type, &set)
@@ -1126,29 +985,23 @@ static void bind_session(binder_t *b, const void *record)
     bind_bool(b, SN_DELETED + 1, s->deleted);
     bind_tristate(b, SN_IS_HEALTHY + 1, s->is_healthy);
     bind_text(b, SN_ISSUES + 1, s->issues_json);
-    bind_text(b, SN_RECORDING_STATUS + 1, recording_status_names[s->recording_status]);
+    bind_text(b, SN_RECORDING_STATUS + 1, store_recording_status_name(s->recording_status));
     bind_counters(b, SN_COUNTERS + 1, &s->counters);
     bind_text(b, SN_PROFILES + 1, s->profiles_json);
     bind_text(b, SN_RECORDING_SPEC + 1, s->recording_spec_json);
     bind_text(b, SN_HEALTH + 1, s->health_json);
 }
 
-static bool session_valid(const store_session_t *session)
-{
-    return session->name && (int)session->recording_status >= 0 &&
-           (int)session->recording_status < RECORDING_STATUS_COUNT;
-}
-
 int store_session_insert(store_t *store, const store_session_t *session)
 {
-    if (!store || !session || !session_valid(session))
+    if (!store || !session || !store_session_valid(session))
         return STORE_INVALID;
     return run_write(store, STMT_SESSION_INSERT, bind_session, session, false);
 }
 
 int store_session_update(store_t *store, const store_session_t *session)
 {
-    if (!store || !session || !session_valid(session))
+    if (!store || !session || !store_session_valid(session))
         return STORE_INVALID;
     return run_write(store, STMT_SESSION_UPDATE, bind_session, session, true);
 }
@@ -1561,7 +1414,7 @@ static int plan_build(query_plan_t *plan, const resource_t *res, const store_que
     }
     int rc = plan_order(plan, res, q);
     if (rc == STORE_OK && (plan->where.failed || plan->order.failed))
-        rc = out_of_memory(res->what);
+        rc = store_out_of_memory(res->what);
     return rc;
 }
 
@@ -1584,7 +1437,7 @@ static int prepare_planned(sqlite3 *db, const sql_buf_t *sql, const query_plan_t
 {
     *out = NULL;
     if (sql->failed)
-        return out_of_memory(what);
+        return store_out_of_memory(what);
     int rc = sqlite3_prepare_v2(db, sql->text, (int)sql->len, out, NULL);
     if (rc != SQLITE_OK)
         return sqlite_status(db, rc, what);
@@ -1594,7 +1447,7 @@ static int prepare_planned(sqlite3 *db, const sql_buf_t *sql, const query_plan_t
 }
 
 static int select_rows(sqlite3 *db, const resource_t *res, const query_plan_t *plan,
-                       const store_query_t *q, row_set_t *set)
+                       const store_query_t *q, store_rows_t *set)
 {
     sql_buf_t sql = {0};
     sql_append(&sql, "SELECT ", res->columns, " FROM ", res->table, sql_text(&plan->where),
@@ -1635,7 +1488,7 @@ static int count_rows(sqlite3 *db, const resource_t *res, const query_plan_t *pl
 /* The page and the total run in one read transaction, so they agree with each other even while
  * other connections write. */
 static int run_list(sqlite3 *db, const resource_t *res, const query_plan_t *plan,
-                    const store_query_t *q, row_set_t *set, int64_t *out_total)
+                    const store_query_t *q, store_rows_t *set, int64_t *out_total)
 {
     int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
@@ -1647,12 +1500,12 @@ static int run_list(sqlite3 *db, const resource_t *res, const query_plan_t *plan
     if (rc != SQLITE_OK && status == STORE_OK)
         status = sqlite_status(db, rc, res->what);
     if (status != STORE_OK)
-        row_set_free(set, res->type);
+        store_rows_free(set, res->type->record);
     return status;
 }
 
-static int list_rows(store_t *store, const resource_t *res, const store_query_t *q, row_set_t *set,
-                     int64_t *out_total)
+static int list_rows(store_t *store, const resource_t *res, const store_query_t *q,
+                     store_rows_t *set, int64_t *out_total)
 {
     if (out_total)
         *out_total = 0;
@@ -1677,7 +1530,7 @@ int store_stream_list(store_t *store, const store_query_t *q, store_stream_t **o
 {
     if (!out || !out_count)
         return STORE_INVALID;
-    row_set_t set = {0};
+    store_rows_t set = {0};
     int rc = list_rows(store, &stream_resource, q, &set, out_total);
     *out = set.rows;
     *out_count = set.count;
@@ -1689,7 +1542,7 @@ int store_session_list(store_t *store, const store_query_t *q, store_session_t *
 {
     if (!out || !out_count)
         return STORE_INVALID;
-    row_set_t set = {0};
+    store_rows_t set = {0};
     int rc = list_rows(store, &session_resource, q, &set, out_total);
     *out = set.rows;
     *out_count = set.count;
