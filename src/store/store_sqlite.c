@@ -4,13 +4,13 @@
 
 #include "store/sqlite_internal.h"
 #include "store/store_internal.h"
+#include "store/store_query.h"
 #include "util/clock.h"
 #include "util/ids.h"
 #include "util/log.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +19,6 @@
 /* Four connections cover the HTTP pool's concurrent reads; writers queue inside SQLite anyway. */
 #define POOL_SIZE 4
 #define BUSY_TIMEOUT_MS 5000
-/* Bounds the SQL a list query can build: there are about 25 fields, so more terms is abuse. */
-#define MAX_QUERY_TERMS 64
-/* Scope terms (user, project, parent, record) plus one per filter. */
-#define MAX_QUERY_BINDS (4 + MAX_QUERY_TERMS)
 
 /* ---- Statements ------------------------------------------------------------------------------
  * Column lists are shared by SELECT and INSERT so a row reader and a row binder agree on indexes:
@@ -1087,399 +1083,74 @@ int store_close_open_sessions(store_t *store, int64_t *out_closed)
 }
 
 /* ---- List queries ----------------------------------------------------------------------------
- * The SQL of a list is built from fixed fragments only: API field names are looked up in a table
- * of column expressions, and every value is a bound parameter. */
+ * store_query.c plans the SQL and its values; this part runs them. */
 
-typedef struct field_map {
-    const char *name; /* API name */
-    const char *expr; /* SQL expression over the resource's table */
-} field_map_t;
-
-/* json_valid guards json_extract, which fails the whole query on a malformed value (a row seeded
- * by hand); such a row then simply has no creatorId. */
-static const field_map_t stream_fields[] = {
-    {"id", "id"},
-    {"name", "name"},
-    {"sourceSegments", "source_segments"},
-    {"lastSeen", "last_seen"},
-    {"createdAt", "created_at"},
-    {"userId", "user_id"},
-    {"creatorId", "CASE WHEN json_valid(creator_id) THEN json_extract(creator_id, '$.value') END"},
-    {"pull.source", "CASE WHEN json_valid(pull) THEN json_extract(pull, '$.source') END"},
-    {"isActive", "is_active"},
-    {"user.email", "(SELECT users.email FROM users WHERE users.id = streams.user_id)"},
-    {"parentId", "NULL"}, /* streams have no parent */
-    {"playbackId", "playback_id"},
-    {"projectId", "project_id"},
-    {"record", "record"},
-    {"suspended", "suspended"},
-    {"sourceSegmentsDuration", "source_segments_duration"},
-    {"transcodedSegments", "transcoded_segments"},
-    {"transcodedSegmentsDuration", "transcoded_segments_duration"},
-    {"isHealthy", "is_healthy"},
-    {"sourceBytes", "source_bytes"},
-    {"transcodedBytes", "transcoded_bytes"},
-    {"ingestRate", "ingest_rate"},
-    {"outgoingRate", "outgoing_rate"},
-    {"lastTerminatedAt", "last_terminated_at"},
-};
-
-static const field_map_t session_fields[] = {
-    {"id", "id"},
-    {"name", "name"},
-    {"lastSeen", "last_seen"},
-    {"createdAt", "created_at"},
-    {"userId", "user_id"},
-    {"user.email", "(SELECT users.email FROM users WHERE users.id = sessions.user_id)"},
-    {"parentId", "parent_id"},
-    {"projectId", "project_id"},
-    {"record", "record"},
-    {"sourceSegments", "source_segments"},
-    {"transcodedSegments", "transcoded_segments"},
-    {"sourceSegmentsDuration", "source_segments_duration"},
-    {"transcodedSegmentsDuration", "transcoded_segments_duration"},
-    {"sourceBytes", "source_bytes"},
-    {"transcodedBytes", "transcoded_bytes"},
-    {"ingestRate", "ingest_rate"},
-    {"outgoingRate", "outgoing_rate"},
-    {"recordingStatus", "recording_status"},
-    {"playbackId", "playback_id"},
-    {"isActive", "is_active"},
-};
-
-typedef struct resource {
-    const char *what; /* for logs */
-    const char *table;
+/* What a list reads in this backend: the planner's resource, its columns and its records. */
+typedef struct sqlite_list {
+    store_query_list_t list;
     const char *columns;
-    const char *parent_expr; /* what q->parent_id compares with */
-    const field_map_t *fields;
-    size_t field_count;
     const record_type_t *type;
-} resource_t;
+} sqlite_list_t;
 
-static const resource_t stream_resource = {
-    .what = "stream list",
-    .table = "streams",
-    .columns = STREAM_COLUMNS,
-    .parent_expr = "NULL", /* streams have no parent: a parent scope matches nothing */
-    .fields = stream_fields,
-    .field_count = sizeof stream_fields / sizeof stream_fields[0],
-    .type = &stream_type,
-};
+static const sqlite_list_t stream_list = {STORE_QUERY_STREAMS, STREAM_COLUMNS, &stream_type};
+static const sqlite_list_t session_list = {STORE_QUERY_SESSIONS, SESSION_COLUMNS, &session_type};
 
-static const resource_t session_resource = {
-    .what = "session list",
-    .table = "sessions",
-    .columns = SESSION_COLUMNS,
-    .parent_expr = "parent_id",
-    .fields = session_fields,
-    .field_count = sizeof session_fields / sizeof session_fields[0],
-    .type = &session_type,
-};
-
-static const char *field_expr(const resource_t *res, const char *name)
+/* Binds the first count values of plan, value i to parameter i + 1. */
+static void bind_plan(binder_t *b, const store_query_plan_t *plan, int count)
 {
-    if (!name)
-        return NULL;
-    for (size_t i = 0; i < res->field_count; i++) {
-        if (strcmp(res->fields[i].name, name) == 0)
-            return res->fields[i].expr;
-    }
-    return NULL;
-}
-
-/* A growable SQL string; after an allocation failure it stays failed and appends do nothing. */
-typedef struct sql_buf {
-    char *text;
-    size_t len;
-    size_t capacity;
-    bool failed;
-} sql_buf_t;
-
-/* Appends every string up to the NULL sentinel; call it through sql_append, which adds one. */
-__attribute__((sentinel)) static void sql_append_parts(sql_buf_t *buf, ...)
-{
-    va_list args;
-    va_start(args, buf);
-    for (const char *part = va_arg(args, const char *); part && !buf->failed;
-         part = va_arg(args, const char *)) {
-        size_t n = strlen(part);
-        if (buf->len + n + 1 > buf->capacity) {
-            size_t capacity = (buf->len + n + 1) * 2;
-            char *text = realloc(buf->text, capacity);
-            if (!text) {
-                buf->failed = true;
-                break;
-            }
-            buf->text = text;
-            buf->capacity = capacity;
-        }
-        memcpy(buf->text + buf->len, part, n + 1);
-        buf->len += n;
-    }
-    va_end(args);
-}
-
-#define sql_append(buf, ...) sql_append_parts((buf), __VA_ARGS__, (const char *)NULL)
-
-typedef enum { BIND_TEXT, BIND_INT, BIND_DOUBLE } bind_kind_t;
-
-typedef struct bind_value {
-    bind_kind_t kind;
-    const char *text; /* borrowed from the query */
-    int64_t int_value;
-    double double_value;
-} bind_value_t;
-
-/* The WHERE and ORDER BY of a list and the values their placeholders take, in order. */
-typedef struct query_plan {
-    sql_buf_t where;
-    sql_buf_t order;
-    bind_value_t binds[MAX_QUERY_BINDS];
-    int bind_count;
-} query_plan_t;
-
-/* The text so far; "" when nothing was appended. */
-static const char *sql_text(const sql_buf_t *buf)
-{
-    return buf->text ? buf->text : "";
-}
-
-static void plan_free(query_plan_t *plan)
-{
-    free(plan->where.text);
-    free(plan->order.text);
-}
-
-/* Starts the next condition: " WHERE " for the first, " AND " after. */
-static void plan_and(query_plan_t *plan)
-{
-    sql_append(&plan->where, plan->where.len ? " AND " : " WHERE ");
-}
-
-static void plan_bind(query_plan_t *plan, bind_value_t value)
-{
-    plan->binds[plan->bind_count++] = value;
-}
-
-static void plan_bind_text(query_plan_t *plan, const char *text)
-{
-    plan_bind(plan, (bind_value_t){.kind = BIND_TEXT, .text = text});
-}
-
-static void plan_bind_int(query_plan_t *plan, int64_t value)
-{
-    plan_bind(plan, (bind_value_t){.kind = BIND_INT, .int_value = value});
-}
-
-/* Integral numbers are bound as integers so they compare exactly with INTEGER columns
- * (timestamps beyond 2^53 do not occur; the range check keeps the cast defined). */
-static void plan_bind_number(query_plan_t *plan, double value)
-{
-    if (value >= -9.0e15 && value <= 9.0e15 && (double)(int64_t)value == value)
-        plan_bind_int(plan, (int64_t)value);
-    else
-        plan_bind(plan, (bind_value_t){.kind = BIND_DOUBLE, .double_value = value});
-}
-
-/* The conditions every list has: owner, project, parent, deleted, active, record, used. */
-static void plan_scope(query_plan_t *plan, const resource_t *res, const store_query_t *q)
-{
-    if (q->user_id) {
-        plan_and(plan);
-        sql_append(&plan->where, "user_id = ?");
-        plan_bind_text(plan, q->user_id);
-    }
-    if (q->project_id) {
-        plan_and(plan);
-        sql_append(&plan->where, "project_id = ?");
-        plan_bind_text(plan, q->project_id);
-    }
-    if (q->parent_id) {
-        plan_and(plan);
-        sql_append(&plan->where, res->parent_expr, " = ?");
-        plan_bind_text(plan, q->parent_id);
-    }
-    if (!q->include_deleted) {
-        plan_and(plan);
-        sql_append(&plan->where, "deleted = 0");
-    }
-    if (q->active_only) {
-        plan_and(plan);
-        sql_append(&plan->where, "is_active = 1");
-    }
-    if (q->record >= 0) {
-        plan_and(plan);
-        sql_append(&plan->where, "record = ?");
-        plan_bind_int(plan, q->record);
-    }
-    if (q->only_used) {
-        plan_and(plan);
-        sql_append(&plan->where, "last_seen > 0 AND source_segments_duration > 0");
-    }
-}
-
-static const char *comparison_sql(store_op_t op)
-{
-    switch (op) {
-    case STORE_OP_EQ:
-        return " = ?";
-    case STORE_OP_GT:
-        return " > ?";
-    case STORE_OP_GTE:
-        return " >= ?";
-    case STORE_OP_LT:
-        return " < ?";
-    case STORE_OP_LTE:
-        return " <= ?";
-    default:
-        return NULL;
-    }
-}
-
-static int plan_filter_value(query_plan_t *plan, const store_filter_t *f)
-{
-    switch (f->kind) {
-    case STORE_VALUE_STRING:
-        if (!f->string_value)
-            return STORE_INVALID;
-        plan_bind_text(plan, f->string_value);
-        return STORE_OK;
-    case STORE_VALUE_NUMBER:
-        plan_bind_number(plan, f->number_value);
-        return STORE_OK;
-    case STORE_VALUE_BOOL:
-        plan_bind_int(plan, f->bool_value ? 1 : 0);
-        return STORE_OK;
-    default:
-        return STORE_INVALID;
-    }
-}
-
-/* CONTAINS uses instr, not LIKE, so '%' and '_' in the value are literal characters. lower() folds
- * ASCII only (no ICU), which covers the fields it serves: names, ids, emails. */
-static int plan_filter(query_plan_t *plan, const resource_t *res, const store_filter_t *f)
-{
-    const char *expr = field_expr(res, f->field);
-    if (!expr)
-        return STORE_INVALID;
-    plan_and(plan);
-    if (f->op == STORE_OP_CONTAINS) {
-        if (f->kind != STORE_VALUE_STRING)
-            return STORE_INVALID;
-        sql_append(&plan->where, "instr(lower(", expr, "), lower(?)) > 0");
-    } else {
-        const char *comparison = comparison_sql(f->op);
-        if (!comparison)
-            return STORE_INVALID;
-        sql_append(&plan->where, expr, comparison);
-    }
-    return plan_filter_value(plan, f);
-}
-
-/* The id tiebreaker makes the order total, so offset pages neither repeat nor skip rows. */
-static int plan_order(query_plan_t *plan, const resource_t *res, const store_query_t *q)
-{
-    if (q->order_count == 0)
-        sql_append(&plan->order, " ORDER BY last_seen DESC, created_at DESC");
-    for (size_t i = 0; i < q->order_count; i++) {
-        const char *expr = field_expr(res, q->order[i].field);
-        if (!expr)
-            return STORE_INVALID;
-        sql_append(&plan->order, i == 0 ? " ORDER BY " : ", ", expr,
-                   q->order[i].descending ? " DESC" : " ASC");
-    }
-    sql_append(&plan->order, ", id ASC");
-    return STORE_OK;
-}
-
-static int query_check(const store_query_t *q)
-{
-    if (!q || q->limit <= 0 || q->offset < 0 || q->record > 1)
-        return STORE_INVALID;
-    if ((q->filter_count > 0 && !q->filters) || q->filter_count > MAX_QUERY_TERMS)
-        return STORE_INVALID;
-    if ((q->order_count > 0 && !q->order) || q->order_count > MAX_QUERY_TERMS)
-        return STORE_INVALID;
-    return STORE_OK;
-}
-
-static int plan_build(query_plan_t *plan, const resource_t *res, const store_query_t *q)
-{
-    plan_scope(plan, res, q);
-    for (size_t i = 0; i < q->filter_count; i++) {
-        int rc = plan_filter(plan, res, &q->filters[i]);
-        if (rc != STORE_OK)
-            return rc;
-    }
-    int rc = plan_order(plan, res, q);
-    if (rc == STORE_OK && (plan->where.failed || plan->order.failed))
-        rc = store_out_of_memory(res->what);
-    return rc;
-}
-
-static void bind_plan(binder_t *b, const query_plan_t *plan)
-{
-    for (int i = 0; i < plan->bind_count; i++) {
-        const bind_value_t *v = &plan->binds[i];
-        if (v->kind == BIND_TEXT)
+    for (int i = 0; i < count; i++) {
+        const store_query_bind_t *v = &plan->binds[i];
+        switch (v->kind) {
+        case STORE_QUERY_BIND_TEXT:
             bind_text(b, i + 1, v->text);
-        else if (v->kind == BIND_INT)
+            break;
+        case STORE_QUERY_BIND_INT:
             bind_int64(b, i + 1, v->int_value);
-        else
+            break;
+        case STORE_QUERY_BIND_DOUBLE:
             bind_double(b, i + 1, v->double_value);
+            break;
+        case STORE_QUERY_BIND_BOOL:
+            bind_bool(b, i + 1, v->bool_value);
+            break;
+        }
     }
 }
 
-/* Prepares a one-off statement from sql and binds the plan's values to it. */
-static int prepare_planned(sqlite3 *db, const sql_buf_t *sql, const query_plan_t *plan,
-                           const char *what, sqlite3_stmt **out)
+/* Prepares a one-off statement from sql and binds the plan's first bind_count values to it. */
+static int prepare_planned(sqlite3 *db, const char *sql, const store_query_plan_t *plan,
+                           int bind_count, sqlite3_stmt **out)
 {
     *out = NULL;
-    if (sql->failed)
-        return store_out_of_memory(what);
-    int rc = sqlite3_prepare_v2(db, sql->text, (int)sql->len, out, NULL);
+    int rc = sqlite3_prepare_v2(db, sql, -1, out, NULL);
     if (rc != SQLITE_OK)
-        return sqlite_status(db, rc, what);
+        return sqlite_status(db, rc, plan->what);
     binder_t b = {*out, SQLITE_OK};
-    bind_plan(&b, plan);
-    return b.rc == SQLITE_OK ? STORE_OK : sqlite_status(db, b.rc, what);
+    bind_plan(&b, plan, bind_count);
+    return b.rc == SQLITE_OK ? STORE_OK : sqlite_status(db, b.rc, plan->what);
 }
 
-static int select_rows(sqlite3 *db, const resource_t *res, const query_plan_t *plan,
-                       const store_query_t *q, store_rows_t *set)
+static int select_rows(sqlite3 *db, const store_query_plan_t *plan, const record_type_t *type,
+                       store_rows_t *set)
 {
-    sql_buf_t sql = {0};
-    sql_append(&sql, "SELECT ", res->columns, " FROM ", res->table, sql_text(&plan->where),
-               sql_text(&plan->order), " LIMIT ? OFFSET ?");
     sqlite3_stmt *stmt = NULL;
-    int rc = prepare_planned(db, &sql, plan, res->what, &stmt);
-    free(sql.text);
-    if (rc == STORE_OK) {
-        binder_t b = {stmt, SQLITE_OK};
-        bind_int64(&b, plan->bind_count + 1, q->limit);
-        bind_int64(&b, plan->bind_count + 2, q->offset);
-        rc = b.rc == SQLITE_OK ? collect_rows(db, stmt, res->what, res->type, set)
-                               : sqlite_status(db, b.rc, res->what);
-    }
+    int rc = prepare_planned(db, plan->select_sql, plan, plan->bind_count, &stmt);
+    if (rc == STORE_OK)
+        rc = collect_rows(db, stmt, plan->what, type, set);
     sqlite3_finalize(stmt);
     return rc;
 }
 
-static int count_rows(sqlite3 *db, const resource_t *res, const query_plan_t *plan,
-                      int64_t *out_total)
+static int count_rows(sqlite3 *db, const store_query_plan_t *plan, int64_t *out_total)
 {
-    sql_buf_t sql = {0};
-    sql_append(&sql, "SELECT COUNT(*) FROM ", res->table, sql_text(&plan->where));
     sqlite3_stmt *stmt = NULL;
-    int rc = prepare_planned(db, &sql, plan, res->what, &stmt);
-    free(sql.text);
+    int rc = prepare_planned(db, plan->count_sql, plan, plan->count_bind_count, &stmt);
     if (rc == STORE_OK) {
         int step = sqlite3_step(stmt);
         if (step == SQLITE_ROW)
             *out_total = sqlite3_column_int64(stmt, 0);
         else
-            rc = sqlite_status(db, step, res->what);
+            rc = sqlite_status(db, step, plan->what);
     }
     sqlite3_finalize(stmt);
     return rc;
@@ -1487,41 +1158,38 @@ static int count_rows(sqlite3 *db, const resource_t *res, const query_plan_t *pl
 
 /* The page and the total run in one read transaction, so they agree with each other even while
  * other connections write. */
-static int run_list(sqlite3 *db, const resource_t *res, const query_plan_t *plan,
-                    const store_query_t *q, store_rows_t *set, int64_t *out_total)
+static int run_list(sqlite3 *db, const store_query_plan_t *plan, const record_type_t *type,
+                    store_rows_t *set, int64_t *out_total)
 {
     int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        return sqlite_status(db, rc, res->what);
-    int status = select_rows(db, res, plan, q, set);
+        return sqlite_status(db, rc, plan->what);
+    int status = select_rows(db, plan, type, set);
     if (status == STORE_OK && out_total)
-        status = count_rows(db, res, plan, out_total);
+        status = count_rows(db, plan, out_total);
     rc = sqlite3_exec(db, status == STORE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
     if (rc != SQLITE_OK && status == STORE_OK)
-        status = sqlite_status(db, rc, res->what);
+        status = sqlite_status(db, rc, plan->what);
     if (status != STORE_OK)
-        store_rows_free(set, res->type->record);
+        store_rows_free(set, type->record);
     return status;
 }
 
-static int list_rows(store_t *store, const resource_t *res, const store_query_t *q,
+static int list_rows(store_t *store, const sqlite_list_t *list, const store_query_t *q,
                      store_rows_t *set, int64_t *out_total)
 {
     if (out_total)
         *out_total = 0;
     if (!store)
         return STORE_INVALID;
-    int rc = query_check(q);
-    if (rc != STORE_OK)
-        return rc;
-    query_plan_t plan = {0};
-    rc = plan_build(&plan, res, q);
+    store_query_plan_t plan;
+    int rc = store_query_plan(&plan, STORE_QUERY_SQLITE, list->list, list->columns, q);
     if (rc == STORE_OK) {
         sqlite_conn_t *conn = pool_acquire(store);
-        rc = run_list(conn->db, res, &plan, q, set, out_total);
+        rc = run_list(conn->db, &plan, list->type, set, out_total);
         pool_release(store, conn);
     }
-    plan_free(&plan);
+    store_query_plan_free(&plan);
     return rc;
 }
 
@@ -1531,7 +1199,7 @@ int store_stream_list(store_t *store, const store_query_t *q, store_stream_t **o
     if (!out || !out_count)
         return STORE_INVALID;
     store_rows_t set = {0};
-    int rc = list_rows(store, &stream_resource, q, &set, out_total);
+    int rc = list_rows(store, &stream_list, q, &set, out_total);
     *out = set.rows;
     *out_count = set.count;
     return rc;
@@ -1543,7 +1211,7 @@ int store_session_list(store_t *store, const store_query_t *q, store_session_t *
     if (!out || !out_count)
         return STORE_INVALID;
     store_rows_t set = {0};
-    int rc = list_rows(store, &session_resource, q, &set, out_total);
+    int rc = list_rows(store, &session_list, q, &set, out_total);
     *out = set.rows;
     *out_count = set.count;
     return rc;
