@@ -3,6 +3,7 @@
 #include "store/store.h"
 
 #include "store/sqlite_internal.h"
+#include "store/sqlite_rows.h"
 #include "store/store_internal.h"
 #include "store/store_query.h"
 #include "util/clock.h"
@@ -21,76 +22,7 @@
 #define BUSY_TIMEOUT_MS 5000
 
 /* ---- Statements ------------------------------------------------------------------------------
- * Column lists are shared by SELECT and INSERT so a row reader and a row binder agree on indexes:
- * column i of a SELECT is parameter i + 1 of the INSERT and of the UPDATE (which uses ?NNN to
- * skip the immutable columns). */
-
-#define USER_COLUMNS "id, project_id, name, email, admin, suspended, created_at"
-#define TOKEN_COLUMNS "id, user_id, project_id, name, key_hash, created_at, last_used"
-#define COUNTER_COLUMNS                                                                            \
-    "source_segments, transcoded_segments, source_segments_duration, "                             \
-    "transcoded_segments_duration, source_bytes, transcoded_bytes, ingest_rate, outgoing_rate"
-#define STREAM_COLUMNS                                                                             \
-    "id, user_id, project_id, stream_key, playback_id, name, created_by_token_name, created_at, "  \
-    "last_seen, last_terminated_at, is_active, record, suspended, deleted, is_healthy, "           \
-    "issues, " COUNTER_COLUMNS                                                                     \
-    ", profiles, user_tags, creator_id, pull, playback_policy, recording_spec, "                   \
-    "multistream"
-#define SESSION_COLUMNS                                                                            \
-    "id, parent_id, user_id, project_id, playback_id, name, created_at, last_seen, ended_at, "     \
-    "is_active, record, deleted, is_healthy, issues, recording_status, " COUNTER_COLUMNS           \
-    ", profiles, recording_spec, health"
-
-enum { COUNTER_COLUMN_COUNT = 8 };
-
-enum stream_column {
-    SC_ID,
-    SC_USER_ID,
-    SC_PROJECT_ID,
-    SC_STREAM_KEY,
-    SC_PLAYBACK_ID,
-    SC_NAME,
-    SC_CREATED_BY_TOKEN_NAME,
-    SC_CREATED_AT,
-    SC_LAST_SEEN,
-    SC_LAST_TERMINATED_AT,
-    SC_IS_ACTIVE,
-    SC_RECORD,
-    SC_SUSPENDED,
-    SC_DELETED,
-    SC_IS_HEALTHY,
-    SC_ISSUES,
-    SC_COUNTERS,
-    SC_PROFILES = SC_COUNTERS + COUNTER_COLUMN_COUNT,
-    SC_USER_TAGS,
-    SC_CREATOR_ID,
-    SC_PULL,
-    SC_PLAYBACK_POLICY,
-    SC_RECORDING_SPEC,
-    SC_MULTISTREAM,
-};
-
-enum session_column {
-    SN_ID,
-    SN_PARENT_ID,
-    SN_USER_ID,
-    SN_PROJECT_ID,
-    SN_PLAYBACK_ID,
-    SN_NAME,
-    SN_CREATED_AT,
-    SN_LAST_SEEN,
-    SN_ENDED_AT,
-    SN_IS_ACTIVE,
-    SN_RECORD,
-    SN_DELETED,
-    SN_IS_HEALTHY,
-    SN_ISSUES,
-    SN_RECORDING_STATUS,
-    SN_COUNTERS,
-    SN_PROFILES = SN_COUNTERS + COUNTER_COLUMN_COUNT,
-    SN_RECORDING_SPEC,
-    SN_HEALTH,
-};
+ * Column i of a SELECT is parameter i + 1 of the INSERT and of the UPDATE (sqlite_rows.h). */
 
 typedef enum {
     STMT_USER_INSERT,
@@ -123,24 +55,25 @@ typedef struct stmt_def {
 } stmt_def_t;
 
 static const stmt_def_t stmt_defs[STMT_COUNT] = {
-    [STMT_USER_INSERT] = {"user insert",
-                          "INSERT INTO users (" USER_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?)"},
-    [STMT_USER_GET] = {"user get", "SELECT " USER_COLUMNS " FROM users WHERE id = ?1"},
+    [STMT_USER_INSERT] = {"user insert", "INSERT INTO users (" SQLITE_ROWS_USER_COLUMNS
+                                         ") VALUES (?, ?, ?, ?, ?, ?, ?)"},
+    [STMT_USER_GET] = {"user get", "SELECT " SQLITE_ROWS_USER_COLUMNS " FROM users WHERE id = ?1"},
     [STMT_USER_COUNT] = {"user count", "SELECT COUNT(*) FROM users"},
-    [STMT_TOKEN_INSERT] = {"token insert", "INSERT INTO api_tokens (" TOKEN_COLUMNS
+    [STMT_TOKEN_INSERT] = {"token insert", "INSERT INTO api_tokens (" SQLITE_ROWS_TOKEN_COLUMNS
                                            ") VALUES (?, ?, ?, ?, ?, ?, ?)"},
-    [STMT_TOKEN_FIND] = {"token find",
-                         "SELECT " TOKEN_COLUMNS " FROM api_tokens WHERE key_hash = ?1"},
+    [STMT_TOKEN_FIND] = {"token find", "SELECT " SQLITE_ROWS_TOKEN_COLUMNS
+                                       " FROM api_tokens WHERE key_hash = ?1"},
     /* MAX: concurrent requests may touch out of order; last_used never goes back. */
     [STMT_TOKEN_TOUCH] = {"token touch",
                           "UPDATE api_tokens SET last_used = MAX(last_used, ?2) WHERE id = ?1"},
     /* rowid breaks created_at ties in insertion order: "oldest first" even within one ms. */
-    [STMT_TOKEN_LIST] = {"token list", "SELECT " TOKEN_COLUMNS " FROM api_tokens "
+    [STMT_TOKEN_LIST] = {"token list", "SELECT " SQLITE_ROWS_TOKEN_COLUMNS " FROM api_tokens "
                                        "WHERE user_id = ?1 ORDER BY created_at, rowid"},
     [STMT_TOKEN_DELETE] = {"token delete", "DELETE FROM api_tokens WHERE id = ?1 AND user_id = ?2"},
-    [STMT_STREAM_INSERT] = {"stream insert", "INSERT INTO streams (" STREAM_COLUMNS ") VALUES ("
-                                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+    [STMT_STREAM_INSERT] = {"stream insert",
+                            "INSERT INTO streams (" SQLITE_ROWS_STREAM_COLUMNS ") VALUES ("
+                            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
     /* Identity columns (id, owner, keys, creation) never change after insert. */
     /* Settings only: the live columns belong to STMT_STREAM_LIVE, so an API edit racing a
      * broadcast's stats update loses neither. */
@@ -162,15 +95,17 @@ static const stmt_def_t stmt_defs[STMT_COUNT] = {
     [STMT_STREAM_CLOSE_OPEN] = {"stream close open",
                                 "UPDATE streams SET is_active = 0, ingest_rate = 0, "
                                 "outgoing_rate = 0 WHERE is_active = 1"},
-    [STMT_STREAM_GET] = {"stream get", "SELECT " STREAM_COLUMNS " FROM streams WHERE id = ?1"},
-    [STMT_STREAM_GET_BY_KEY] = {"stream get by key",
-                                "SELECT " STREAM_COLUMNS " FROM streams WHERE stream_key = ?1"},
+    [STMT_STREAM_GET] = {"stream get",
+                         "SELECT " SQLITE_ROWS_STREAM_COLUMNS " FROM streams WHERE id = ?1"},
+    [STMT_STREAM_GET_BY_KEY] = {"stream get by key", "SELECT " SQLITE_ROWS_STREAM_COLUMNS
+                                                     " FROM streams WHERE stream_key = ?1"},
     [STMT_STREAM_GET_BY_PLAYBACK_ID] = {"stream get by playback id",
-                                        "SELECT " STREAM_COLUMNS
+                                        "SELECT " SQLITE_ROWS_STREAM_COLUMNS
                                         " FROM streams WHERE playback_id = ?1"},
-    [STMT_SESSION_INSERT] = {"session insert", "INSERT INTO sessions (" SESSION_COLUMNS ") VALUES ("
-                                               "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                                               "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+    [STMT_SESSION_INSERT] = {"session insert",
+                             "INSERT INTO sessions (" SQLITE_ROWS_SESSION_COLUMNS ") VALUES ("
+                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
     [STMT_SESSION_UPDATE] = {"session update",
                              "UPDATE sessions SET name = ?6, last_seen = ?8, ended_at = ?9, "
                              "is_active = ?10, record = ?11, deleted = ?12, is_healthy = ?13, "
@@ -179,10 +114,11 @@ static const stmt_def_t stmt_defs[STMT_COUNT] = {
                              "transcoded_segments_duration = ?19, source_bytes = ?20, "
                              "transcoded_bytes = ?21, ingest_rate = ?22, outgoing_rate = ?23, "
                              "profiles = ?24, recording_spec = ?25, health = ?26 WHERE id = ?1"},
-    [STMT_SESSION_GET] = {"session get", "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1"},
-    [STMT_SESSION_LATEST] = {"session latest",
-                             "SELECT " SESSION_COLUMNS " FROM sessions WHERE parent_id = ?1 "
-                             "ORDER BY created_at DESC, rowid DESC LIMIT 1"},
+    [STMT_SESSION_GET] = {"session get",
+                          "SELECT " SQLITE_ROWS_SESSION_COLUMNS " FROM sessions WHERE id = ?1"},
+    [STMT_SESSION_LATEST] = {"session latest", "SELECT " SQLITE_ROWS_SESSION_COLUMNS
+                                               " FROM sessions WHERE parent_id = ?1 "
+                                               "ORDER BY created_at DESC, rowid DESC LIMIT 1"},
     [STMT_SESSION_CLOSE_OPEN] = {"session close open",
                                  "UPDATE sessions SET is_active = 0, ingest_rate = 0, "
                                  "outgoing_rate = 0, ended_at = CASE WHEN last_seen > 0 THEN "
@@ -248,65 +184,6 @@ static int sqlite_status(sqlite3 *db, int rc, const char *what)
     }
 }
 
-/* ---- Binding --------------------------------------------------------------------------------
- * A binder records the first failure so a record's dozens of binds need one check. Text is bound
- * SQLITE_STATIC: every statement is reset and cleared before the caller's strings can go away. */
-
-typedef struct binder {
-    sqlite3_stmt *stmt;
-    int rc;
-} binder_t;
-
-static void bind_text(binder_t *b, int index, const char *text)
-{
-    if (b->rc != SQLITE_OK)
-        return;
-    if (text)
-        b->rc = sqlite3_bind_text(b->stmt, index, text, -1, SQLITE_STATIC);
-    else
-        b->rc = sqlite3_bind_null(b->stmt, index);
-}
-
-static void bind_int64(binder_t *b, int index, int64_t value)
-{
-    if (b->rc == SQLITE_OK)
-        b->rc = sqlite3_bind_int64(b->stmt, index, value);
-}
-
-static void bind_double(binder_t *b, int index, double value)
-{
-    if (b->rc == SQLITE_OK)
-        b->rc = sqlite3_bind_double(b->stmt, index, value);
-}
-
-static void bind_bool(binder_t *b, int index, bool value)
-{
-    bind_int64(b, index, value ? 1 : 0);
-}
-
-/* is_healthy: -1 is SQL NULL (unknown). */
-static void bind_tristate(binder_t *b, int index, int value)
-{
-    if (b->rc != SQLITE_OK)
-        return;
-    if (value < 0)
-        b->rc = sqlite3_bind_null(b->stmt, index);
-    else
-        b->rc = sqlite3_bind_int(b->stmt, index, value ? 1 : 0);
-}
-
-static void bind_counters(binder_t *b, int first, const store_counters_t *c)
-{
-    bind_int64(b, first, c->source_segments);
-    bind_int64(b, first + 1, c->transcoded_segments);
-    bind_double(b, first + 2, c->source_segments_duration_s);
-    bind_double(b, first + 3, c->transcoded_segments_duration_s);
-    bind_int64(b, first + 4, c->source_bytes);
-    bind_int64(b, first + 5, c->transcoded_bytes);
-    bind_double(b, first + 6, c->ingest_rate_bps);
-    bind_double(b, first + 7, c->outgoing_rate_bps);
-}
-
 /* Resets a cached statement for its next user and drops the borrowed strings bound to it. */
 static void stmt_done(sqlite3_stmt *stmt)
 {
@@ -314,180 +191,9 @@ static void stmt_done(sqlite3_stmt *stmt)
     sqlite3_clear_bindings(stmt);
 }
 
-/* ---- Reading rows ----------------------------------------------------------------------------
- * A NULL or missing text never crashes a reader: fixed-size ids become "", optional strings NULL,
- * names "". Readers return -1 only when out of memory, after clearing what they filled. */
-
-static void copy_fixed(sqlite3_stmt *stmt, int col, char *dst, size_t size)
-{
-    const unsigned char *text = sqlite3_column_text(stmt, col);
-    snprintf(dst, size, "%s", text ? (const char *)text : "");
-}
-
-static int copy_owned(sqlite3_stmt *stmt, int col, char **dst)
-{
-    *dst = NULL;
-    if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
-        return 0;
-    const unsigned char *text = sqlite3_column_text(stmt, col);
-    if (!text)
-        return -1;
-    size_t len = (size_t)sqlite3_column_bytes(stmt, col);
-    *dst = malloc(len + 1);
-    if (!*dst)
-        return -1;
-    memcpy(*dst, text, len);
-    (*dst)[len] = '\0';
-    return 0;
-}
-
-/* Names are never NULL for callers, even for a row seeded by hand with a NULL. */
-static int copy_name(sqlite3_stmt *stmt, int col, char **dst)
-{
-    if (copy_owned(stmt, col, dst) != 0)
-        return -1;
-    if (!*dst)
-        *dst = calloc(1, 1);
-    return *dst ? 0 : -1;
-}
-
-static bool column_bool(sqlite3_stmt *stmt, int col)
-{
-    return sqlite3_column_int64(stmt, col) != 0;
-}
-
-static int column_tristate(sqlite3_stmt *stmt, int col)
-{
-    if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
-        return -1;
-    return column_bool(stmt, col) ? 1 : 0;
-}
-
-static void read_counters(sqlite3_stmt *stmt, int first, store_counters_t *c)
-{
-    c->source_segments = sqlite3_column_int64(stmt, first);
-    c->transcoded_segments = sqlite3_column_int64(stmt, first + 1);
-    c->source_segments_duration_s = sqlite3_column_double(stmt, first + 2);
-    c->transcoded_segments_duration_s = sqlite3_column_double(stmt, first + 3);
-    c->source_bytes = sqlite3_column_int64(stmt, first + 4);
-    c->transcoded_bytes = sqlite3_column_int64(stmt, first + 5);
-    c->ingest_rate_bps = sqlite3_column_double(stmt, first + 6);
-    c->outgoing_rate_bps = sqlite3_column_double(stmt, first + 7);
-}
-
-static store_recording_status_t column_recording_status(sqlite3_stmt *stmt, int col,
-                                                        const char *session_id)
-{
-    return store_recording_status_parse((const char *)sqlite3_column_text(stmt, col), session_id);
-}
-
-static int read_user(sqlite3_stmt *stmt, void *record)
-{
-    store_user_t *user = record;
-    copy_fixed(stmt, 0, user->id, sizeof user->id);
-    copy_fixed(stmt, 1, user->project_id, sizeof user->project_id);
-    int failed = copy_name(stmt, 2, &user->name) | copy_owned(stmt, 3, &user->email);
-    user->admin = column_bool(stmt, 4);
-    user->suspended = column_bool(stmt, 5);
-    user->created_at_ms = sqlite3_column_int64(stmt, 6);
-    if (failed)
-        store_user_clear(user);
-    return failed ? -1 : 0;
-}
-
-static int read_token(sqlite3_stmt *stmt, void *record)
-{
-    store_api_token_t *token = record;
-    copy_fixed(stmt, 0, token->id, sizeof token->id);
-    copy_fixed(stmt, 1, token->user_id, sizeof token->user_id);
-    copy_fixed(stmt, 2, token->project_id, sizeof token->project_id);
-    int failed = copy_name(stmt, 3, &token->name);
-    copy_fixed(stmt, 4, token->key_hash, sizeof token->key_hash);
-    token->created_at_ms = sqlite3_column_int64(stmt, 5);
-    token->last_used_ms = sqlite3_column_int64(stmt, 6);
-    if (failed)
-        store_api_token_clear(token);
-    return failed ? -1 : 0;
-}
-
-static int read_stream_texts(sqlite3_stmt *stmt, store_stream_t *s)
-{
-    return copy_name(stmt, SC_NAME, &s->name) |
-           copy_owned(stmt, SC_CREATED_BY_TOKEN_NAME, &s->created_by_token_name) |
-           copy_owned(stmt, SC_ISSUES, &s->issues_json) |
-           copy_owned(stmt, SC_PROFILES, &s->profiles_json) |
-           copy_owned(stmt, SC_USER_TAGS, &s->user_tags_json) |
-           copy_owned(stmt, SC_CREATOR_ID, &s->creator_id_json) |
-           copy_owned(stmt, SC_PULL, &s->pull_json) |
-           copy_owned(stmt, SC_PLAYBACK_POLICY, &s->playback_policy_json) |
-           copy_owned(stmt, SC_RECORDING_SPEC, &s->recording_spec_json) |
-           copy_owned(stmt, SC_MULTISTREAM, &s->multistream_json);
-}
-
-static int read_stream(sqlite3_stmt *stmt, void *record)
-{
-    store_stream_t *s = record;
-    copy_fixed(stmt, SC_ID, s->id, sizeof s->id);
-    copy_fixed(stmt, SC_USER_ID, s->user_id, sizeof s->user_id);
-    copy_fixed(stmt, SC_PROJECT_ID, s->project_id, sizeof s->project_id);
-    copy_fixed(stmt, SC_STREAM_KEY, s->stream_key, sizeof s->stream_key);
-    copy_fixed(stmt, SC_PLAYBACK_ID, s->playback_id, sizeof s->playback_id);
-    s->created_at_ms = sqlite3_column_int64(stmt, SC_CREATED_AT);
-    s->last_seen_ms = sqlite3_column_int64(stmt, SC_LAST_SEEN);
-    s->last_terminated_at_ms = sqlite3_column_int64(stmt, SC_LAST_TERMINATED_AT);
-    s->is_active = column_bool(stmt, SC_IS_ACTIVE);
-    s->record = column_bool(stmt, SC_RECORD);
-    s->suspended = column_bool(stmt, SC_SUSPENDED);
-    s->deleted = column_bool(stmt, SC_DELETED);
-    s->is_healthy = column_tristate(stmt, SC_IS_HEALTHY);
-    read_counters(stmt, SC_COUNTERS, &s->counters);
-    if (read_stream_texts(stmt, s) == 0)
-        return 0;
-    store_stream_clear(s);
-    return -1;
-}
-
-static int read_session(sqlite3_stmt *stmt, void *record)
-{
-    store_session_t *s = record;
-    copy_fixed(stmt, SN_ID, s->id, sizeof s->id);
-    copy_fixed(stmt, SN_PARENT_ID, s->parent_id, sizeof s->parent_id);
-    copy_fixed(stmt, SN_USER_ID, s->user_id, sizeof s->user_id);
-    copy_fixed(stmt, SN_PROJECT_ID, s->project_id, sizeof s->project_id);
-    copy_fixed(stmt, SN_PLAYBACK_ID, s->playback_id, sizeof s->playback_id);
-    s->created_at_ms = sqlite3_column_int64(stmt, SN_CREATED_AT);
-    s->last_seen_ms = sqlite3_column_int64(stmt, SN_LAST_SEEN);
-    s->ended_at_ms = sqlite3_column_int64(stmt, SN_ENDED_AT);
-    s->is_active = column_bool(stmt, SN_IS_ACTIVE);
-    s->record = column_bool(stmt, SN_RECORD);
-    s->deleted = column_bool(stmt, SN_DELETED);
-    s->is_healthy = column_tristate(stmt, SN_IS_HEALTHY);
-    s->recording_status = column_recording_status(stmt, SN_RECORDING_STATUS, s->id);
-    read_counters(stmt, SN_COUNTERS, &s->counters);
-    int failed = copy_name(stmt, SN_NAME, &s->name) | copy_owned(stmt, SN_ISSUES, &s->issues_json) |
-                 copy_owned(stmt, SN_PROFILES, &s->profiles_json) |
-                 copy_owned(stmt, SN_RECORDING_SPEC, &s->recording_spec_json) |
-                 copy_owned(stmt, SN_HEALTH, &s->health_json);
-    if (failed)
-        store_session_clear(s);
-    return failed ? -1 : 0;
-}
-
-/* What the generic lookup and list code needs to know about a record type: the shared part
- * (size, clear) and how to read one from a row. */
-typedef struct record_type {
-    const store_record_type_t *record;
-    int (*read)(sqlite3_stmt *stmt, void *record);
-} record_type_t;
-
-static const record_type_t user_type = {&store_user_record, read_user};
-static const record_type_t token_type = {&store_token_record, read_token};
-static const record_type_t stream_type = {&store_stream_record, read_stream};
-static const record_type_t session_type = {&store_session_record, read_session};
-
 /* Steps stmt to the end, reading every row into set. On failure set is freed and empty. */
 static int collect_rows(sqlite3 *db, sqlite3_stmt *stmt, const char *what,
-                        const record_type_t *type, store_rows_t *set)
+                        const sqlite_rows_type_t *type, store_rows_t *set)
 {
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -506,7 +212,7 @@ static int collect_rows(sqlite3 *db, sqlite3_stmt *stmt, const char *what,
 /* ---- Running cached statements ------------------------------------------------------------- */
 
 /* Runs a cached single-row lookup keyed by ?1 = key and reads the row into out. */
-static int run_lookup(store_t *store, stmt_id_t id, const char *key, const record_type_t *type,
+static int run_lookup(store_t *store, stmt_id_t id, const char *key, const sqlite_rows_type_t *type,
                       void *out)
 {
     sqlite_conn_t *conn = pool_acquire(store);
@@ -527,7 +233,7 @@ static int run_lookup(store_t *store, stmt_id_t id, const char *key, const recor
     return status;
 }
 
-typedef void (*record_binder_t)(binder_t *b, const void *record);
+typedef void (*record_binder_t)(sqlite_rows_binder_t *b, const void *record);
 
 /* Runs a cached INSERT, UPDATE or DELETE whose parameters bind fills from record. With
  * must_change, a statement that touched no row is STORE_NOT_FOUND. */
@@ -535,7 +241,7 @@ static int run_write(store_t *store, stmt_id_t id, record_binder_t bind, const v
                      bool must_change)
 {
     sqlite_conn_t *conn = pool_acquire(store);
-    binder_t b = {conn->stmts[id], SQLITE_OK};
+    sqlite_rows_binder_t b = {conn->stmts[id], SQLITE_OK};
     bind(&b, record);
     int rc = b.rc == SQLITE_OK ? sqlite3_step(b.stmt) : b.rc;
     int status;
@@ -752,18 +458,6 @@ int store_schema_version(store_t *store, int *out_version)
 
 /* ---- Users ----------------------------------------------------------------------------------- */
 
-static void bind_user(binder_t *b, const void *record)
-{
-    const store_user_t *user = record;
-    bind_text(b, 1, user->id);
-    bind_text(b, 2, user->project_id);
-    bind_text(b, 3, user->name);
-    bind_text(b, 4, user->email);
-    bind_bool(b, 5, user->admin);
-    bind_bool(b, 6, user->suspended);
-    bind_int64(b, 7, user->created_at_ms);
-}
-
 int store_user_create(store_t *store, store_user_t *user)
 {
     if (!store || !user || !user->name)
@@ -773,7 +467,7 @@ int store_user_create(store_t *store, store_user_t *user)
         return STORE_ERR;
     }
     user->created_at_ms = clock_now_ms();
-    return run_write(store, STMT_USER_INSERT, bind_user, user, false);
+    return run_write(store, STMT_USER_INSERT, sqlite_rows_bind_user, user, false);
 }
 
 int store_user_get(store_t *store, const char *user_id, store_user_t *out)
@@ -783,7 +477,7 @@ int store_user_get(store_t *store, const char *user_id, store_user_t *out)
     memset(out, 0, sizeof *out);
     if (!store || !user_id)
         return STORE_INVALID;
-    return run_lookup(store, STMT_USER_GET, user_id, &user_type, out);
+    return run_lookup(store, STMT_USER_GET, user_id, &sqlite_rows_user, out);
 }
 
 int store_user_count(store_t *store, int64_t *out_count)
@@ -796,18 +490,6 @@ int store_user_count(store_t *store, int64_t *out_count)
 
 /* ---- API tokens ------------------------------------------------------------------------------ */
 
-static void bind_token(binder_t *b, const void *record)
-{
-    const store_api_token_t *token = record;
-    bind_text(b, 1, token->id);
-    bind_text(b, 2, token->user_id);
-    bind_text(b, 3, token->project_id);
-    bind_text(b, 4, token->name);
-    bind_text(b, 5, token->key_hash);
-    bind_int64(b, 6, token->created_at_ms);
-    bind_int64(b, 7, token->last_used_ms);
-}
-
 int store_api_token_create(store_t *store, store_api_token_t *token)
 {
     if (!store || !token || !token->name)
@@ -818,7 +500,7 @@ int store_api_token_create(store_t *store, store_api_token_t *token)
     }
     token->created_at_ms = clock_now_ms();
     token->last_used_ms = 0;
-    return run_write(store, STMT_TOKEN_INSERT, bind_token, token, false);
+    return run_write(store, STMT_TOKEN_INSERT, sqlite_rows_bind_token, token, false);
 }
 
 int store_api_token_find(store_t *store, const char *key_hash, store_api_token_t *out)
@@ -828,7 +510,7 @@ int store_api_token_find(store_t *store, const char *key_hash, store_api_token_t
     memset(out, 0, sizeof *out);
     if (!store || !key_hash)
         return STORE_INVALID;
-    return run_lookup(store, STMT_TOKEN_FIND, key_hash, &token_type, out);
+    return run_lookup(store, STMT_TOKEN_FIND, key_hash, &sqlite_rows_token, out);
 }
 
 /* Parameters of the statements keyed by a token id plus one more value. */
@@ -838,18 +520,18 @@ typedef struct token_op {
     int64_t now_ms;
 } token_op_t;
 
-static void bind_token_touch(binder_t *b, const void *record)
+static void bind_token_touch(sqlite_rows_binder_t *b, const void *record)
 {
     const token_op_t *op = record;
-    bind_text(b, 1, op->token_id);
-    bind_int64(b, 2, op->now_ms);
+    sqlite_rows_bind_text(b, 1, op->token_id);
+    sqlite_rows_bind_int64(b, 2, op->now_ms);
 }
 
-static void bind_token_delete(binder_t *b, const void *record)
+static void bind_token_delete(sqlite_rows_binder_t *b, const void *record)
 {
     const token_op_t *op = record;
-    bind_text(b, 1, op->token_id);
-    bind_text(b, 2, op->user_id);
+    sqlite_rows_bind_text(b, 1, op->token_id);
+    sqlite_rows_bind_text(b, 2, op->user_id);
 }
 
 int store_api_token_touch(store_t *store, const char *token_id, int64_t now_ms)
@@ -882,7 +564,7 @@ int store_api_token_list(store_t *store, const char *user_id, store_api_token_t 
     store_rows_t set = {0};
     int rc = sqlite3_bind_text(stmt, 1, user_id, -1, SQLITE_STATIC);
     int status = rc == SQLITE_OK ? collect_rows(conn->db, stmt, stmt_defs[STMT_TOKEN_LIST].name,
-                                                &token_type, &set)
+                                                &sqlite_rows_token, &set)
                                  : sqlite_status(conn->db, rc, stmt_defs[STMT_TOKEN_LIST].name);
     stmt_done(stmt);
     pool_release(store, conn);
@@ -893,47 +575,18 @@ int store_api_token_list(store_t *store, const char *user_id, store_api_token_t 
 
 /* ---- Streams --------------------------------------------------------------------------------- */
 
-static void bind_stream(binder_t *b, const void *record)
-{
-    const store_stream_t *s = record;
-    bind_text(b, SC_ID + 1, s->id);
-    bind_text(b, SC_USER_ID + 1, s->user_id);
-    bind_text(b, SC_PROJECT_ID + 1, s->project_id);
-    bind_text(b, SC_STREAM_KEY + 1, s->stream_key);
-    bind_text(b, SC_PLAYBACK_ID + 1, s->playback_id);
-    bind_text(b, SC_NAME + 1, s->name);
-    bind_text(b, SC_CREATED_BY_TOKEN_NAME + 1, s->created_by_token_name);
-    bind_int64(b, SC_CREATED_AT + 1, s->created_at_ms);
-    bind_int64(b, SC_LAST_SEEN + 1, s->last_seen_ms);
-    bind_int64(b, SC_LAST_TERMINATED_AT + 1, s->last_terminated_at_ms);
-    bind_bool(b, SC_IS_ACTIVE + 1, s->is_active);
-    bind_bool(b, SC_RECORD + 1, s->record);
-    bind_bool(b, SC_SUSPENDED + 1, s->suspended);
-    bind_bool(b, SC_DELETED + 1, s->deleted);
-    bind_tristate(b, SC_IS_HEALTHY + 1, s->is_healthy);
-    bind_text(b, SC_ISSUES + 1, s->issues_json);
-    bind_counters(b, SC_COUNTERS + 1, &s->counters);
-    bind_text(b, SC_PROFILES + 1, s->profiles_json);
-    bind_text(b, SC_USER_TAGS + 1, s->user_tags_json);
-    bind_text(b, SC_CREATOR_ID + 1, s->creator_id_json);
-    bind_text(b, SC_PULL + 1, s->pull_json);
-    bind_text(b, SC_PLAYBACK_POLICY + 1, s->playback_policy_json);
-    bind_text(b, SC_RECORDING_SPEC + 1, s->recording_spec_json);
-    bind_text(b, SC_MULTISTREAM + 1, s->multistream_json);
-}
-
 int store_stream_insert(store_t *store, const store_stream_t *stream)
 {
     if (!store || !stream || !stream->name)
         return STORE_INVALID;
-    return run_write(store, STMT_STREAM_INSERT, bind_stream, stream, false);
+    return run_write(store, STMT_STREAM_INSERT, sqlite_rows_bind_stream, stream, false);
 }
 
 int store_stream_update(store_t *store, const store_stream_t *stream)
 {
     if (!store || !stream || !stream->name)
         return STORE_INVALID;
-    return run_write(store, STMT_STREAM_UPDATE, bind_stream, stream, true);
+    return run_write(store, STMT_STREAM_UPDATE, sqlite_rows_bind_stream, stream, true);
 }
 
 /* The three stream getters differ only in their key column. */
@@ -944,7 +597,7 @@ static int stream_lookup(store_t *store, stmt_id_t id, const char *key, store_st
     memset(out, 0, sizeof *out);
     if (!store || !key)
         return STORE_INVALID;
-    return run_lookup(store, id, key, &stream_type, out);
+    return run_lookup(store, id, key, &sqlite_rows_stream, out);
 }
 
 int store_stream_get(store_t *store, const char *id, store_stream_t *out)
@@ -964,42 +617,18 @@ int store_stream_get_by_playback_id(store_t *store, const char *playback_id, sto
 
 /* ---- Sessions -------------------------------------------------------------------------------- */
 
-static void bind_session(binder_t *b, const void *record)
-{
-    const store_session_t *s = record;
-    bind_text(b, SN_ID + 1, s->id);
-    bind_text(b, SN_PARENT_ID + 1, s->parent_id);
-    bind_text(b, SN_USER_ID + 1, s->user_id);
-    bind_text(b, SN_PROJECT_ID + 1, s->project_id);
-    bind_text(b, SN_PLAYBACK_ID + 1, s->playback_id);
-    bind_text(b, SN_NAME + 1, s->name);
-    bind_int64(b, SN_CREATED_AT + 1, s->created_at_ms);
-    bind_int64(b, SN_LAST_SEEN + 1, s->last_seen_ms);
-    bind_int64(b, SN_ENDED_AT + 1, s->ended_at_ms);
-    bind_bool(b, SN_IS_ACTIVE + 1, s->is_active);
-    bind_bool(b, SN_RECORD + 1, s->record);
-    bind_bool(b, SN_DELETED + 1, s->deleted);
-    bind_tristate(b, SN_IS_HEALTHY + 1, s->is_healthy);
-    bind_text(b, SN_ISSUES + 1, s->issues_json);
-    bind_text(b, SN_RECORDING_STATUS + 1, store_recording_status_name(s->recording_status));
-    bind_counters(b, SN_COUNTERS + 1, &s->counters);
-    bind_text(b, SN_PROFILES + 1, s->profiles_json);
-    bind_text(b, SN_RECORDING_SPEC + 1, s->recording_spec_json);
-    bind_text(b, SN_HEALTH + 1, s->health_json);
-}
-
 int store_session_insert(store_t *store, const store_session_t *session)
 {
     if (!store || !session || !store_session_valid(session))
         return STORE_INVALID;
-    return run_write(store, STMT_SESSION_INSERT, bind_session, session, false);
+    return run_write(store, STMT_SESSION_INSERT, sqlite_rows_bind_session, session, false);
 }
 
 int store_session_update(store_t *store, const store_session_t *session)
 {
     if (!store || !session || !store_session_valid(session))
         return STORE_INVALID;
-    return run_write(store, STMT_SESSION_UPDATE, bind_session, session, true);
+    return run_write(store, STMT_SESSION_UPDATE, sqlite_rows_bind_session, session, true);
 }
 
 int store_session_get(store_t *store, const char *id, store_session_t *out)
@@ -1009,7 +638,7 @@ int store_session_get(store_t *store, const char *id, store_session_t *out)
     memset(out, 0, sizeof *out);
     if (!store || !id)
         return STORE_INVALID;
-    return run_lookup(store, STMT_SESSION_GET, id, &session_type, out);
+    return run_lookup(store, STMT_SESSION_GET, id, &sqlite_rows_session, out);
 }
 
 int store_session_get_latest(store_t *store, const char *stream_id, store_session_t *out)
@@ -1019,7 +648,7 @@ int store_session_get_latest(store_t *store, const char *stream_id, store_sessio
     memset(out, 0, sizeof *out);
     if (!store || !stream_id)
         return STORE_INVALID;
-    return run_lookup(store, STMT_SESSION_LATEST, stream_id, &session_type, out);
+    return run_lookup(store, STMT_SESSION_LATEST, stream_id, &sqlite_rows_session, out);
 }
 
 typedef struct live_args {
@@ -1027,23 +656,23 @@ typedef struct live_args {
     const store_stream_live_t *live;
 } live_args_t;
 
-static void bind_stream_live(binder_t *b, const void *record)
+static void bind_stream_live(sqlite_rows_binder_t *b, const void *record)
 {
     const live_args_t *args = record;
     const store_stream_live_t *live = args->live;
-    bind_text(b, 1, args->stream_id);
-    bind_bool(b, 2, live->is_active);
-    bind_int64(b, 3, live->last_seen_ms);
-    bind_tristate(b, 4, live->is_healthy);
-    bind_text(b, 5, live->issues_json);
-    bind_double(b, 6, live->ingest_rate_bps);
-    bind_double(b, 7, live->outgoing_rate_bps);
-    bind_int64(b, 8, live->added.source_segments);
-    bind_int64(b, 9, live->added.transcoded_segments);
-    bind_double(b, 10, live->added.source_segments_duration_s);
-    bind_double(b, 11, live->added.transcoded_segments_duration_s);
-    bind_int64(b, 12, live->added.source_bytes);
-    bind_int64(b, 13, live->added.transcoded_bytes);
+    sqlite_rows_bind_text(b, 1, args->stream_id);
+    sqlite_rows_bind_bool(b, 2, live->is_active);
+    sqlite_rows_bind_int64(b, 3, live->last_seen_ms);
+    sqlite_rows_bind_tristate(b, 4, live->is_healthy);
+    sqlite_rows_bind_text(b, 5, live->issues_json);
+    sqlite_rows_bind_double(b, 6, live->ingest_rate_bps);
+    sqlite_rows_bind_double(b, 7, live->outgoing_rate_bps);
+    sqlite_rows_bind_int64(b, 8, live->added.source_segments);
+    sqlite_rows_bind_int64(b, 9, live->added.transcoded_segments);
+    sqlite_rows_bind_double(b, 10, live->added.source_segments_duration_s);
+    sqlite_rows_bind_double(b, 11, live->added.transcoded_segments_duration_s);
+    sqlite_rows_bind_int64(b, 12, live->added.source_bytes);
+    sqlite_rows_bind_int64(b, 13, live->added.transcoded_bytes);
 }
 
 int store_stream_update_live(store_t *store, const char *stream_id, const store_stream_live_t *live)
@@ -1054,7 +683,7 @@ int store_stream_update_live(store_t *store, const char *stream_id, const store_
     return run_write(store, STMT_STREAM_LIVE, bind_stream_live, &args, true);
 }
 
-static void bind_nothing(binder_t *b, const void *record)
+static void bind_nothing(sqlite_rows_binder_t *b, const void *record)
 {
     (void)b;
     (void)record;
@@ -1089,29 +718,31 @@ int store_close_open_sessions(store_t *store, int64_t *out_closed)
 typedef struct sqlite_list {
     store_query_list_t list;
     const char *columns;
-    const record_type_t *type;
+    const sqlite_rows_type_t *type;
 } sqlite_list_t;
 
-static const sqlite_list_t stream_list = {STORE_QUERY_STREAMS, STREAM_COLUMNS, &stream_type};
-static const sqlite_list_t session_list = {STORE_QUERY_SESSIONS, SESSION_COLUMNS, &session_type};
+static const sqlite_list_t stream_list = {STORE_QUERY_STREAMS, SQLITE_ROWS_STREAM_COLUMNS,
+                                          &sqlite_rows_stream};
+static const sqlite_list_t session_list = {STORE_QUERY_SESSIONS, SQLITE_ROWS_SESSION_COLUMNS,
+                                           &sqlite_rows_session};
 
 /* Binds the first count values of plan, value i to parameter i + 1. */
-static void bind_plan(binder_t *b, const store_query_plan_t *plan, int count)
+static void bind_plan(sqlite_rows_binder_t *b, const store_query_plan_t *plan, int count)
 {
     for (int i = 0; i < count; i++) {
         const store_query_bind_t *v = &plan->binds[i];
         switch (v->kind) {
         case STORE_QUERY_BIND_TEXT:
-            bind_text(b, i + 1, v->text);
+            sqlite_rows_bind_text(b, i + 1, v->text);
             break;
         case STORE_QUERY_BIND_INT:
-            bind_int64(b, i + 1, v->int_value);
+            sqlite_rows_bind_int64(b, i + 1, v->int_value);
             break;
         case STORE_QUERY_BIND_DOUBLE:
-            bind_double(b, i + 1, v->double_value);
+            sqlite_rows_bind_double(b, i + 1, v->double_value);
             break;
         case STORE_QUERY_BIND_BOOL:
-            bind_bool(b, i + 1, v->bool_value);
+            sqlite_rows_bind_bool(b, i + 1, v->bool_value);
             break;
         }
     }
@@ -1125,12 +756,12 @@ static int prepare_planned(sqlite3 *db, const char *sql, const store_query_plan_
     int rc = sqlite3_prepare_v2(db, sql, -1, out, NULL);
     if (rc != SQLITE_OK)
         return sqlite_status(db, rc, plan->what);
-    binder_t b = {*out, SQLITE_OK};
+    sqlite_rows_binder_t b = {*out, SQLITE_OK};
     bind_plan(&b, plan, bind_count);
     return b.rc == SQLITE_OK ? STORE_OK : sqlite_status(db, b.rc, plan->what);
 }
 
-static int select_rows(sqlite3 *db, const store_query_plan_t *plan, const record_type_t *type,
+static int select_rows(sqlite3 *db, const store_query_plan_t *plan, const sqlite_rows_type_t *type,
                        store_rows_t *set)
 {
     sqlite3_stmt *stmt = NULL;
@@ -1158,7 +789,7 @@ static int count_rows(sqlite3 *db, const store_query_plan_t *plan, int64_t *out_
 
 /* The page and the total run in one read transaction, so they agree with each other even while
  * other connections write. */
-static int run_list(sqlite3 *db, const store_query_plan_t *plan, const record_type_t *type,
+static int run_list(sqlite3 *db, const store_query_plan_t *plan, const sqlite_rows_type_t *type,
                     store_rows_t *set, int64_t *out_total)
 {
     int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
