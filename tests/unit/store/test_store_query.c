@@ -165,15 +165,22 @@ Test(store_query, include_deleted_leaves_no_where)
 
 /* ---- Scope ---------------------------------------------------------------------------------- */
 
-Test(store_query, full_scope_binds_in_order_sqlite)
+/* Every scope term set: user u, project p, parent s, active, record as given, used. */
+static store_query_t full_scope(int record)
 {
     store_query_t q = query_all();
     q.user_id = "u";
     q.project_id = "p";
     q.parent_id = "s";
     q.active_only = true;
-    q.record = 1;
+    q.record = record;
     q.only_used = true;
+    return q;
+}
+
+Test(store_query, full_scope_binds_in_order_sqlite)
+{
+    store_query_t q = full_scope(1);
     cr_assert_eq(plan_sessions(STORE_QUERY_SQLITE, &q), STORE_OK);
     cr_assert_str_eq(plan.count_sql,
                      "SELECT COUNT(*) FROM sessions WHERE user_id = ? AND project_id = ? AND "
@@ -189,13 +196,7 @@ Test(store_query, full_scope_binds_in_order_sqlite)
 
 Test(store_query, full_scope_numbers_placeholders_postgres)
 {
-    store_query_t q = query_all();
-    q.user_id = "u";
-    q.project_id = "p";
-    q.parent_id = "s";
-    q.active_only = true;
-    q.record = 0;
-    q.only_used = true;
+    store_query_t q = full_scope(0);
     q.limit = 7;
     q.offset = 14;
     cr_assert_eq(plan_sessions(STORE_QUERY_POSTGRES, &q), STORE_OK);
@@ -230,33 +231,26 @@ Test(store_query, record_any_adds_nothing)
 
 /* ---- Filters -------------------------------------------------------------------------------- */
 
-Test(store_query, comparison_operators_sqlite)
+Test(store_query, comparison_operators_in_both_dialects)
 {
-    expect_filter(STORE_QUERY_SQLITE, number_filter("sourceSegments", STORE_OP_EQ, 5),
-                  "source_segments = ?");
-    expect_filter(STORE_QUERY_SQLITE, number_filter("sourceSegments", STORE_OP_GT, 5),
-                  "source_segments > ?");
-    expect_filter(STORE_QUERY_SQLITE, number_filter("sourceSegments", STORE_OP_GTE, 5),
-                  "source_segments >= ?");
-    expect_filter(STORE_QUERY_SQLITE, number_filter("sourceSegments", STORE_OP_LT, 5),
-                  "source_segments < ?");
-    expect_filter(STORE_QUERY_SQLITE, number_filter("sourceSegments", STORE_OP_LTE, 5),
-                  "source_segments <= ?");
-    expect_int_bind(0, 5);
-}
-
-Test(store_query, comparison_operators_postgres)
-{
-    expect_filter(STORE_QUERY_POSTGRES, number_filter("lastSeen", STORE_OP_EQ, 1),
-                  "last_seen = $1");
-    expect_filter(STORE_QUERY_POSTGRES, number_filter("lastSeen", STORE_OP_GT, 1),
-                  "last_seen > $1");
-    expect_filter(STORE_QUERY_POSTGRES, number_filter("lastSeen", STORE_OP_GTE, 1),
-                  "last_seen >= $1");
-    expect_filter(STORE_QUERY_POSTGRES, number_filter("lastSeen", STORE_OP_LT, 1),
-                  "last_seen < $1");
-    expect_filter(STORE_QUERY_POSTGRES, number_filter("lastSeen", STORE_OP_LTE, 1),
-                  "last_seen <= $1");
+    static const struct {
+        store_op_t op;
+        const char *sqlite_term;
+        const char *postgres_term;
+    } cases[] = {
+        {STORE_OP_EQ, "source_segments = ?", "source_segments = $1"},
+        {STORE_OP_GT, "source_segments > ?", "source_segments > $1"},
+        {STORE_OP_GTE, "source_segments >= ?", "source_segments >= $1"},
+        {STORE_OP_LT, "source_segments < ?", "source_segments < $1"},
+        {STORE_OP_LTE, "source_segments <= ?", "source_segments <= $1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        store_filter_t filter = number_filter("sourceSegments", cases[i].op, 5);
+        expect_filter(STORE_QUERY_SQLITE, filter, cases[i].sqlite_term);
+        expect_int_bind(0, 5);
+        expect_filter(STORE_QUERY_POSTGRES, filter, cases[i].postgres_term);
+        expect_int_bind(0, 5);
+    }
 }
 
 Test(store_query, value_kinds_bind_typed)
@@ -373,11 +367,7 @@ Test(store_query, most_terms_number_every_placeholder)
     store_filter_t filters[STORE_QUERY_MAX_TERMS];
     for (size_t i = 0; i < STORE_QUERY_MAX_TERMS; i++)
         filters[i] = number_filter("sourceBytes", STORE_OP_GT, (double)i);
-    store_query_t q = query_all();
-    q.user_id = "u";
-    q.project_id = "p";
-    q.parent_id = "s";
-    q.record = 0;
+    store_query_t q = full_scope(0);
     q.filters = filters;
     q.filter_count = STORE_QUERY_MAX_TERMS;
     cr_assert_eq(plan_sessions(STORE_QUERY_POSTGRES, &q), STORE_OK);
