@@ -118,8 +118,8 @@ typedef struct store_session {
 } store_session_t;
 
 /* Query over streams or sessions. Field names are the API's (e.g. "sourceSegments",
- * "user.email"); the API layer checks them against its allowed list, the backend maps them to
- * columns and answers STORE_INVALID for a name it does not know. */
+ * "user.email"); the API layer checks them against its allowed list, the store (store_query.c) maps
+ * them to columns and answers STORE_INVALID for a name it does not know. */
 typedef enum {
     STORE_OP_EQ,       /* exact match (strings, numbers, booleans) */
     STORE_OP_CONTAINS, /* case-insensitive substring (strings) */

@@ -3,13 +3,15 @@
 #include "store/store.h"
 
 #include "store/sqlite_internal.h"
+#include "store/sqlite_rows.h"
+#include "store/store_internal.h"
+#include "store/store_query.h"
 #include "util/clock.h"
 #include "util/ids.h"
 #include "util/log.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,82 +20,9 @@
 /* Four connections cover the HTTP pool's concurrent reads; writers queue inside SQLite anyway. */
 #define POOL_SIZE 4
 #define BUSY_TIMEOUT_MS 5000
-/* Bounds the SQL a list query can build: there are about 25 fields, so more terms is abuse. */
-#define MAX_QUERY_TERMS 64
-/* Scope terms (user, project, parent, record) plus one per filter. */
-#define MAX_QUERY_BINDS (4 + MAX_QUERY_TERMS)
 
 /* ---- Statements ------------------------------------------------------------------------------
- * Column lists are shared by SELECT and INSERT so a row reader and a row binder agree on indexes:
- * column i of a SELECT is parameter i + 1 of the INSERT and of the UPDATE (which uses ?NNN to
- * skip the immutable columns). */
-
-#define USER_COLUMNS "id, project_id, name, email, admin, suspended, created_at"
-#define TOKEN_COLUMNS "id, user_id, project_id, name, key_hash, created_at, last_used"
-#define COUNTER_COLUMNS                                                                            \
-    "source_segments, transcoded_segments, source_segments_duration, "                             \
-    "transcoded_segments_duration, source_bytes, transcoded_bytes, ingest_rate, outgoing_rate"
-#define STREAM_COLUMNS                                                                             \
-    "id, user_id, project_id, stream_key, playback_id, name, created_by_token_name, created_at, "  \
-    "last_seen, last_terminated_at, is_active, record, suspended, deleted, is_healthy, "           \
-    "issues, " COUNTER_COLUMNS                                                                     \
-    ", profiles, user_tags, creator_id, pull, playback_policy, recording_spec, "                   \
-    "multistream"
-#define SESSION_COLUMNS                                                                            \
-    "id, parent_id, user_id, project_id, playback_id, name, created_at, last_seen, ended_at, "     \
-    "is_active, record, deleted, is_healthy, issues, recording_status, " COUNTER_COLUMNS           \
-    ", profiles, recording_spec, health"
-
-enum { COUNTER_COLUMN_COUNT = 8 };
-
-enum stream_column {
-    SC_ID,
-    SC_USER_ID,
-    SC_PROJECT_ID,
-    SC_STREAM_KEY,
-    SC_PLAYBACK_ID,
-    SC_NAME,
-    SC_CREATED_BY_TOKEN_NAME,
-    SC_CREATED_AT,
-    SC_LAST_SEEN,
-    SC_LAST_TERMINATED_AT,
-    SC_IS_ACTIVE,
-    SC_RECORD,
-    SC_SUSPENDED,
-    SC_DELETED,
-    SC_IS_HEALTHY,
-    SC_ISSUES,
-    SC_COUNTERS,
-    SC_PROFILES = SC_COUNTERS + COUNTER_COLUMN_COUNT,
-    SC_USER_TAGS,
-    SC_CREATOR_ID,
-    SC_PULL,
-    SC_PLAYBACK_POLICY,
-    SC_RECORDING_SPEC,
-    SC_MULTISTREAM,
-};
-
-enum session_column {
-    SN_ID,
-    SN_PARENT_ID,
-    SN_USER_ID,
-    SN_PROJECT_ID,
-    SN_PLAYBACK_ID,
-    SN_NAME,
-    SN_CREATED_AT,
-    SN_LAST_SEEN,
-    SN_ENDED_AT,
-    SN_IS_ACTIVE,
-    SN_RECORD,
-    SN_DELETED,
-    SN_IS_HEALTHY,
-    SN_ISSUES,
-    SN_RECORDING_STATUS,
-    SN_COUNTERS,
-    SN_PROFILES = SN_COUNTERS + COUNTER_COLUMN_COUNT,
-    SN_RECORDING_SPEC,
-    SN_HEALTH,
-};
+ * Column i of a SELECT is parameter i + 1 of the INSERT and of the UPDATE (sqlite_rows.h). */
 
 typedef enum {
     STMT_USER_INSERT,
@@ -126,24 +55,25 @@ typedef struct stmt_def {
 } stmt_def_t;
 
 static const stmt_def_t stmt_defs[STMT_COUNT] = {
-    [STMT_USER_INSERT] = {"user insert",
-                          "INSERT INTO users (" USER_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?)"},
-    [STMT_USER_GET] = {"user get", "SELECT " USER_COLUMNS " FROM users WHERE id = ?1"},
+    [STMT_USER_INSERT] = {"user insert", "INSERT INTO users (" SQLITE_ROWS_USER_COLUMNS
+                                         ") VALUES (?, ?, ?, ?, ?, ?, ?)"},
+    [STMT_USER_GET] = {"user get", "SELECT " SQLITE_ROWS_USER_COLUMNS " FROM users WHERE id = ?1"},
     [STMT_USER_COUNT] = {"user count", "SELECT COUNT(*) FROM users"},
-    [STMT_TOKEN_INSERT] = {"token insert", "INSERT INTO api_tokens (" TOKEN_COLUMNS
+    [STMT_TOKEN_INSERT] = {"token insert", "INSERT INTO api_tokens (" SQLITE_ROWS_TOKEN_COLUMNS
                                            ") VALUES (?, ?, ?, ?, ?, ?, ?)"},
-    [STMT_TOKEN_FIND] = {"token find",
-                         "SELECT " TOKEN_COLUMNS " FROM api_tokens WHERE key_hash = ?1"},
+    [STMT_TOKEN_FIND] = {"token find", "SELECT " SQLITE_ROWS_TOKEN_COLUMNS
+                                       " FROM api_tokens WHERE key_hash = ?1"},
     /* MAX: concurrent requests may touch out of order; last_used never goes back. */
     [STMT_TOKEN_TOUCH] = {"token touch",
                           "UPDATE api_tokens SET last_used = MAX(last_used, ?2) WHERE id = ?1"},
     /* rowid breaks created_at ties in insertion order: "oldest first" even within one ms. */
-    [STMT_TOKEN_LIST] = {"token list", "SELECT " TOKEN_COLUMNS " FROM api_tokens "
+    [STMT_TOKEN_LIST] = {"token list", "SELECT " SQLITE_ROWS_TOKEN_COLUMNS " FROM api_tokens "
                                        "WHERE user_id = ?1 ORDER BY created_at, rowid"},
     [STMT_TOKEN_DELETE] = {"token delete", "DELETE FROM api_tokens WHERE id = ?1 AND user_id = ?2"},
-    [STMT_STREAM_INSERT] = {"stream insert", "INSERT INTO streams (" STREAM_COLUMNS ") VALUES ("
-                                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+    [STMT_STREAM_INSERT] = {"stream insert",
+                            "INSERT INTO streams (" SQLITE_ROWS_STREAM_COLUMNS ") VALUES ("
+                            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
     /* Identity columns (id, owner, keys, creation) never change after insert. */
     /* Settings only: the live columns belong to STMT_STREAM_LIVE, so an API edit racing a
      * broadcast's stats update loses neither. */
@@ -165,15 +95,17 @@ static const stmt_def_t stmt_defs[STMT_COUNT] = {
     [STMT_STREAM_CLOSE_OPEN] = {"stream close open",
                                 "UPDATE streams SET is_active = 0, ingest_rate = 0, "
                                 "outgoing_rate = 0 WHERE is_active = 1"},
-    [STMT_STREAM_GET] = {"stream get", "SELECT " STREAM_COLUMNS " FROM streams WHERE id = ?1"},
-    [STMT_STREAM_GET_BY_KEY] = {"stream get by key",
-                                "SELECT " STREAM_COLUMNS " FROM streams WHERE stream_key = ?1"},
+    [STMT_STREAM_GET] = {"stream get",
+                         "SELECT " SQLITE_ROWS_STREAM_COLUMNS " FROM streams WHERE id = ?1"},
+    [STMT_STREAM_GET_BY_KEY] = {"stream get by key", "SELECT " SQLITE_ROWS_STREAM_COLUMNS
+                                                     " FROM streams WHERE stream_key = ?1"},
     [STMT_STREAM_GET_BY_PLAYBACK_ID] = {"stream get by playback id",
-                                        "SELECT " STREAM_COLUMNS
+                                        "SELECT " SQLITE_ROWS_STREAM_COLUMNS
                                         " FROM streams WHERE playback_id = ?1"},
-    [STMT_SESSION_INSERT] = {"session insert", "INSERT INTO sessions (" SESSION_COLUMNS ") VALUES ("
-                                               "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                                               "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+    [STMT_SESSION_INSERT] = {"session insert",
+                             "INSERT INTO sessions (" SQLITE_ROWS_SESSION_COLUMNS ") VALUES ("
+                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
     [STMT_SESSION_UPDATE] = {"session update",
                              "UPDATE sessions SET name = ?6, last_seen = ?8, ended_at = ?9, "
                              "is_active = ?10, record = ?11, deleted = ?12, is_healthy = ?13, "
@@ -182,10 +114,11 @@ static const stmt_def_t stmt_defs[STMT_COUNT] = {
                              "transcoded_segments_duration = ?19, source_bytes = ?20, "
                              "transcoded_bytes = ?21, ingest_rate = ?22, outgoing_rate = ?23, "
                              "profiles = ?24, recording_spec = ?25, health = ?26 WHERE id = ?1"},
-    [STMT_SESSION_GET] = {"session get", "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1"},
-    [STMT_SESSION_LATEST] = {"session latest",
-                             "SELECT " SESSION_COLUMNS " FROM sessions WHERE parent_id = ?1 "
-                             "ORDER BY created_at DESC, rowid DESC LIMIT 1"},
+    [STMT_SESSION_GET] = {"session get",
+                          "SELECT " SQLITE_ROWS_SESSION_COLUMNS " FROM sessions WHERE id = ?1"},
+    [STMT_SESSION_LATEST] = {"session latest", "SELECT " SQLITE_ROWS_SESSION_COLUMNS
+                                               " FROM sessions WHERE parent_id = ?1 "
+                                               "ORDER BY created_at DESC, rowid DESC LIMIT 1"},
     [STMT_SESSION_CLOSE_OPEN] = {"session close open",
                                  "UPDATE sessions SET is_active = 0, ingest_rate = 0, "
                                  "outgoing_rate = 0, ended_at = CASE WHEN last_seen > 0 THEN "
@@ -251,71 +184,6 @@ static int sqlite_status(sqlite3 *db, int rc, const char *what)
     }
 }
 
-static int out_of_memory(const char *what)
-{
-    log_error("store", "%s: out of memory", what);
-    return STORE_ERR;
-}
-
-/* ---- Binding --------------------------------------------------------------------------------
- * A binder records the first failure so a record's dozens of binds need one check. Text is bound
- * SQLITE_STATIC: every statement is reset and cleared before the caller's strings can go away. */
-
-typedef struct binder {
-    sqlite3_stmt *stmt;
-    int rc;
-} binder_t;
-
-static void bind_text(binder_t *b, int index, const char *text)
-{
-    if (b->rc != SQLITE_OK)
-        return;
-    if (text)
-        b->rc = sqlite3_bind_text(b->stmt, index, text, -1, SQLITE_STATIC);
-    else
-        b->rc = sqlite3_bind_null(b->stmt, index);
-}
-
-static void bind_int64(binder_t *b, int index, int64_t value)
-{
-    if (b->rc == SQLITE_OK)
-        b->rc = sqlite3_bind_int64(b->stmt, index, value);
-}
-
-static void bind_double(binder_t *b, int index, double value)
-{
-    if (b->rc == SQLITE_OK)
-        b->rc = sqlite3_bind_double(b->stmt, index, value);
-}
-
-static void bind_bool(binder_t *b, int index, bool value)
-{
-    bind_int64(b, index, value ? 1 : 0);
-}
-
-/* is_healthy: -1 is SQL NULL (unknown). */
-static void bind_tristate(binder_t *b, int index, int value)
-{
-    if (b->rc != SQLITE_OK)
-        return;
-    if (value < 0)
-        b->rc = sqlite3_bind_null(b->stmt, index);
-    else
-        b->rc = sqlite3_bind_int(b->stmt, index, value ? 1 : 0);
-}
-
-static void bind_counters(binder_t *b, int first, const store_counters_t *c)
-{
-    bind_int64(b, first, c->source_segments);
-    bind_int64(b, first + 1, c->transcoded_segments);
-    bind_double(b, first + 2, c->source_segments_duration_s);
-    bind_double(b, first + 3, c->transcoded_segments_duration_s);
-    bind_int64(b, first + 4, c->source_bytes);
-    bind_int64(b, first + 5, c->transcoded_bytes);
-    bind_double(b, first + 6, c->ingest_rate_bps);
-    bind_double(b, first + 7, c->outgoing_rate_bps);
-}
-
 /* Resets a cached statement for its next user and drops the borrowed strings bound to it. */
 static void stmt_done(sqlite3_stmt *stmt)
 {
@@ -323,269 +191,28 @@ static void stmt_done(sqlite3_stmt *stmt)
     sqlite3_clear_bindings(stmt);
 }
 
-/* ---- Reading rows ----------------------------------------------------------------------------
- * A NULL or missing text never crashes a reader: fixed-size ids become "", optional strings NULL,
- * names "". Readers return -1 only when out of memory, after clearing what they filled. */
-
-static void copy_fixed(sqlite3_stmt *stmt, int col, char *dst, size_t size)
-{
-    const unsigned char *text = sqlite3_column_text(stmt, col);
-    snprintf(dst, size, "%s", text ? (const char *)text : "");
-}
-
-static int copy_owned(sqlite3_stmt *stmt, int col, char **dst)
-{
-    *dst = NULL;
-    if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
-        return 0;
-    const unsigned char *text = sqlite3_column_text(stmt, col);
-    if (!text)
-        return -1;
-    size_t len = (size_t)sqlite3_column_bytes(stmt, col);
-    *dst = malloc(len + 1);
-    if (!*dst)
-        return -1;
-    memcpy(*dst, text, len);
-    (*dst)[len] = '\0';
-    return 0;
-}
-
-/* Names are never NULL for callers, even for a row seeded by hand with a NULL. */
-static int copy_name(sqlite3_stmt *stmt, int col, char **dst)
-{
-    if (copy_owned(stmt, col, dst) != 0)
-        return -1;
-    if (!*dst)
-        *dst = calloc(1, 1);
-    return *dst ? 0 : -1;
-}
-
-static bool column_bool(sqlite3_stmt *stmt, int col)
-{
-    return sqlite3_column_int64(stmt, col) != 0;
-}
-
-static int column_tristate(sqlite3_stmt *stmt, int col)
-{
-    if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
-        return -1;
-    return column_bool(stmt, col) ? 1 : 0;
-}
-
-static void read_counters(sqlite3_stmt *stmt, int first, store_counters_t *c)
-{
-    c->source_segments = sqlite3_column_int64(stmt, first);
-    c->transcoded_segments = sqlite3_column_int64(stmt, first + 1);
-    c->source_segments_duration_s = sqlite3_column_double(stmt, first + 2);
-    c->transcoded_segments_duration_s = sqlite3_column_double(stmt, first + 3);
-    c->source_bytes = sqlite3_column_int64(stmt, first + 4);
-    c->transcoded_bytes = sqlite3_column_int64(stmt, first + 5);
-    c->ingest_rate_bps = sqlite3_column_double(stmt, first + 6);
-    c->outgoing_rate_bps = sqlite3_column_double(stmt, first + 7);
-}
-
-static const char *const recording_status_names[] = {
-    [STORE_RECORDING_NONE_SET] = NULL,     [STORE_RECORDING_WAITING] = "waiting",
-    [STORE_RECORDING_READY] = "ready",     [STORE_RECORDING_FAILED] = "failed",
-    [STORE_RECORDING_DELETED] = "deleted", [STORE_RECORDING_NONE] = "none",
-};
-
-#define RECORDING_STATUS_COUNT                                                                     \
-    ((int)(sizeof recording_status_names / sizeof recording_status_names[0]))
-
-static store_recording_status_t column_recording_status(sqlite3_stmt *stmt, int col,
-                                                        const char *session_id)
-{
-    const char *text = (const char *)sqlite3_column_text(stmt, col);
-    if (!text)
-        return STORE_RECORDING_NONE_SET;
-    for (int i = 1; i < RECORDING_STATUS_COUNT; i++) {
-        if (strcmp(text, recording_status_names[i]) == 0)
-            return (store_recording_status_t)i;
-    }
-    log_warn("store", "session %s: unknown recording_status \"%s\" read as not set", session_id,
-             text);
-    return STORE_RECORDING_NONE_SET;
-}
-
-static int read_user(sqlite3_stmt *stmt, void *record)
-{
-    store_user_t *user = record;
-    copy_fixed(stmt, 0, user->id, sizeof user->id);
-    copy_fixed(stmt, 1, user->project_id, sizeof user->project_id);
-    int failed = copy_name(stmt, 2, &user->name) | copy_owned(stmt, 3, &user->email);
-    user->admin = column_bool(stmt, 4);
-    user->suspended = column_bool(stmt, 5);
-    user->created_at_ms = sqlite3_column_int64(stmt, 6);
-    if (failed)
-        store_user_clear(user);
-    return failed ? -1 : 0;
-}
-
-static int read_token(sqlite3_stmt *stmt, void *record)
-{
-    store_api_token_t *token = record;
-    copy_fixed(stmt, 0, token->id, sizeof token->id);
-    copy_fixed(stmt, 1, token->user_id, sizeof token->user_id);
-    copy_fixed(stmt, 2, token->project_id, sizeof token->project_id);
-    int failed = copy_name(stmt, 3, &token->name);
-    copy_fixed(stmt, 4, token->key_hash, sizeof token->key_hash);
-    token->created_at_ms = sqlite3_column_int64(stmt, 5);
-    token->last_used_ms = sqlite3_column_int64(stmt, 6);
-    if (failed)
-        store_api_token_clear(token);
-    return failed ? -1 : 0;
-}
-
-static int read_stream_texts(sqlite3_stmt *stmt, store_stream_t *s)
-{
-    return copy_name(stmt, SC_NAME, &s->name) |
-           copy_owned(stmt, SC_CREATED_BY_TOKEN_NAME, &s->created_by_token_name) |
-           copy_owned(stmt, SC_ISSUES, &s->issues_json) |
-           copy_owned(stmt, SC_PROFILES, &s->profiles_json) |
-           copy_owned(stmt, SC_USER_TAGS, &s->user_tags_json) |
-           copy_owned(stmt, SC_CREATOR_ID, &s->creator_id_json) |
-           copy_owned(stmt, SC_PULL, &s->pull_json) |
-           copy_owned(stmt, SC_PLAYBACK_POLICY, &s->playback_policy_json) |
-           copy_owned(stmt, SC_RECORDING_SPEC, &s->recording_spec_json) |
-           copy_owned(stmt, SC_MULTISTREAM, &s->multistream_json);
-}
-
-static int read_stream(sqlite3_stmt *stmt, void *record)
-{
-    store_stream_t *s = record;
-    copy_fixed(stmt, SC_ID, s->id, sizeof s->id);
-    copy_fixed(stmt, SC_USER_ID, s->user_id, sizeof s->user_id);
-    copy_fixed(stmt, SC_PROJECT_ID, s->project_id, sizeof s->project_id);
-    copy_fixed(stmt, SC_STREAM_KEY, s->stream_key, sizeof s->stream_key);
-    copy_fixed(stmt, SC_PLAYBACK_ID, s->playback_id, sizeof s->playback_id);
-    s->created_at_ms = sqlite3_column_int64(stmt, SC_CREATED_AT);
-    s->last_seen_ms = sqlite3_column_int64(stmt, SC_LAST_SEEN);
-    s->last_terminated_at_ms = sqlite3_column_int64(stmt, SC_LAST_TERMINATED_AT);
-    s->is_active = column_bool(stmt, SC_IS_ACTIVE);
-    s->record = column_bool(stmt, SC_RECORD);
-    s->suspended = column_bool(stmt, SC_SUSPENDED);
-    s->deleted = column_bool(stmt, SC_DELETED);
-    s->is_healthy = column_tristate(stmt, SC_IS_HEALTHY);
-    read_counters(stmt, SC_COUNTERS, &s->counters);
-    if (read_stream_texts(stmt, s) == 0)
-        return 0;
-    store_stream_clear(s);
-    return -1;
-}
-
-static int read_session(sqlite3_stmt *stmt, void *record)
-{
-    store_session_t *s = record;
-    copy_fixed(stmt, SN_ID, s->id, sizeof s->id);
-    copy_fixed(stmt, SN_PARENT_ID, s->parent_id, sizeof s->parent_id);
-    copy_fixed(stmt, SN_USER_ID, s->user_id, sizeof s->user_id);
-    copy_fixed(stmt, SN_PROJECT_ID, s->project_id, sizeof s->project_id);
-    copy_fixed(stmt, SN_PLAYBACK_ID, s->playback_id, sizeof s->playback_id);
-    s->created_at_ms = sqlite3_column_int64(stmt, SN_CREATED_AT);
-    s->last_seen_ms = sqlite3_column_int64(stmt, SN_LAST_SEEN);
-    s->ended_at_ms = sqlite3_column_int64(stmt, SN_ENDED_AT);
-    s->is_active = column_bool(stmt, SN_IS_ACTIVE);
-    s->record = column_bool(stmt, SN_RECORD);
-    s->deleted = column_bool(stmt, SN_DELETED);
-    s->is_healthy = column_tristate(stmt, SN_IS_HEALTHY);
-    s->recording_status = column_recording_status(stmt, SN_RECORDING_STATUS, s->id);
-    read_counters(stmt, SN_COUNTERS, &s->counters);
-    int failed = copy_name(stmt, SN_NAME, &s->name) | copy_owned(stmt, SN_ISSUES, &s->issues_json) |
-                 copy_owned(stmt, SN_PROFILES, &s->profiles_json) |
-                 copy_owned(stmt, SN_RECORDING_SPEC, &s->recording_spec_json) |
-                 copy_owned(stmt, SN_HEALTH, &s->health_json);
-    if (failed)
-        store_session_clear(s);
-    return failed ? -1 : 0;
-}
-
-/* What the generic lookup and list code needs to know about a record type. */
-typedef struct record_type {
-    size_t size;
-    int (*read)(sqlite3_stmt *stmt, void *record);
-    void (*clear)(void *record);
-} record_type_t;
-
-static void clear_user(void *record)
-{
-    store_user_clear(record);
-}
-
-static void clear_token(void *record)
-{
-    store_api_token_clear(record);
-}
-
-static void clear_stream(void *record)
-{
-    store_stream_clear(record);
-}
-
-static void clear_session(void *record)
-{
-    store_session_clear(record);
-}
-
-static const record_type_t user_type = {sizeof(store_user_t), read_user, clear_user};
-static const record_type_t token_type = {sizeof(store_api_token_t), read_token, clear_token};
-static const record_type_t stream_type = {sizeof(store_stream_t), read_stream, clear_stream};
-static const record_type_t session_type = {sizeof(store_session_t), read_session, clear_session};
-
-/* A growable array of records of one type. */
-typedef struct row_set {
-    void *rows;
-    size_t count;
-    size_t capacity;
-} row_set_t;
-
-static void row_set_free(row_set_t *set, const record_type_t *type)
-{
-    for (size_t i = 0; i < set->count; i++)
-        type->clear((char *)set->rows + i * type->size);
-    free(set->rows);
-    *set = (row_set_t){0};
-}
-
-/* Appends a zeroed record and returns it, or NULL when out of memory. */
-static void *row_set_add(row_set_t *set, const record_type_t *type)
-{
-    if (set->count == set->capacity) {
-        size_t capacity = set->capacity ? set->capacity * 2 : 16;
-        void *rows = realloc(set->rows, capacity * type->size);
-        if (!rows)
-            return NULL;
-        set->rows = rows;
-        set->capacity = capacity;
-    }
-    void *slot = (char *)set->rows + set->count * type->size;
-    memset(slot, 0, type->size);
-    set->count++;
-    return slot;
-}
-
 /* Steps stmt to the end, reading every row into set. On failure set is freed and empty. */
 static int collect_rows(sqlite3 *db, sqlite3_stmt *stmt, const char *what,
-                        const record_type_t *type, row_set_t *set)
+                        const sqlite_rows_type_t *type, store_rows_t *set)
 {
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        void *slot = row_set_add(set, type);
+        void *slot = store_rows_add(set, type->record);
         if (!slot || type->read(stmt, slot) != 0) {
-            row_set_free(set, type);
-            return out_of_memory(what);
+            store_rows_free(set, type->record);
+            return store_out_of_memory(what);
         }
     }
     if (rc == SQLITE_DONE)
         return STORE_OK;
-    row_set_free(set, type);
+    store_rows_free(set, type->record);
     return sqlite_status(db, rc, what);
 }
 
 /* ---- Running cached statements ------------------------------------------------------------- */
 
 /* Runs a cached single-row lookup keyed by ?1 = key and reads the row into out. */
-static int run_lookup(store_t *store, stmt_id_t id, const char *key, const record_type_t *type,
+static int run_lookup(store_t *store, stmt_id_t id, const char *key, const sqlite_rows_type_t *type,
                       void *out)
 {
     sqlite_conn_t *conn = pool_acquire(store);
@@ -596,7 +223,7 @@ static int run_lookup(store_t *store, stmt_id_t id, const char *key, const recor
         rc = sqlite3_step(stmt);
     int status;
     if (rc == SQLITE_ROW)
-        status = type->read(stmt, out) == 0 ? STORE_OK : out_of_memory(what);
+        status = type->read(stmt, out) == 0 ? STORE_OK : store_out_of_memory(what);
     else if (rc == SQLITE_DONE)
         status = STORE_NOT_FOUND;
     else
@@ -606,7 +233,7 @@ static int run_lookup(store_t *store, stmt_id_t id, const char *key, const recor
     return status;
 }
 
-typedef void (*record_binder_t)(binder_t *b, const void *record);
+typedef void (*record_binder_t)(sqlite_rows_binder_t *b, const void *record);
 
 /* Runs a cached INSERT, UPDATE or DELETE whose parameters bind fills from record. With
  * must_change, a statement that touched no row is STORE_NOT_FOUND. */
@@ -614,7 +241,7 @@ static int run_write(store_t *store, stmt_id_t id, record_binder_t bind, const v
                      bool must_change)
 {
     sqlite_conn_t *conn = pool_acquire(store);
-    binder_t b = {conn->stmts[id], SQLITE_OK};
+    sqlite_rows_binder_t b = {conn->stmts[id], SQLITE_OK};
     bind(&b, record);
     int rc = b.rc == SQLITE_OK ? sqlite3_step(b.stmt) : b.rc;
     int status;
@@ -829,85 +456,7 @@ int store_schema_version(store_t *store, int *out_version)
     return rc;
 }
 
-/* ---- Clearing -------------------------------------------------------------------------------- */
-
-void store_user_clear(store_user_t *user)
-{
-    if (!user)
-        return;
-    free(user->name);
-    free(user->email);
-    memset(user, 0, sizeof *user);
-}
-
-void store_api_token_clear(store_api_token_t *token)
-{
-    if (!token)
-        return;
-    free(token->name);
-    memset(token, 0, sizeof *token);
-}
-
-void store_stream_clear(store_stream_t *stream)
-{
-    if (!stream)
-        return;
-    free(stream->name);
-    free(stream->created_by_token_name);
-    free(stream->issues_json);
-    free(stream->profiles_json);
-    free(stream->user_tags_json);
-    free(stream->creator_id_json);
-    free(stream->pull_json);
-    free(stream->playback_policy_json);
-    free(stream->recording_spec_json);
-    free(stream->multistream_json);
-    memset(stream, 0, sizeof *stream);
-}
-
-void store_session_clear(store_session_t *session)
-{
-    if (!session)
-        return;
-    free(session->name);
-    free(session->issues_json);
-    free(session->profiles_json);
-    free(session->recording_spec_json);
-    free(session->health_json);
-    memset(session, 0, sizeof *session);
-}
-
-void store_api_token_list_free(store_api_token_t *tokens, size_t count)
-{
-    row_set_t set = {tokens, tokens ? count : 0, count};
-    row_set_free(&set, &token_type);
-}
-
-void store_stream_list_free(store_stream_t *streams, size_t count)
-{
-    row_set_t set = {streams, streams ? count : 0, count};
-    row_set_free(&set, &stream_type);
-}
-
-void store_session_list_free(store_session_t *sessions, size_t count)
-{
-    row_set_t set = {sessions, sessions ? count : 0, count};
-    row_set_free(&set, &session_type);
-}
-
 /* ---- Users ----------------------------------------------------------------------------------- */
-
-static void bind_user(binder_t *b, const void *record)
-{
-    const store_user_t *user = record;
-    bind_text(b, 1, user->id);
-    bind_text(b, 2, user->project_id);
-    bind_text(b, 3, user->name);
-    bind_text(b, 4, user->email);
-    bind_bool(b, 5, user->admin);
-    bind_bool(b, 6, user->suspended);
-    bind_int64(b, 7, user->created_at_ms);
-}
 
 int store_user_create(store_t *store, store_user_t *user)
 {
@@ -918,7 +467,7 @@ int store_user_create(store_t *store, store_user_t *user)
         return STORE_ERR;
     }
     user->created_at_ms = clock_now_ms();
-    return run_write(store, STMT_USER_INSERT, bind_user, user, false);
+    return run_write(store, STMT_USER_INSERT, sqlite_rows_bind_user, user, false);
 }
 
 int store_user_get(store_t *store, const char *user_id, store_user_t *out)
@@ -928,7 +477,7 @@ int store_user_get(store_t *store, const char *user_id, store_user_t *out)
     memset(out, 0, sizeof *out);
     if (!store || !user_id)
         return STORE_INVALID;
-    return run_lookup(store, STMT_USER_GET, user_id, &user_type, out);
+    return run_lookup(store, STMT_USER_GET, user_id, &sqlite_rows_user, out);
 }
 
 int store_user_count(store_t *store, int64_t *out_count)
@@ -941,18 +490,6 @@ int store_user_count(store_t *store, int64_t *out_count)
 
 /* ---- API tokens ------------------------------------------------------------------------------ */
 
-static void bind_token(binder_t *b, const void *record)
-{
-    const store_api_token_t *token = record;
-    bind_text(b, 1, token->id);
-    bind_text(b, 2, token->user_id);
-    bind_text(b, 3, token->project_id);
-    bind_text(b, 4, token->name);
-    bind_text(b, 5, token->key_hash);
-    bind_int64(b, 6, token->created_at_ms);
-    bind_int64(b, 7, token->last_used_ms);
-}
-
 int store_api_token_create(store_t *store, store_api_token_t *token)
 {
     if (!store || !token || !token->name)
@@ -963,7 +500,7 @@ int store_api_token_create(store_t *store, store_api_token_t *token)
     }
     token->created_at_ms = clock_now_ms();
     token->last_used_ms = 0;
-    return run_write(store, STMT_TOKEN_INSERT, bind_token, token, false);
+    return run_write(store, STMT_TOKEN_INSERT, sqlite_rows_bind_token, token, false);
 }
 
 int store_api_token_find(store_t *store, const char *key_hash, store_api_token_t *out)
@@ -973,7 +510,7 @@ int store_api_token_find(store_t *store, const char *key_hash, store_api_token_t
     memset(out, 0, sizeof *out);
     if (!store || !key_hash)
         return STORE_INVALID;
-    return run_lookup(store, STMT_TOKEN_FIND, key_hash, &token_type, out);
+    return run_lookup(store, STMT_TOKEN_FIND, key_hash, &sqlite_rows_token, out);
 }
 
 /* Parameters of the statements keyed by a token id plus one more value. */
@@ -983,18 +520,18 @@ typedef struct token_op {
     int64_t now_ms;
 } token_op_t;
 
-static void bind_token_touch(binder_t *b, const void *record)
+static void bind_token_touch(sqlite_rows_binder_t *b, const void *record)
 {
     const token_op_t *op = record;
-    bind_text(b, 1, op->token_id);
-    bind_int64(b, 2, op->now_ms);
+    sqlite_rows_bind_text(b, 1, op->token_id);
+    sqlite_rows_bind_int64(b, 2, op->now_ms);
 }
 
-static void bind_token_delete(binder_t *b, const void *record)
+static void bind_token_delete(sqlite_rows_binder_t *b, const void *record)
 {
     const token_op_t *op = record;
-    bind_text(b, 1, op->token_id);
-    bind_text(b, 2, op->user_id);
+    sqlite_rows_bind_text(b, 1, op->token_id);
+    sqlite_rows_bind_text(b, 2, op->user_id);
 }
 
 int store_api_token_touch(store_t *store, const char *token_id, int64_t now_ms)
@@ -1024,10 +561,10 @@ int store_api_token_list(store_t *store, const char *user_id, store_api_token_t 
         return STORE_INVALID;
     sqlite_conn_t *conn = pool_acquire(store);
     sqlite3_stmt *stmt = conn->stmts[STMT_TOKEN_LIST];
-    row_set_t set = {0};
+    store_rows_t set = {0};
     int rc = sqlite3_bind_text(stmt, 1, user_id, -1, SQLITE_STATIC);
     int status = rc == SQLITE_OK ? collect_rows(conn->db, stmt, stmt_defs[STMT_TOKEN_LIST].name,
-                                                &token_type, &set)
+                                                &sqlite_rows_token, &set)
                                  : sqlite_status(conn->db, rc, stmt_defs[STMT_TOKEN_LIST].name);
     stmt_done(stmt);
     pool_release(store, conn);
@@ -1038,47 +575,18 @@ int store_api_token_list(store_t *store, const char *user_id, store_api_token_t 
 
 /* ---- Streams --------------------------------------------------------------------------------- */
 
-static void bind_stream(binder_t *b, const void *record)
-{
-    const store_stream_t *s = record;
-    bind_text(b, SC_ID + 1, s->id);
-    bind_text(b, SC_USER_ID + 1, s->user_id);
-    bind_text(b, SC_PROJECT_ID + 1, s->project_id);
-    bind_text(b, SC_STREAM_KEY + 1, s->stream_key);
-    bind_text(b, SC_PLAYBACK_ID + 1, s->playback_id);
-    bind_text(b, SC_NAME + 1, s->name);
-    bind_text(b, SC_CREATED_BY_TOKEN_NAME + 1, s->created_by_token_name);
-    bind_int64(b, SC_CREATED_AT + 1, s->created_at_ms);
-    bind_int64(b, SC_LAST_SEEN + 1, s->last_seen_ms);
-    bind_int64(b, SC_LAST_TERMINATED_AT + 1, s->last_terminated_at_ms);
-    bind_bool(b, SC_IS_ACTIVE + 1, s->is_active);
-    bind_bool(b, SC_RECORD + 1, s->record);
-    bind_bool(b, SC_SUSPENDED + 1, s->suspended);
-    bind_bool(b, SC_DELETED + 1, s->deleted);
-    bind_tristate(b, SC_IS_HEALTHY + 1, s->is_healthy);
-    bind_text(b, SC_ISSUES + 1, s->issues_json);
-    bind_counters(b, SC_COUNTERS + 1, &s->counters);
-    bind_text(b, SC_PROFILES + 1, s->profiles_json);
-    bind_text(b, SC_USER_TAGS + 1, s->user_tags_json);
-    bind_text(b, SC_CREATOR_ID + 1, s->creator_id_json);
-    bind_text(b, SC_PULL + 1, s->pull_json);
-    bind_text(b, SC_PLAYBACK_POLICY + 1, s->playback_policy_json);
-    bind_text(b, SC_RECORDING_SPEC + 1, s->recording_spec_json);
-    bind_text(b, SC_MULTISTREAM + 1, s->multistream_json);
-}
-
 int store_stream_insert(store_t *store, const store_stream_t *stream)
 {
     if (!store || !stream || !stream->name)
         return STORE_INVALID;
-    return run_write(store, STMT_STREAM_INSERT, bind_stream, stream, false);
+    return run_write(store, STMT_STREAM_INSERT, sqlite_rows_bind_stream, stream, false);
 }
 
 int store_stream_update(store_t *store, const store_stream_t *stream)
 {
     if (!store || !stream || !stream->name)
         return STORE_INVALID;
-    return run_write(store, STMT_STREAM_UPDATE, bind_stream, stream, true);
+    return run_write(store, STMT_STREAM_UPDATE, sqlite_rows_bind_stream, stream, true);
 }
 
 /* The three stream getters differ only in their key column. */
@@ -1089,7 +597,7 @@ static int stream_lookup(store_t *store, stmt_id_t id, const char *key, store_st
     memset(out, 0, sizeof *out);
     if (!store || !key)
         return STORE_INVALID;
-    return run_lookup(store, id, key, &stream_type, out);
+    return run_lookup(store, id, key, &sqlite_rows_stream, out);
 }
 
 int store_stream_get(store_t *store, const char *id, store_stream_t *out)
@@ -1109,48 +617,18 @@ int store_stream_get_by_playback_id(store_t *store, const char *playback_id, sto
 
 /* ---- Sessions -------------------------------------------------------------------------------- */
 
-static void bind_session(binder_t *b, const void *record)
-{
-    const store_session_t *s = record;
-    bind_text(b, SN_ID + 1, s->id);
-    bind_text(b, SN_PARENT_ID + 1, s->parent_id);
-    bind_text(b, SN_USER_ID + 1, s->user_id);
-    bind_text(b, SN_PROJECT_ID + 1, s->project_id);
-    bind_text(b, SN_PLAYBACK_ID + 1, s->playback_id);
-    bind_text(b, SN_NAME + 1, s->name);
-    bind_int64(b, SN_CREATED_AT + 1, s->created_at_ms);
-    bind_int64(b, SN_LAST_SEEN + 1, s->last_seen_ms);
-    bind_int64(b, SN_ENDED_AT + 1, s->ended_at_ms);
-    bind_bool(b, SN_IS_ACTIVE + 1, s->is_active);
-    bind_bool(b, SN_RECORD + 1, s->record);
-    bind_bool(b, SN_DELETED + 1, s->deleted);
-    bind_tristate(b, SN_IS_HEALTHY + 1, s->is_healthy);
-    bind_text(b, SN_ISSUES + 1, s->issues_json);
-    bind_text(b, SN_RECORDING_STATUS + 1, recording_status_names[s->recording_status]);
-    bind_counters(b, SN_COUNTERS + 1, &s->counters);
-    bind_text(b, SN_PROFILES + 1, s->profiles_json);
-    bind_text(b, SN_RECORDING_SPEC + 1, s->recording_spec_json);
-    bind_text(b, SN_HEALTH + 1, s->health_json);
-}
-
-static bool session_valid(const store_session_t *session)
-{
-    return session->name && (int)session->recording_status >= 0 &&
-           (int)session->recording_status < RECORDING_STATUS_COUNT;
-}
-
 int store_session_insert(store_t *store, const store_session_t *session)
 {
-    if (!store || !session || !session_valid(session))
+    if (!store || !session || !store_session_valid(session))
         return STORE_INVALID;
-    return run_write(store, STMT_SESSION_INSERT, bind_session, session, false);
+    return run_write(store, STMT_SESSION_INSERT, sqlite_rows_bind_session, session, false);
 }
 
 int store_session_update(store_t *store, const store_session_t *session)
 {
-    if (!store || !session || !session_valid(session))
+    if (!store || !session || !store_session_valid(session))
         return STORE_INVALID;
-    return run_write(store, STMT_SESSION_UPDATE, bind_session, session, true);
+    return run_write(store, STMT_SESSION_UPDATE, sqlite_rows_bind_session, session, true);
 }
 
 int store_session_get(store_t *store, const char *id, store_session_t *out)
@@ -1160,7 +638,7 @@ int store_session_get(store_t *store, const char *id, store_session_t *out)
     memset(out, 0, sizeof *out);
     if (!store || !id)
         return STORE_INVALID;
-    return run_lookup(store, STMT_SESSION_GET, id, &session_type, out);
+    return run_lookup(store, STMT_SESSION_GET, id, &sqlite_rows_session, out);
 }
 
 int store_session_get_latest(store_t *store, const char *stream_id, store_session_t *out)
@@ -1170,7 +648,7 @@ int store_session_get_latest(store_t *store, const char *stream_id, store_sessio
     memset(out, 0, sizeof *out);
     if (!store || !stream_id)
         return STORE_INVALID;
-    return run_lookup(store, STMT_SESSION_LATEST, stream_id, &session_type, out);
+    return run_lookup(store, STMT_SESSION_LATEST, stream_id, &sqlite_rows_session, out);
 }
 
 typedef struct live_args {
@@ -1178,23 +656,23 @@ typedef struct live_args {
     const store_stream_live_t *live;
 } live_args_t;
 
-static void bind_stream_live(binder_t *b, const void *record)
+static void bind_stream_live(sqlite_rows_binder_t *b, const void *record)
 {
     const live_args_t *args = record;
     const store_stream_live_t *live = args->live;
-    bind_text(b, 1, args->stream_id);
-    bind_bool(b, 2, live->is_active);
-    bind_int64(b, 3, live->last_seen_ms);
-    bind_tristate(b, 4, live->is_healthy);
-    bind_text(b, 5, live->issues_json);
-    bind_double(b, 6, live->ingest_rate_bps);
-    bind_double(b, 7, live->outgoing_rate_bps);
-    bind_int64(b, 8, live->added.source_segments);
-    bind_int64(b, 9, live->added.transcoded_segments);
-    bind_double(b, 10, live->added.source_segments_duration_s);
-    bind_double(b, 11, live->added.transcoded_segments_duration_s);
-    bind_int64(b, 12, live->added.source_bytes);
-    bind_int64(b, 13, live->added.transcoded_bytes);
+    sqlite_rows_bind_text(b, 1, args->stream_id);
+    sqlite_rows_bind_bool(b, 2, live->is_active);
+    sqlite_rows_bind_int64(b, 3, live->last_seen_ms);
+    sqlite_rows_bind_tristate(b, 4, live->is_healthy);
+    sqlite_rows_bind_text(b, 5, live->issues_json);
+    sqlite_rows_bind_double(b, 6, live->ingest_rate_bps);
+    sqlite_rows_bind_double(b, 7, live->outgoing_rate_bps);
+    sqlite_rows_bind_int64(b, 8, live->added.source_segments);
+    sqlite_rows_bind_int64(b, 9, live->added.transcoded_segments);
+    sqlite_rows_bind_double(b, 10, live->added.source_segments_duration_s);
+    sqlite_rows_bind_double(b, 11, live->added.transcoded_segments_duration_s);
+    sqlite_rows_bind_int64(b, 12, live->added.source_bytes);
+    sqlite_rows_bind_int64(b, 13, live->added.transcoded_bytes);
 }
 
 int store_stream_update_live(store_t *store, const char *stream_id, const store_stream_live_t *live)
@@ -1205,7 +683,7 @@ int store_stream_update_live(store_t *store, const char *stream_id, const store_
     return run_write(store, STMT_STREAM_LIVE, bind_stream_live, &args, true);
 }
 
-static void bind_nothing(binder_t *b, const void *record)
+static void bind_nothing(sqlite_rows_binder_t *b, const void *record)
 {
     (void)b;
     (void)record;
@@ -1234,399 +712,76 @@ int store_close_open_sessions(store_t *store, int64_t *out_closed)
 }
 
 /* ---- List queries ----------------------------------------------------------------------------
- * The SQL of a list is built from fixed fragments only: API field names are looked up in a table
- * of column expressions, and every value is a bound parameter. */
+ * store_query.c plans the SQL and its values; this part runs them. */
 
-typedef struct field_map {
-    const char *name; /* API name */
-    const char *expr; /* SQL expression over the resource's table */
-} field_map_t;
-
-/* json_valid guards json_extract, which fails the whole query on a malformed value (a row seeded
- * by hand); such a row then simply has no creatorId. */
-static const field_map_t stream_fields[] = {
-    {"id", "id"},
-    {"name", "name"},
-    {"sourceSegments", "source_segments"},
-    {"lastSeen", "last_seen"},
-    {"createdAt", "created_at"},
-    {"userId", "user_id"},
-    {"creatorId", "CASE WHEN json_valid(creator_id) THEN json_extract(creator_id, '$.value') END"},
-    {"pull.source", "CASE WHEN json_valid(pull) THEN json_extract(pull, '$.source') END"},
-    {"isActive", "is_active"},
-    {"user.email", "(SELECT users.email FROM users WHERE users.id = streams.user_id)"},
-    {"parentId", "NULL"}, /* streams have no parent */
-    {"playbackId", "playback_id"},
-    {"projectId", "project_id"},
-    {"record", "record"},
-    {"suspended", "suspended"},
-    {"sourceSegmentsDuration", "source_segments_duration"},
-    {"transcodedSegments", "transcoded_segments"},
-    {"transcodedSegmentsDuration", "transcoded_segments_duration"},
-    {"isHealthy", "is_healthy"},
-    {"sourceBytes", "source_bytes"},
-    {"transcodedBytes", "transcoded_bytes"},
-    {"ingestRate", "ingest_rate"},
-    {"outgoingRate", "outgoing_rate"},
-    {"lastTerminatedAt", "last_terminated_at"},
-};
-
-static const field_map_t session_fields[] = {
-    {"id", "id"},
-    {"name", "name"},
-    {"lastSeen", "last_seen"},
-    {"createdAt", "created_at"},
-    {"userId", "user_id"},
-    {"user.email", "(SELECT users.email FROM users WHERE users.id = sessions.user_id)"},
-    {"parentId", "parent_id"},
-    {"projectId", "project_id"},
-    {"record", "record"},
-    {"sourceSegments", "source_segments"},
-    {"transcodedSegments", "transcoded_segments"},
-    {"sourceSegmentsDuration", "source_segments_duration"},
-    {"transcodedSegmentsDuration", "transcoded_segments_duration"},
-    {"sourceBytes", "source_bytes"},
-    {"transcodedBytes", "transcoded_bytes"},
-    {"ingestRate", "ingest_rate"},
-    {"outgoingRate", "outgoing_rate"},
-    {"recordingStatus", "recording_status"},
-    {"playbackId", "playback_id"},
-    {"isActive", "is_active"},
-};
-
-typedef struct resource {
-    const char *what; /* for logs */
-    const char *table;
+/* What a list reads in this backend: the planner's resource, its columns and its records. */
+typedef struct sqlite_list {
+    store_query_list_t list;
     const char *columns;
-    const char *parent_expr; /* what q->parent_id compares with */
-    const field_map_t *fields;
-    size_t field_count;
-    const record_type_t *type;
-} resource_t;
+    const sqlite_rows_type_t *type;
+} sqlite_list_t;
 
-static const resource_t stream_resource = {
-    .what = "stream list",
-    .table = "streams",
-    .columns = STREAM_COLUMNS,
-    .parent_expr = "NULL", /* streams have no parent: a parent scope matches nothing */
-    .fields = stream_fields,
-    .field_count = sizeof stream_fields / sizeof stream_fields[0],
-    .type = &stream_type,
-};
+static const sqlite_list_t stream_list = {STORE_QUERY_STREAMS, SQLITE_ROWS_STREAM_COLUMNS,
+                                          &sqlite_rows_stream};
+static const sqlite_list_t session_list = {STORE_QUERY_SESSIONS, SQLITE_ROWS_SESSION_COLUMNS,
+                                           &sqlite_rows_session};
 
-static const resource_t session_resource = {
-    .what = "session list",
-    .table = "sessions",
-    .columns = SESSION_COLUMNS,
-    .parent_expr = "parent_id",
-    .fields = session_fields,
-    .field_count = sizeof session_fields / sizeof session_fields[0],
-    .type = &session_type,
-};
-
-static const char *field_expr(const resource_t *res, const char *name)
+/* Binds the first count values of plan, value i to parameter i + 1. */
+static void bind_plan(sqlite_rows_binder_t *b, const store_query_plan_t *plan, int count)
 {
-    if (!name)
-        return NULL;
-    for (size_t i = 0; i < res->field_count; i++) {
-        if (strcmp(res->fields[i].name, name) == 0)
-            return res->fields[i].expr;
-    }
-    return NULL;
-}
-
-/* A growable SQL string; after an allocation failure it stays failed and appends do nothing. */
-typedef struct sql_buf {
-    char *text;
-    size_t len;
-    size_t capacity;
-    bool failed;
-} sql_buf_t;
-
-/* Appends every string up to the NULL sentinel; call it through sql_append, which adds one. */
-__attribute__((sentinel)) static void sql_append_parts(sql_buf_t *buf, ...)
-{
-    va_list args;
-    va_start(args, buf);
-    for (const char *part = va_arg(args, const char *); part && !buf->failed;
-         part = va_arg(args, const char *)) {
-        size_t n = strlen(part);
-        if (buf->len + n + 1 > buf->capacity) {
-            size_t capacity = (buf->len + n + 1) * 2;
-            char *text = realloc(buf->text, capacity);
-            if (!text) {
-                buf->failed = true;
-                break;
-            }
-            buf->text = text;
-            buf->capacity = capacity;
+    for (int i = 0; i < count; i++) {
+        const store_query_bind_t *v = &plan->binds[i];
+        switch (v->kind) {
+        case STORE_QUERY_BIND_TEXT:
+            sqlite_rows_bind_text(b, i + 1, v->text);
+            break;
+        case STORE_QUERY_BIND_INT:
+            sqlite_rows_bind_int64(b, i + 1, v->int_value);
+            break;
+        case STORE_QUERY_BIND_DOUBLE:
+            sqlite_rows_bind_double(b, i + 1, v->double_value);
+            break;
+        case STORE_QUERY_BIND_BOOL:
+            sqlite_rows_bind_bool(b, i + 1, v->bool_value);
+            break;
         }
-        memcpy(buf->text + buf->len, part, n + 1);
-        buf->len += n;
-    }
-    va_end(args);
-}
-
-#define sql_append(buf, ...) sql_append_parts((buf), __VA_ARGS__, (const char *)NULL)
-
-typedef enum { BIND_TEXT, BIND_INT, BIND_DOUBLE } bind_kind_t;
-
-typedef struct bind_value {
-    bind_kind_t kind;
-    const char *text; /* borrowed from the query */
-    int64_t int_value;
-    double double_value;
-} bind_value_t;
-
-/* The WHERE and ORDER BY of a list and the values their placeholders take, in order. */
-typedef struct query_plan {
-    sql_buf_t where;
-    sql_buf_t order;
-    bind_value_t binds[MAX_QUERY_BINDS];
-    int bind_count;
-} query_plan_t;
-
-/* The text so far; "" when nothing was appended. */
-static const char *sql_text(const sql_buf_t *buf)
-{
-    return buf->text ? buf->text : "";
-}
-
-static void plan_free(query_plan_t *plan)
-{
-    free(plan->where.text);
-    free(plan->order.text);
-}
-
-/* Starts the next condition: " WHERE " for the first, " AND " after. */
-static void plan_and(query_plan_t *plan)
-{
-    sql_append(&plan->where, plan->where.len ? " AND " : " WHERE ");
-}
-
-static void plan_bind(query_plan_t *plan, bind_value_t value)
-{
-    plan->binds[plan->bind_count++] = value;
-}
-
-static void plan_bind_text(query_plan_t *plan, const char *text)
-{
-    plan_bind(plan, (bind_value_t){.kind = BIND_TEXT, .text = text});
-}
-
-static void plan_bind_int(query_plan_t *plan, int64_t value)
-{
-    plan_bind(plan, (bind_value_t){.kind = BIND_INT, .int_value = value});
-}
-
-/* Integral numbers are bound as integers so they compare exactly with INTEGER columns
- * (timestamps beyond 2^53 do not occur; the range check keeps the cast defined). */
-static void plan_bind_number(query_plan_t *plan, double value)
-{
-    if (value >= -9.0e15 && value <= 9.0e15 && (double)(int64_t)value == value)
-        plan_bind_int(plan, (int64_t)value);
-    else
-        plan_bind(plan, (bind_value_t){.kind = BIND_DOUBLE, .double_value = value});
-}
-
-/* The conditions every list has: owner, project, parent, deleted, active, record, used. */
-static void plan_scope(query_plan_t *plan, const resource_t *res, const store_query_t *q)
-{
-    if (q->user_id) {
-        plan_and(plan);
-        sql_append(&plan->where, "user_id = ?");
-        plan_bind_text(plan, q->user_id);
-    }
-    if (q->project_id) {
-        plan_and(plan);
-        sql_append(&plan->where, "project_id = ?");
-        plan_bind_text(plan, q->project_id);
-    }
-    if (q->parent_id) {
-        plan_and(plan);
-        sql_append(&plan->where, res->parent_expr, " = ?");
-        plan_bind_text(plan, q->parent_id);
-    }
-    if (!q->include_deleted) {
-        plan_and(plan);
-        sql_append(&plan->where, "deleted = 0");
-    }
-    if (q->active_only) {
-        plan_and(plan);
-        sql_append(&plan->where, "is_active = 1");
-    }
-    if (q->record >= 0) {
-        plan_and(plan);
-        sql_append(&plan->where, "record = ?");
-        plan_bind_int(plan, q->record);
-    }
-    if (q->only_used) {
-        plan_and(plan);
-        sql_append(&plan->where, "last_seen > 0 AND source_segments_duration > 0");
     }
 }
 
-static const char *comparison_sql(store_op_t op)
-{
-    switch (op) {
-    case STORE_OP_EQ:
-        return " = ?";
-    case STORE_OP_GT:
-        return " > ?";
-    case STORE_OP_GTE:
-        return " >= ?";
-    case STORE_OP_LT:
-        return " < ?";
-    case STORE_OP_LTE:
-        return " <= ?";
-    default:
-        return NULL;
-    }
-}
-
-static int plan_filter_value(query_plan_t *plan, const store_filter_t *f)
-{
-    switch (f->kind) {
-    case STORE_VALUE_STRING:
-        if (!f->string_value)
-            return STORE_INVALID;
-        plan_bind_text(plan, f->string_value);
-        return STORE_OK;
-    case STORE_VALUE_NUMBER:
-        plan_bind_number(plan, f->number_value);
-        return STORE_OK;
-    case STORE_VALUE_BOOL:
-        plan_bind_int(plan, f->bool_value ? 1 : 0);
-        return STORE_OK;
-    default:
-        return STORE_INVALID;
-    }
-}
-
-/* CONTAINS uses instr, not LIKE, so '%' and '_' in the value are literal characters. lower() folds
- * ASCII only (no ICU), which covers the fields it serves: names, ids, emails. */
-static int plan_filter(query_plan_t *plan, const resource_t *res, const store_filter_t *f)
-{
-    const char *expr = field_expr(res, f->field);
-    if (!expr)
-        return STORE_INVALID;
-    plan_and(plan);
-    if (f->op == STORE_OP_CONTAINS) {
-        if (f->kind != STORE_VALUE_STRING)
-            return STORE_INVALID;
-        sql_append(&plan->where, "instr(lower(", expr, "), lower(?)) > 0");
-    } else {
-        const char *comparison = comparison_sql(f->op);
-        if (!comparison)
-            return STORE_INVALID;
-        sql_append(&plan->where, expr, comparison);
-    }
-    return plan_filter_value(plan, f);
-}
-
-/* The id tiebreaker makes the order total, so offset pages neither repeat nor skip rows. */
-static int plan_order(query_plan_t *plan, const resource_t *res, const store_query_t *q)
-{
-    if (q->order_count == 0)
-        sql_append(&plan->order, " ORDER BY last_seen DESC, created_at DESC");
-    for (size_t i = 0; i < q->order_count; i++) {
-        const char *expr = field_expr(res, q->order[i].field);
-        if (!expr)
-            return STORE_INVALID;
-        sql_append(&plan->order, i == 0 ? " ORDER BY " : ", ", expr,
-                   q->order[i].descending ? " DESC" : " ASC");
-    }
-    sql_append(&plan->order, ", id ASC");
-    return STORE_OK;
-}
-
-static int query_check(const store_query_t *q)
-{
-    if (!q || q->limit <= 0 || q->offset < 0 || q->record > 1)
-        return STORE_INVALID;
-    if ((q->filter_count > 0 && !q->filters) || q->filter_count > MAX_QUERY_TERMS)
-        return STORE_INVALID;
-    if ((q->order_count > 0 && !q->order) || q->order_count > MAX_QUERY_TERMS)
-        return STORE_INVALID;
-    return STORE_OK;
-}
-
-static int plan_build(query_plan_t *plan, const resource_t *res, const store_query_t *q)
-{
-    plan_scope(plan, res, q);
-    for (size_t i = 0; i < q->filter_count; i++) {
-        int rc = plan_filter(plan, res, &q->filters[i]);
-        if (rc != STORE_OK)
-            return rc;
-    }
-    int rc = plan_order(plan, res, q);
-    if (rc == STORE_OK && (plan->where.failed || plan->order.failed))
-        rc = out_of_memory(res->what);
-    return rc;
-}
-
-static void bind_plan(binder_t *b, const query_plan_t *plan)
-{
-    for (int i = 0; i < plan->bind_count; i++) {
-        const bind_value_t *v = &plan->binds[i];
-        if (v->kind == BIND_TEXT)
-            bind_text(b, i + 1, v->text);
-        else if (v->kind == BIND_INT)
-            bind_int64(b, i + 1, v->int_value);
-        else
-            bind_double(b, i + 1, v->double_value);
-    }
-}
-
-/* Prepares a one-off statement from sql and binds the plan's values to it. */
-static int prepare_planned(sqlite3 *db, const sql_buf_t *sql, const query_plan_t *plan,
-                           const char *what, sqlite3_stmt **out)
+/* Prepares a one-off statement from sql and binds the plan's first bind_count values to it. */
+static int prepare_planned(sqlite3 *db, const char *sql, const store_query_plan_t *plan,
+                           int bind_count, sqlite3_stmt **out)
 {
     *out = NULL;
-    if (sql->failed)
-        return out_of_memory(what);
-    int rc = sqlite3_prepare_v2(db, sql->text, (int)sql->len, out, NULL);
+    int rc = sqlite3_prepare_v2(db, sql, -1, out, NULL);
     if (rc != SQLITE_OK)
-        return sqlite_status(db, rc, what);
-    binder_t b = {*out, SQLITE_OK};
-    bind_plan(&b, plan);
-    return b.rc == SQLITE_OK ? STORE_OK : sqlite_status(db, b.rc, what);
+        return sqlite_status(db, rc, plan->what);
+    sqlite_rows_binder_t b = {*out, SQLITE_OK};
+    bind_plan(&b, plan, bind_count);
+    return b.rc == SQLITE_OK ? STORE_OK : sqlite_status(db, b.rc, plan->what);
 }
 
-static int select_rows(sqlite3 *db, const resource_t *res, const query_plan_t *plan,
-                       const store_query_t *q, row_set_t *set)
+static int select_rows(sqlite3 *db, const store_query_plan_t *plan, const sqlite_rows_type_t *type,
+                       store_rows_t *set)
 {
-    sql_buf_t sql = {0};
-    sql_append(&sql, "SELECT ", res->columns, " FROM ", res->table, sql_text(&plan->where),
-               sql_text(&plan->order), " LIMIT ? OFFSET ?");
     sqlite3_stmt *stmt = NULL;
-    int rc = prepare_planned(db, &sql, plan, res->what, &stmt);
-    free(sql.text);
-    if (rc == STORE_OK) {
-        binder_t b = {stmt, SQLITE_OK};
-        bind_int64(&b, plan->bind_count + 1, q->limit);
-        bind_int64(&b, plan->bind_count + 2, q->offset);
-        rc = b.rc == SQLITE_OK ? collect_rows(db, stmt, res->what, res->type, set)
-                               : sqlite_status(db, b.rc, res->what);
-    }
+    int rc = prepare_planned(db, plan->select_sql, plan, plan->bind_count, &stmt);
+    if (rc == STORE_OK)
+        rc = collect_rows(db, stmt, plan->what, type, set);
     sqlite3_finalize(stmt);
     return rc;
 }
 
-static int count_rows(sqlite3 *db, const resource_t *res, const query_plan_t *plan,
-                      int64_t *out_total)
+static int count_rows(sqlite3 *db, const store_query_plan_t *plan, int64_t *out_total)
 {
-    sql_buf_t sql = {0};
-    sql_append(&sql, "SELECT COUNT(*) FROM ", res->table, sql_text(&plan->where));
     sqlite3_stmt *stmt = NULL;
-    int rc = prepare_planned(db, &sql, plan, res->what, &stmt);
-    free(sql.text);
+    int rc = prepare_planned(db, plan->count_sql, plan, plan->count_bind_count, &stmt);
     if (rc == STORE_OK) {
         int step = sqlite3_step(stmt);
         if (step == SQLITE_ROW)
             *out_total = sqlite3_column_int64(stmt, 0);
         else
-            rc = sqlite_status(db, step, res->what);
+            rc = sqlite_status(db, step, plan->what);
     }
     sqlite3_finalize(stmt);
     return rc;
@@ -1634,41 +789,38 @@ static int count_rows(sqlite3 *db, const resource_t *res, const query_plan_t *pl
 
 /* The page and the total run in one read transaction, so they agree with each other even while
  * other connections write. */
-static int run_list(sqlite3 *db, const resource_t *res, const query_plan_t *plan,
-                    const store_query_t *q, row_set_t *set, int64_t *out_total)
+static int run_list(sqlite3 *db, const store_query_plan_t *plan, const sqlite_rows_type_t *type,
+                    store_rows_t *set, int64_t *out_total)
 {
     int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        return sqlite_status(db, rc, res->what);
-    int status = select_rows(db, res, plan, q, set);
+        return sqlite_status(db, rc, plan->what);
+    int status = select_rows(db, plan, type, set);
     if (status == STORE_OK && out_total)
-        status = count_rows(db, res, plan, out_total);
+        status = count_rows(db, plan, out_total);
     rc = sqlite3_exec(db, status == STORE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
     if (rc != SQLITE_OK && status == STORE_OK)
-        status = sqlite_status(db, rc, res->what);
+        status = sqlite_status(db, rc, plan->what);
     if (status != STORE_OK)
-        row_set_free(set, res->type);
+        store_rows_free(set, type->record);
     return status;
 }
 
-static int list_rows(store_t *store, const resource_t *res, const store_query_t *q, row_set_t *set,
-                     int64_t *out_total)
+static int list_rows(store_t *store, const sqlite_list_t *list, const store_query_t *q,
+                     store_rows_t *set, int64_t *out_total)
 {
     if (out_total)
         *out_total = 0;
     if (!store)
         return STORE_INVALID;
-    int rc = query_check(q);
-    if (rc != STORE_OK)
-        return rc;
-    query_plan_t plan = {0};
-    rc = plan_build(&plan, res, q);
+    store_query_plan_t plan;
+    int rc = store_query_plan(&plan, STORE_QUERY_SQLITE, list->list, list->columns, q);
     if (rc == STORE_OK) {
         sqlite_conn_t *conn = pool_acquire(store);
-        rc = run_list(conn->db, res, &plan, q, set, out_total);
+        rc = run_list(conn->db, &plan, list->type, set, out_total);
         pool_release(store, conn);
     }
-    plan_free(&plan);
+    store_query_plan_free(&plan);
     return rc;
 }
 
@@ -1677,8 +829,8 @@ int store_stream_list(store_t *store, const store_query_t *q, store_stream_t **o
 {
     if (!out || !out_count)
         return STORE_INVALID;
-    row_set_t set = {0};
-    int rc = list_rows(store, &stream_resource, q, &set, out_total);
+    store_rows_t set = {0};
+    int rc = list_rows(store, &stream_list, q, &set, out_total);
     *out = set.rows;
     *out_count = set.count;
     return rc;
@@ -1689,8 +841,8 @@ int store_session_list(store_t *store, const store_query_t *q, store_session_t *
 {
     if (!out || !out_count)
         return STORE_INVALID;
-    row_set_t set = {0};
-    int rc = list_rows(store, &session_resource, q, &set, out_total);
+    store_rows_t set = {0};
+    int rc = list_rows(store, &session_list, q, &set, out_total);
     *out = set.rows;
     *out_count = set.count;
     return rc;
