@@ -4,16 +4,11 @@
  * the lock order is registry, then stats. */
 #include "media/pipeline.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "media/hls.h"
 #include "media/recorder.h"
@@ -22,6 +17,7 @@
 #include "media/transcoder.h"
 #include "stats/session_stats.h"
 #include "util/clock.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #define SOURCE_RENDITION "source"
@@ -50,70 +46,25 @@ struct pipeline {
 
 /* ---- Files ----------------------------------------------------------------------------------- */
 
-static int make_dir(const char *path)
-{
-    if (mkdir(path, 0755) == 0 || errno == EEXIST)
-        return 0;
-    log_error("live", "cannot create %s: %s", path, strerror(errno));
-    return -1;
-}
-
-/* Removes the regular files inside the directory dir_fd (taken and closed) and inside its
- * subdirectories (a previous broadcast's playlists and segments, source and renditions). */
-static void remove_files(int dir_fd, int depth)
-{
-    DIR *d = fdopendir(dir_fd);
-    if (!d) {
-        close(dir_fd);
-        return;
-    }
-    struct dirent *entry;
-    while ((entry = readdir(d))) {
-        if (entry->d_name[0] == '.')
-            continue;
-        struct stat st;
-        if (fstatat(dirfd(d), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-            continue;
-        if (S_ISREG(st.st_mode)) {
-            unlinkat(dirfd(d), entry->d_name, 0);
-        } else if (S_ISDIR(st.st_mode) && depth > 0) {
-            int fd = openat(dirfd(d), entry->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (fd >= 0)
-                remove_files(fd, depth - 1);
-        }
-    }
-    closedir(d);
-}
-
-/* "a/b" in a new string (caller frees); NULL when out of memory. Paths are sized to their
- * length: with hundreds of live streams, fixed PATH_MAX arrays add up. */
-static char *join_path(const char *a, const char *b)
-{
-    size_t size = strlen(a) + 1 + strlen(b) + 1;
-    char *out = malloc(size);
-    if (out)
-        snprintf(out, size, "%s/%s", a, b);
-    return out;
-}
-
 /* Lays out data/live/{playbackId}/source/ (returned; caller frees) empty for a new session, and
  * sets p->dir and p->master_path. NULL on failure, logged. */
 static char *prepare_dirs(pipeline_t *p, const char *data_dir, const char *playback_id)
 {
-    char *live_dir = join_path(data_dir, "live");
-    p->dir = live_dir ? join_path(live_dir, playback_id) : NULL;
-    p->master_path = p->dir ? join_path(p->dir, "index.m3u8") : NULL;
-    char *source_dir = p->dir ? join_path(p->dir, SOURCE_RENDITION) : NULL;
+    char *live_dir = fs_join(data_dir, "live");
+    p->dir = live_dir ? fs_join(live_dir, playback_id) : NULL;
+    p->master_path = p->dir ? fs_join(p->dir, "index.m3u8") : NULL;
+    char *source_dir = p->dir ? fs_join(p->dir, SOURCE_RENDITION) : NULL;
+    char err[512];
     bool ok = false;
     if (!p->master_path || !source_dir)
         log_error("live", "out of memory laying out a live directory");
+    else if (fs_mkdir_p(source_dir, err, sizeof err) != 0)
+        log_error("live", "%s", err);
     else
-        ok = make_dir(live_dir) == 0 && make_dir(p->dir) == 0 && make_dir(source_dir) == 0;
-    if (ok) {
-        int fd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd >= 0)
-            remove_files(fd, 1);
-    }
+        ok = true;
+    /* A previous broadcast's playlists and segments, source and renditions. */
+    if (ok && fs_remove_files(p->dir, 1, err, sizeof err) != 0)
+        log_warn("live", "%s", err);
     free(live_dir);
     if (!ok) {
         free(source_dir);

@@ -11,6 +11,8 @@
 #include "media/codec.h"
 #include "media/file_io.h"
 #include "media/hls.h"
+#include "util/errbuf.h"
+#include "util/fs.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -136,7 +138,7 @@ static int fail(segmenter_t *s, int code, const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
-    vsnprintf(s->errbuf, sizeof s->errbuf, fmt, args);
+    errbuf_vset(s->errbuf, sizeof s->errbuf, code, fmt, args);
     va_end(args);
     return code;
 }
@@ -572,12 +574,13 @@ static int publish_segment(segmenter_t *s, int64_t end_ms)
     char *path = s->path;
     segment_path(s, s->seg.sequence, "", path);
     struct stat st;
-    if (rename(s->tmp_path, path) != 0 || stat(path, &st) != 0) {
-        int code = fail(s, SEGMENTER_ERR_IO, "cannot rename %s into place: %s", s->tmp_path,
-                        strerror(errno));
-        unlink(s->tmp_path);
+    if (fs_rename_into_place(s->tmp_path, path, s->errbuf, sizeof s->errbuf) != 0) {
         s->next_discontinuity = true;
-        return code;
+        return SEGMENTER_ERR_IO;
+    }
+    if (stat(path, &st) != 0) {
+        s->next_discontinuity = true;
+        return fail(s, SEGMENTER_ERR_IO, "cannot read %s: %s", path, strerror(errno));
     }
     hls_segment_t entry = {
         .sequence = s->seg.sequence,

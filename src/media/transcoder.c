@@ -20,6 +20,8 @@
 
 #include "media/file_io.h"
 #include "media/ts_mux.h"
+#include "util/errbuf.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -81,22 +83,8 @@ static void sleep_ms(int ms)
         ;
 }
 
-static void set_error(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void set_error(char *err, const char *fmt, ...)
-{
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(err, ERR_MAX, fmt, args);
-    va_end(args);
-}
-
-static int make_dir(const char *path)
-{
-    if (mkdir(path, 0755) == 0 || errno == EEXIST)
-        return 0;
-    return -1;
-}
+/* Every message of this module fits the callers' TRANSCODER_ERROR_MAX buffers. */
+#define set_error(err, ...) errbuf_set((err), ERR_MAX, 0, __VA_ARGS__)
 
 /* ---- per-rendition output: directory, playlist, counters (as long as the transcoder) ---- */
 
@@ -790,9 +778,10 @@ static int finish_segment_file(rung_t *r)
     segment_info_t *info = &r->result.info;
     segment_path(r->out, src->sequence, "", info->path, sizeof info->path);
     struct stat st;
-    if (rename(r->tmp_path, info->path) != 0 || stat(info->path, &st) != 0) {
-        set_error(r->seg_error, "cannot rename %s: %s", r->tmp_path, strerror(errno));
-        unlink(r->tmp_path);
+    if (fs_rename_into_place(r->tmp_path, info->path, r->seg_error, ERR_MAX) != 0)
+        return -1;
+    if (stat(info->path, &st) != 0) {
+        set_error(r->seg_error, "cannot read %s: %s", info->path, strerror(errno));
         return -1;
     }
     /* A break in this rendition alone (a dropped or failed segment, a new muxer) is marked too;
@@ -1086,10 +1075,8 @@ static int start_rungs(transcoder_t *t, const run_key_t *key, const AVCodecParam
     log_plan(t, &t->plan, key);
     for (size_t i = 0; i < t->plan.count; i++) {
         output_t *out = &t->outputs[t->plan.rungs[i].profile];
-        if (make_dir(out->dir) != 0) {
-            set_error(err, "cannot create %s: %s", out->dir, strerror(errno));
+        if (fs_mkdir_p(out->dir, err, ERR_MAX) != 0)
             return -1;
-        }
         t->rungs[i] = new_rung(t, &t->plan.rungs[i], audio_par);
         if (!t->rungs[i]) {
             set_error(err, "out of memory for %s", out->dir);
