@@ -3,7 +3,7 @@
  * The walk follows the schema, never the data, so its depth is bounded by the tables. */
 #include "api/validate.h"
 
-#include "util/rendition_name.h"
+#include "store/rendition_name.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -146,7 +146,7 @@ PROFILE_FIELDS(ffmpeg, FFMPEG)
 PROFILE_FIELDS(transcode, TRANSCODE)
 
 /* A stream profile's name becomes its rendition's directory: Studio's 1..500 characters narrowed
- * to what streamd can use (util/rendition_name.h). */
+ * to what streamd can use (store/rendition_name.h). */
 static const schema_t ffmpeg_name = {.path = FFMPEG "/properties/name",
                                      .types = TYPE_STRING,
                                      .min_length = 1,

@@ -12,7 +12,7 @@
  * (caller owns it). Checks: object; required name (string, non-empty); no unknown properties;
  * the type and range of every known field (profiles, recordingSpec, pull, playbackPolicy,
  * multistream, creatorId, userTags, record); profile names that can name a rendition directory
- * (util/rendition_name.h: pattern, at most 63 characters, not "source"). */
+ * (store/rendition_name.h: pattern, at most 63 characters, not "source"). */
 json_t *validate_new_stream(const json_t *body);
 
 /* Validates a PATCH /stream/{id} body: same rules, every field optional. */

@@ -6,7 +6,7 @@
  * result must still fit the box. Nothing is upscaled. */
 #include "media/ladder.h"
 
-#include "util/rendition_name.h"
+#include "store/rendition_name.h"
 
 #include <jansson.h>
 #include <math.h>

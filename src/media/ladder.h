@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/rendition_name.h"
+#include "store/rendition_name.h"
 
 #define LADDER_MAX_RUNGS RENDITION_LADDER_MAX /* profiles accepted in one ladder */
 #define LADDER_NAME_MAX RENDITION_NAME_MAX    /* bytes of a profile name, with the NUL */

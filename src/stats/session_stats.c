@@ -10,7 +10,7 @@
 #include "stats/health.h"
 #include "stats/rate.h"
 #include "util/ids.h"
-#include "util/rendition_name.h"
+#include "store/rendition_name.h"
 
 /* CPU spent on one rendition, for the health metrics that help users size their ladder. */
 typedef struct rendition_cpu {

@@ -1,7 +1,7 @@
 /* libFuzzer harness for api/validate: arbitrary bytes parsed as JSON, then run through every
  * validator. Any crash, leak or sanitizer report is a bug; the results themselves are not judged
  * beyond their shape. */
-/* fuzz-sources: src/api/validate.c src/util/rendition_name.c */
+/* fuzz-sources: src/api/validate.c src/store/rendition_name.c */
 #include "api/validate.h"
 
 #include <stddef.h>

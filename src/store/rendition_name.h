@@ -2,8 +2,8 @@
  * (data/live/{playbackId}/{name}/) and playlist URIs. The API validates stream profiles with it
  * and the transcoding ladder parses them with it, so a name the API accepts never fails later.
  * Pure functions; any thread. */
-#ifndef STREAMD_UTIL_RENDITION_NAME_H
-#define STREAMD_UTIL_RENDITION_NAME_H
+#ifndef STREAMD_STORE_RENDITION_NAME_H
+#define STREAMD_STORE_RENDITION_NAME_H
 
 #include <stddef.h>
 

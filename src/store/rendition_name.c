@@ -1,5 +1,5 @@
 /* Rendition names: one rule for the API and the ladder (see rendition_name.h). */
-#include "util/rendition_name.h"
+#include "store/rendition_name.h"
 
 #include <stdbool.h>
 #include <string.h>

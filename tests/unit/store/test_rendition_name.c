@@ -1,5 +1,5 @@
-/* Unit tests for util/rendition_name: the profile names usable as rendition directories. */
-#include "util/rendition_name.h"
+/* Unit tests for store/rendition_name: the profile names usable as rendition directories. */
+#include "store/rendition_name.h"
 
 #include <criterion/criterion.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Unit tests for api/validate: valid payloads of every shape, each schema violation reported the
  * way AJV reports it, and hostile bodies. */
 #include "api/validate.h"
-#include "util/rendition_name.h"
+#include "store/rendition_name.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -428,7 +428,7 @@ static void expect_profile_name_error(const char *name, const char *keyword, con
 }
 
 /* A profile name becomes a rendition directory and URI: only names the transcoder can use pass,
- * by the same rule the ladder applies (util/rendition_name.h). */
+ * by the same rule the ladder applies (store/rendition_name.h). */
 Test(validate, profile_name_is_a_rendition_directory)
 {
     const char *bad[] = {"a b",    "../x", ".", "..", ".hidden", "x/y", "\xc3\xa9t\xc3\xa9",
