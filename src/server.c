@@ -9,8 +9,9 @@
 
 #include "api/api.h"
 #include "api/auth.h"
-#include "api/http.h"
 #include "housekeeper.h"
+#include "http/router.h"
+#include "http/server.h"
 #include "ingest/ingest.h"
 #include "media/live.h"
 #include "media/recordings.h"
@@ -18,6 +19,7 @@
 #include "util/fs.h"
 #include "util/ids.h"
 #include "util/log.h"
+#include "web/files.h"
 
 struct server {
     config_t config;
@@ -27,7 +29,9 @@ struct server {
     housekeeper_t *housekeeper;
     ingest_t *ingest;
     api_deps_t api_deps;
-    api_http_t *http;
+    web_deps_t web_deps;
+    http_router_t *router; /* filled before the HTTP server starts, read-only after */
+    http_server_t *http;
 };
 
 static void stop_stream_hook(void *opaque, const char *stream_id)
@@ -49,7 +53,9 @@ server_t *server_new(const config_t *config, char *err, size_t err_size)
     if (!server->store)
         goto fail;
     server->api_deps.store = server->store;
-    server->api_deps.config = &server->config;
+    server->api_deps.public_url = server->config.public_url;
+    server->api_deps.rtmp_public_url = server->config.rtmp_public_url;
+    server->web_deps.data_dir = server->config.data_dir;
     return server;
 fail:
     server_free(server);
@@ -160,7 +166,14 @@ int server_start(server_t *server, char *new_key, size_t new_key_size, char *err
         return -1;
     server->api_deps.hooks.opaque = server->live;
     server->api_deps.hooks.stream_stop = stop_stream_hook;
-    server->http = api_http_start(&server->api_deps, server->config.http_threads, err, err_size);
+    server->router = http_router_new();
+    if (!server->router || web_register_routes(server->router, &server->web_deps) != 0 ||
+        api_register_routes(server->router, &server->api_deps) != 0) {
+        snprintf(err, err_size, "http: out of memory");
+        return -1;
+    }
+    server->http = http_server_start(server->config.http.host, server->config.http.port,
+                                     server->config.http_threads, server->router, err, err_size);
     if (!server->http)
         return -1;
     ingest_config_t ingest_config = {
@@ -179,7 +192,7 @@ unsigned server_rtmp_port(const server_t *server)
 
 unsigned server_http_port(const server_t *server)
 {
-    return server->http ? api_http_port(server->http) : 0;
+    return server->http ? http_server_port(server->http) : 0;
 }
 
 int server_add_user(server_t *server, const char *name, char *key_out, size_t key_out_size,
@@ -206,7 +219,8 @@ void server_free(server_t *server)
         return;
     /* Outside in: no new requests or publishers, no more expiry, then end broadcasts, then the
      * store. */
-    api_http_stop(server->http);
+    http_server_stop(server->http);
+    http_router_free(server->router);
     ingest_stop(server->ingest);
     housekeeper_stop(server->housekeeper);
     live_free(server->live);

@@ -1,7 +1,6 @@
 /* Authorization header parsing and API key checks, with Studio's error messages. */
 #include "api/auth.h"
 
-#include <microhttpd.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,7 +44,7 @@ static int decode_basic(const char *encoded, char *user_id, size_t user_id_size,
 
 static int reject(api_request_t *req, int status, const char *message)
 {
-    api_reply_error(req, status, "%s", message);
+    http_reply_error(req->http, status, "%s", message);
     return -1;
 }
 
@@ -81,8 +80,7 @@ static int check_key(api_request_t *req, const char *key, const char *claimed_us
 
 int auth_authenticate(api_request_t *req)
 {
-    const char *header = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *header = http_header(req->http, "Authorization");
     if (!header || header[0] == '\0')
         return reject(req, 401, "request is not authenticated");
     const char *space = strchr(header, ' ');
@@ -100,7 +98,7 @@ int auth_authenticate(api_request_t *req)
     }
     char scheme[64];
     snprintf(scheme, sizeof scheme, "%.*s", (int)(scheme_len < 63 ? scheme_len : 63), header);
-    api_reply_error(req, 401, "unsupported authorization header scheme: %s", scheme);
+    http_reply_error(req->http, 401, "unsupported authorization header scheme: %s", scheme);
     return -1;
 }
 

@@ -12,7 +12,7 @@ static json_t *empty_document(void)
 void health_get(api_request_t *req)
 {
     store_stream_t stream = {0};
-    int rc = store_stream_get(req->deps->store, req->params[0], &stream);
+    int rc = store_stream_get(req->deps->store, req->http->params[0], &stream);
     bool visible =
         rc == STORE_OK && !stream.deleted && api_owns(req, stream.user_id, stream.project_id);
     store_stream_clear(&stream);
@@ -22,7 +22,7 @@ void health_get(api_request_t *req)
     }
     store_session_t session = {0};
     json_t *doc = NULL;
-    if (store_session_get_latest(req->deps->store, req->params[0], &session) == STORE_OK &&
+    if (store_session_get_latest(req->deps->store, req->http->params[0], &session) == STORE_OK &&
         session.health_json)
         doc = json_loads(session.health_json, 0, NULL);
     store_session_clear(&session);
@@ -30,6 +30,6 @@ void health_get(api_request_t *req)
         json_decref(doc);
         doc = empty_document();
     }
-    json_object_set_new(doc, "id", json_string(req->params[0]));
-    api_reply(req, 200, doc);
+    json_object_set_new(doc, "id", json_string(req->http->params[0]));
+    http_reply(req->http, 200, doc);
 }

@@ -5,15 +5,15 @@
 
 void misc_healthz(api_request_t *req)
 {
-    api_reply(req, 200, json_pack("{s:s}", "status", "ok"));
+    http_reply(req->http, 200, json_pack("{s:s}", "status", "ok"));
 }
 
 void misc_ingest(api_request_t *req)
 {
-    const config_t *config = req->deps->config;
+    const api_deps_t *deps = req->deps;
     char playback[600];
-    snprintf(playback, sizeof playback, "%s/hls", config->public_url);
-    api_reply(req, 200,
-              json_pack("[{s:s,s:s,s:s}]", "base", config->public_url, "ingest",
-                        config->rtmp_public_url, "playback", playback));
+    snprintf(playback, sizeof playback, "%s/hls", deps->public_url);
+    http_reply(req->http, 200,
+               json_pack("[{s:s,s:s,s:s}]", "base", deps->public_url, "ingest",
+                         deps->rtmp_public_url, "playback", playback));
 }

@@ -56,13 +56,13 @@ static void list_sessions(api_request_t *req, store_query_t *q, parent_mode_t mo
     int64_t total = -1;
     int rc = store_session_list(req->deps->store, q, &rows, &count, want_total ? &total : NULL);
     if (rc == STORE_INVALID) {
-        api_reply_error(req, 400, "invalid filters or order");
+        http_reply_error(req->http, 400, "invalid filters or order");
     } else if (rc != STORE_OK) {
         api_reply_store_error(req, rc);
     } else {
         parent_cache_t cache = {0};
         json_t *items = json_array();
-        const char *public_url = req->deps->config->public_url;
+        const char *public_url = req->deps->public_url;
         for (size_t i = 0; i < count; i++) {
             json_t *item = model_session_json(&rows[i], public_url);
             json_t *parent =
@@ -87,14 +87,14 @@ static void scope_to_caller(const api_request_t *req, store_query_t *q)
 
 void sessions_list(api_request_t *req)
 {
-    if (api_query(req, "projectId")) {
-        api_reply_error(req, 400, "projectId as query param not supported");
+    if (http_query(req->http, "projectId")) {
+        http_reply_error(req->http, 400, "projectId as query param not supported");
         return;
     }
     store_query_t q = {0};
     scope_to_caller(req, &q);
-    q.parent_id = api_query(req, "parentId");
-    if (query_flag_set(api_query(req, "all")) && api_is_admin(req)) {
+    q.parent_id = http_query(req->http, "parentId");
+    if (query_flag_set(http_query(req->http, "all")) && api_is_admin(req)) {
         q.user_id = NULL;
         q.project_id = NULL;
     }
@@ -104,9 +104,9 @@ void sessions_list(api_request_t *req)
 void sessions_get(api_request_t *req)
 {
     store_session_t s = {0};
-    int rc = store_session_get(req->deps->store, req->params[0], &s);
+    int rc = store_session_get(req->deps->store, req->http->params[0], &s);
     if (rc == STORE_OK && !s.deleted && api_owns(req, s.user_id, s.project_id))
-        api_reply(req, 200, model_session_json(&s, req->deps->config->public_url));
+        http_reply(req->http, 200, model_session_json(&s, req->deps->public_url));
     else
         api_reply_store_error(req, rc == STORE_OK ? STORE_NOT_FOUND : rc);
     store_session_clear(&s);
@@ -140,22 +140,22 @@ static int record_filter(const char *text)
 
 void sessions_of_stream(api_request_t *req)
 {
-    if (check_parent(req, req->params[0]) != 0)
+    if (check_parent(req, req->http->params[0]) != 0)
         return;
     store_query_t q = {0};
     scope_to_caller(req, &q);
     q.user_id = NULL; /* the parent check above already scoped the query */
     q.project_id = NULL;
-    q.parent_id = req->params[0];
+    q.parent_id = req->http->params[0];
     q.only_used = true;
-    q.record = record_filter(api_query(req, "record"));
+    q.record = record_filter(http_query(req->http, "record"));
     list_sessions(req, &q, WITHOUT_PARENT, false);
 }
 
 void sessions_of_stream_legacy(api_request_t *req)
 {
-    if (check_parent(req, req->params[0]) != 0)
+    if (check_parent(req, req->http->params[0]) != 0)
         return;
-    store_query_t q = {.parent_id = req->params[0], .record = -1};
+    store_query_t q = {.parent_id = req->http->params[0], .record = -1};
     list_sessions(req, &q, WITHOUT_PARENT, false);
 }

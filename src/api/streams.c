@@ -101,7 +101,7 @@ static void apply_payload(store_stream_t *s, json_t *body)
 static int check_payload_rules(api_request_t *req, const store_stream_t *s)
 {
     if (s->recording_spec_json && !s->record) {
-        api_reply_error(req, 400, "recordingSpec is only supported with record=true");
+        http_reply_error(req->http, 400, "recordingSpec is only supported with record=true");
         return -1;
     }
     json_t *multistream = s->multistream_json ? json_loads(s->multistream_json, 0, NULL) : NULL;
@@ -122,10 +122,10 @@ static int check_payload_rules(api_request_t *req, const store_stream_t *s)
             found = found || (name && wanted && strcmp(name, wanted) == 0);
         }
         if (!found) {
-            api_reply_error(req, 400,
-                            "multistream target profile not found: \"%s\" (use \"source\" or a "
-                            "profile name of the stream)",
-                            wanted ? wanted : "");
+            http_reply_error(req->http, 400,
+                             "multistream target profile not found: \"%s\" (use \"source\" or a "
+                             "profile name of the stream)",
+                             wanted ? wanted : "");
             rc = -1;
             break;
         }
@@ -139,7 +139,7 @@ static int reply_invalid(api_request_t *req, json_t *errors)
 {
     if (!errors)
         return 0;
-    api_reply(req, 422, json_pack("{s:o}", "errors", errors));
+    http_reply(req->http, 422, json_pack("{s:o}", "errors", errors));
     return -1;
 }
 
@@ -159,7 +159,7 @@ static int insert_with_fresh_ids(api_request_t *req, store_stream_t *s)
 
 void streams_create(api_request_t *req)
 {
-    json_t *body = api_parse_body(req);
+    json_t *body = http_parse_body(req->http);
     if (!body)
         return;
     store_stream_t s = {.is_healthy = -1};
@@ -183,7 +183,7 @@ void streams_create(api_request_t *req)
         goto done;
     }
     log_info("api", "stream %s created by user %s", s.id, s.user_id);
-    api_reply(req, 201, model_stream_json(&s));
+    http_reply(req->http, 201, model_stream_json(&s));
 done:
     store_stream_clear(&s);
     json_decref(body);
@@ -193,26 +193,27 @@ static void reply_stream(api_request_t *req, int rc, store_stream_t *s)
 {
     if (check_visible(req, rc, s) != 0)
         return;
-    api_reply(req, 200, model_stream_json(s));
+    http_reply(req->http, 200, model_stream_json(s));
     store_stream_clear(s);
 }
 
 void streams_get(api_request_t *req)
 {
     store_stream_t s = {0};
-    reply_stream(req, store_stream_get(req->deps->store, req->params[0], &s), &s);
+    reply_stream(req, store_stream_get(req->deps->store, req->http->params[0], &s), &s);
 }
 
 void streams_get_by_playback_id(api_request_t *req)
 {
     store_stream_t s = {0};
-    reply_stream(req, store_stream_get_by_playback_id(req->deps->store, req->params[0], &s), &s);
+    reply_stream(req, store_stream_get_by_playback_id(req->deps->store, req->http->params[0], &s),
+                 &s);
 }
 
 void streams_get_by_key(api_request_t *req)
 {
     store_stream_t s = {0};
-    reply_stream(req, store_stream_get_by_key(req->deps->store, req->params[0], &s), &s);
+    reply_stream(req, store_stream_get_by_key(req->deps->store, req->http->params[0], &s), &s);
 }
 
 /* Runs a stream list query built from the common query parameters and replies with a page. */
@@ -227,7 +228,7 @@ static void list_streams(api_request_t *req, store_query_t *q)
     int64_t total = -1;
     int rc = store_stream_list(req->deps->store, q, &rows, &count, want_total ? &total : NULL);
     if (rc == STORE_INVALID) {
-        api_reply_error(req, 400, "invalid filters or order");
+        http_reply_error(req->http, 400, "invalid filters or order");
     } else if (rc != STORE_OK) {
         api_reply_store_error(req, rc);
     } else {
@@ -242,25 +243,25 @@ static void list_streams(api_request_t *req, store_query_t *q)
 
 void streams_list(api_request_t *req)
 {
-    if (api_query(req, "projectId")) {
-        api_reply_error(req, 400, "projectId as query param not supported");
+    if (http_query(req->http, "projectId")) {
+        http_reply_error(req->http, 400, "projectId as query param not supported");
         return;
     }
     store_query_t q = {
         .user_id = req->user.id,
         .project_id = req->token.project_id,
         .record = -1,
-        .active_only = query_flag_set(api_query(req, "active")),
+        .active_only = query_flag_set(http_query(req->http, "active")),
     };
-    if (query_flag_set(api_query(req, "all")) && api_is_admin(req)) {
+    if (query_flag_set(http_query(req->http, "all")) && api_is_admin(req)) {
         q.user_id = NULL;
         q.project_id = NULL;
         q.include_deleted = true;
     }
-    if (query_flag_set(api_query(req, "sessionsonly"))) {
+    if (query_flag_set(http_query(req->http, "sessionsonly"))) {
         /* Sessions are not streams here: a parent-stream listing has no child rows. */
-        api_reply_page(req, json_array(), 1, 0, query_flag_set(api_query(req, "count")) ? 0 : -1,
-                       false);
+        api_reply_page(req, json_array(), 1, 0,
+                       query_flag_set(http_query(req->http, "count")) ? 0 : -1, false);
         return;
     }
     list_streams(req, &q);
@@ -268,9 +269,9 @@ void streams_list(api_request_t *req)
 
 void streams_list_by_user(api_request_t *req)
 {
-    const char *user_id = req->params[0];
+    const char *user_id = req->http->params[0];
     if (strcmp(user_id, req->user.id) != 0 && !api_is_admin(req)) {
-        api_reply_error(req, 403, "user can only request information on their own streams");
+        http_reply_error(req->http, 403, "user can only request information on their own streams");
         return;
     }
     store_query_t q = {.user_id = user_id, .record = -1};
@@ -299,11 +300,11 @@ static int check_live_changes(api_request_t *req, const store_stream_t *s, json_
         return 0;
     json_t *record = json_object_get(body, "record");
     if (record && json_is_true(record) != s->record) {
-        api_reply_error(req, 400, "cannot change 'record' field while stream is active");
+        http_reply_error(req->http, 400, "cannot change 'record' field while stream is active");
         return -1;
     }
     if (json_object_get(body, "profiles")) {
-        api_reply_error(req, 400, "cannot change 'profiles' field while stream is active");
+        http_reply_error(req->http, 400, "cannot change 'profiles' field while stream is active");
         return -1;
     }
     return 0;
@@ -311,11 +312,11 @@ static int check_live_changes(api_request_t *req, const store_stream_t *s, json_
 
 void streams_patch(api_request_t *req)
 {
-    json_t *body = api_parse_body(req);
+    json_t *body = http_parse_body(req->http);
     if (!body)
         return;
     store_stream_t s = {0};
-    if (load_stream(req, req->params[0], &s) != 0)
+    if (load_stream(req, req->http->params[0], &s) != 0)
         goto done;
     if (reply_invalid(req, validate_stream_patch(body)) != 0 ||
         check_live_changes(req, &s, body) != 0)
@@ -326,7 +327,7 @@ void streams_patch(api_request_t *req)
         goto done;
     if (s.suspended && !was_suspended)
         stop_live(req, &s);
-    api_reply(req, 204, NULL);
+    http_reply(req->http, 204, NULL);
 done:
     store_stream_clear(&s);
     json_decref(body);
@@ -350,18 +351,18 @@ static int delete_stream(api_request_t *req, const char *id)
 
 void streams_delete(api_request_t *req)
 {
-    if (delete_stream(req, req->params[0]) == 0)
-        api_reply(req, 204, NULL);
+    if (delete_stream(req, req->http->params[0]) == 0)
+        http_reply(req->http, 204, NULL);
 }
 
 void streams_delete_many(api_request_t *req)
 {
-    json_t *body = api_parse_body(req);
+    json_t *body = http_parse_body(req->http);
     if (!body)
         return;
     json_t *ids = json_object_get(body, "ids");
     if (!json_is_array(ids) || json_array_size(ids) > DELETE_MANY_MAX_IDS) {
-        api_reply_error(req, 422, "missing ids");
+        http_reply_error(req->http, 422, "missing ids");
         json_decref(body);
         return;
     }
@@ -370,7 +371,7 @@ void streams_delete_many(api_request_t *req)
     json_array_foreach(ids, i, id)
     {
         if (!json_is_string(id)) {
-            api_reply_error(req, 422, "missing ids");
+            http_reply_error(req->http, 422, "missing ids");
             json_decref(body);
             return;
         }
@@ -387,24 +388,24 @@ void streams_delete_many(api_request_t *req)
             stop_live(req, &s);
         store_stream_clear(&s);
     }
-    api_reply(req, 204, NULL);
+    http_reply(req->http, 204, NULL);
     json_decref(body);
 }
 
 void streams_terminate(api_request_t *req)
 {
     store_stream_t s = {0};
-    if (load_stream(req, req->params[0], &s) != 0)
+    if (load_stream(req, req->http->params[0], &s) != 0)
         return;
     int64_t now = clock_now_ms();
     if (s.last_terminated_at_ms && now - s.last_terminated_at_ms < TERMINATE_MIN_INTERVAL_MS) {
-        api_reply_error(req, 429, "too many terminate requests");
+        http_reply_error(req->http, 429, "too many terminate requests");
     } else {
         s.last_terminated_at_ms = now;
         if (save_stream(req, &s) == STORE_OK) {
             stop_live(req, &s);
             log_info("api", "stream %s terminated", s.id);
-            api_reply(req, 204, NULL);
+            http_reply(req->http, 204, NULL);
         }
     }
     store_stream_clear(&s);
@@ -414,7 +415,7 @@ void streams_terminate(api_request_t *req)
 static void set_flag(api_request_t *req, const char *field, int missing_status,
                      const char *missing_message)
 {
-    json_t *body = api_parse_body(req);
+    json_t *body = http_parse_body(req->http);
     if (!body)
         return;
     json_t *value = json_object_get(body, field);
@@ -422,15 +423,15 @@ static void set_flag(api_request_t *req, const char *field, int missing_status,
     json_t *change = json_is_boolean(value) ? json_pack("{s:O}", field, value) : NULL;
     store_stream_t s = {0};
     if (!change) {
-        api_reply_error(req, missing_status, "%s", missing_message);
-    } else if (load_stream(req, req->params[0], &s) == 0 &&
+        http_reply_error(req->http, missing_status, "%s", missing_message);
+    } else if (load_stream(req, req->http->params[0], &s) == 0 &&
                check_live_changes(req, &s, change) == 0) {
         bool was_suspended = s.suspended;
         apply_payload(&s, change);
         if (save_stream(req, &s) == STORE_OK) {
             if (s.suspended && !was_suspended)
                 stop_live(req, &s);
-            api_reply(req, 204, NULL);
+            http_reply(req->http, 204, NULL);
         }
     }
     store_stream_clear(&s);
@@ -451,11 +452,11 @@ void streams_set_record(api_request_t *req)
 void streams_start_pull(api_request_t *req)
 {
     store_stream_t s = {0};
-    if (load_stream(req, req->params[0], &s) != 0)
+    if (load_stream(req, req->http->params[0], &s) != 0)
         return;
     if (!s.pull_json)
-        api_reply_error(req, 400, "stream does not have a pull source");
+        http_reply_error(req->http, 400, "stream does not have a pull source");
     else
-        api_reply_error(req, 501, "pull ingest is not supported yet");
+        http_reply_error(req->http, 501, "pull ingest is not supported yet");
     store_stream_clear(&s);
 }

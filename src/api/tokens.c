@@ -18,13 +18,14 @@ static json_t *token_json(const store_api_token_t *t)
 
 void tokens_create(api_request_t *req)
 {
-    json_t *body = api_parse_body(req);
+    json_t *body = http_parse_body(req->http);
     if (!body)
         return;
     json_t *name = json_object_get(body, "name");
     const char *text = json_string_value(name);
     if (!json_is_object(body) || !text || text[0] == '\0' || strlen(text) > TOKEN_NAME_MAX) {
-        api_reply_error(req, 422, "name must be a string of 1 to %d characters", TOKEN_NAME_MAX);
+        http_reply_error(req->http, 422, "name must be a string of 1 to %d characters",
+                         TOKEN_NAME_MAX);
         json_decref(body);
         return;
     }
@@ -36,7 +37,7 @@ void tokens_create(api_request_t *req)
     } else {
         json_t *reply = token_json(&token);
         json_object_set_new(reply, "key", json_string(key));
-        api_reply(req, 201, reply);
+        http_reply(req->http, 201, reply);
     }
     store_api_token_clear(&token);
     json_decref(body);
@@ -55,14 +56,14 @@ void tokens_list(api_request_t *req)
     for (size_t i = 0; i < count; i++)
         json_array_append_new(items, token_json(&tokens[i]));
     store_api_token_list_free(tokens, count);
-    api_reply(req, 200, items);
+    http_reply(req->http, 200, items);
 }
 
 void tokens_delete(api_request_t *req)
 {
-    int rc = store_api_token_delete(req->deps->store, req->user.id, req->params[0]);
+    int rc = store_api_token_delete(req->deps->store, req->user.id, req->http->params[0]);
     if (rc == STORE_OK)
-        api_reply(req, 204, NULL);
+        http_reply(req->http, 204, NULL);
     else
         api_reply_store_error(req, rc);
 }

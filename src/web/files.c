@@ -4,6 +4,7 @@
 #include "util/fs.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,11 +31,6 @@ static const media_type_t recording_types[] = {
     {".mp4", "video/mp4", "public, max-age=3600"},
 };
 
-bool web_path_is_safe(const char *path, int max_segments)
-{
-    return fs_path_is_safe(path, max_segments);
-}
-
 static const media_type_t *type_of(const char *path, const media_type_t *types, size_t count)
 {
     size_t len = strlen(path);
@@ -47,43 +43,53 @@ static const media_type_t *type_of(const char *path, const media_type_t *types, 
 }
 
 /* Replies with the file at path, or 404. */
-static void serve_file(api_request_t *req, const char *path, const media_type_t *type)
+static void serve_file(http_request_t *req, const char *path, const media_type_t *type)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0)
             close(fd);
-        api_reply_error(req, 404, "not found");
+        http_reply_error(req, 404, "not found");
         return;
     }
-    api_reply_file(req, fd, (uint64_t)st.st_size, type->content_type, type->cache_control);
+    http_reply_file(req, fd, (uint64_t)st.st_size, type->content_type, type->cache_control);
 }
 
 /* Serves DATA/{area}/{id}/{rest} when id and rest are safe and rest has a known type. */
-static void serve_under(api_request_t *req, const char *area, const media_type_t *types,
+static void serve_under(http_request_t *req, const char *area, const media_type_t *types,
                         size_t type_count)
 {
+    const web_deps_t *deps = req->context;
     const char *id = req->params[0];
     const char *rest = req->params[1];
     const media_type_t *type = type_of(rest, types, type_count);
     char path[PATH_MAX];
-    int len =
-        snprintf(path, sizeof path, "%s/%s/%s/%s", req->deps->config->data_dir, area, id, rest);
-    if (!web_path_is_safe(id, 1) || !web_path_is_safe(rest, 2) || !type || len < 0 ||
+    int len = snprintf(path, sizeof path, "%s/%s/%s/%s", deps->data_dir, area, id, rest);
+    if (!fs_path_is_safe(id, 1) || !fs_path_is_safe(rest, 2) || !type || len < 0 ||
         (size_t)len >= sizeof path) {
-        api_reply_error(req, 404, "not found");
+        http_reply_error(req, 404, "not found");
         return;
     }
     serve_file(req, path, type);
 }
 
-void web_hls(api_request_t *req)
+/* GET /hls/{playbackId}/{path}: params[0] = playback id, params[1] = path inside it. */
+static void serve_live(http_request_t *req)
 {
     serve_under(req, "live", live_types, sizeof live_types / sizeof live_types[0]);
 }
 
-void web_recordings(api_request_t *req)
+/* GET /recordings/{sessionId}/{path}: a recording's VOD playlists, segments and output.mp4. */
+static void serve_recording(http_request_t *req)
 {
     serve_under(req, "rec", recording_types, sizeof recording_types / sizeof recording_types[0]);
+}
+
+int web_register_routes(http_router_t *router, const web_deps_t *deps)
+{
+    if (http_router_add(router, "GET", "/hls/:id/*", serve_live, deps, NULL) != 0 ||
+        http_router_add(router, "GET", "/recordings/:id/*", serve_recording, deps, NULL) != 0)
+        return -1;
+    return 0;
 }

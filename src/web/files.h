@@ -4,16 +4,17 @@
 #ifndef STREAMD_WEB_FILES_H
 #define STREAMD_WEB_FILES_H
 
-#include "api/api.h"
+#include <stdbool.h>
 
-/* GET /hls/{playbackId}/{path}: params[0] = playback id, params[1] = path inside it. */
-void web_hls(api_request_t *req);
+#include "http/router.h"
 
-/* GET /recordings/{sessionId}/{path}: a recording's VOD playlists, segments and output.mp4. */
-void web_recordings(api_request_t *req);
+/* What the file routes need; owned by the server, read-only here. */
+typedef struct web_deps {
+    const char *data_dir; /* live/ and rec/ are under it */
+} web_deps_t;
 
-/* True when every segment of a relative path is [A-Za-z0-9_.-]+ not starting with '.', with at
- * most max_segments segments: no way out of the directory it is joined to. */
-bool web_path_is_safe(const char *path, int max_segments);
+/* Adds GET /hls/{playbackId}/{path} and GET /recordings/{sessionId}/{path} to router; deps must
+ * outlive it. Returns 0, or -1 when out of memory. */
+int web_register_routes(http_router_t *router, const web_deps_t *deps);
 
 #endif

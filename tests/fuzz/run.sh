@@ -13,7 +13,7 @@ mkdir -p "$out/crashes"
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || mapfile -t harnesses < <(find tests/fuzz -name 'fuzz_*.c' | sort)
 cflags=(-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc)
-libs=$(pkg-config --cflags --libs jansson libcrypto libavformat libavcodec libavutil)
+libs=$(pkg-config --cflags --libs jansson libmicrohttpd libcrypto libavformat libavcodec libavutil)
 failed=0
 for harness in "${harnesses[@]}"; do
     name=$(basename "$harness" .c)

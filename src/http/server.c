@@ -1,6 +1,6 @@
 /* libmicrohttpd glue: one request state per connection request, body accumulation with a hard
  * limit, and the headers every reply carries. */
-#include "api/http.h"
+#include "http/server.h"
 
 #include <inttypes.h>
 #include <microhttpd.h>
@@ -11,12 +11,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "api/router.h"
 #include "util/log.h"
 
-struct api_http {
+struct http_server {
     struct MHD_Daemon *daemon;
-    const api_deps_t *deps;
+    const http_router_t *router;
 };
 
 /* Per-request state, from the first header callback to request completion. */
@@ -44,7 +43,7 @@ static void add_common_headers(struct MHD_Response *response, struct MHD_Connect
     MHD_add_response_header(response, "Access-Control-Max-Age", "86400");
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *connection, api_request_t *req)
+static enum MHD_Result send_reply(struct MHD_Connection *connection, http_request_t *req)
 {
     struct MHD_Response *response;
     if (req->has_file) {
@@ -81,33 +80,20 @@ static enum MHD_Result send_reply(struct MHD_Connection *connection, api_request
     return queued;
 }
 
-static void request_release(api_request_t *req)
+static enum MHD_Result reply_too_large(struct MHD_Connection *connection, const char *method,
+                                       const char *url)
 {
-    if (req->has_file)
-        close(req->reply_fd);
-    json_decref(req->reply_body);
-    for (size_t i = 0; i < req->header_count; i++) {
-        free(req->headers[i].name);
-        free(req->headers[i].value);
-    }
-    store_user_clear(&req->user);
-    store_api_token_clear(&req->token);
-}
-
-static enum MHD_Result reply_too_large(struct MHD_Connection *connection, const api_deps_t *deps,
-                                       const char *method, const char *url)
-{
-    api_request_t req = {.deps = deps, .connection = connection, .method = method, .path = url};
-    api_reply_error(&req, 413, "request body larger than %d bytes", API_MAX_BODY_BYTES);
+    http_request_t req = {.connection = connection, .method = method, .path = url};
+    http_reply_error(&req, 413, "request body larger than %d bytes", HTTP_MAX_BODY_BYTES);
     enum MHD_Result result = send_reply(connection, &req);
-    request_release(&req);
+    http_request_release(&req);
     return result;
 }
 
 /* Appends an upload chunk, or marks the request too large (the rest is read and dropped). */
 static void append_body(request_state_t *state, const char *data, size_t size)
 {
-    if (state->too_large || size > API_MAX_BODY_BYTES - state->body_size) {
+    if (state->too_large || size > HTTP_MAX_BODY_BYTES - state->body_size) {
         state->too_large = true;
         return;
     }
@@ -136,7 +122,7 @@ static bool declared_too_large(struct MHD_Connection *connection)
         return false;
     char *end = NULL;
     unsigned long long declared = strtoull(length, &end, 10);
-    return end != length && declared > API_MAX_BODY_BYTES;
+    return end != length && declared > HTTP_MAX_BODY_BYTES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
@@ -144,7 +130,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                                   size_t *upload_data_size, void **request_cls)
 {
     (void)version;
-    api_http_t *http = cls;
+    http_server_t *server = cls;
     request_state_t *state = *request_cls;
     if (!state) {
         state = calloc(1, sizeof *state);
@@ -153,7 +139,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         *request_cls = state;
         /* Refuse a declared oversized body before reading it (the connection then closes). */
         if (declared_too_large(connection))
-            return reply_too_large(connection, http->deps, method, url);
+            return reply_too_large(connection, method, url);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -162,10 +148,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         return MHD_YES;
     }
     if (state->too_large)
-        return reply_too_large(connection, http->deps, method, url);
+        return reply_too_large(connection, method, url);
 
-    api_request_t req = {
-        .deps = http->deps,
+    http_request_t req = {
         .connection = connection,
         .method = method,
         .path = url,
@@ -173,10 +158,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         .body_size = state->body_size,
         .status = 500,
     };
-    router_dispatch(&req);
+    http_router_dispatch(server->router, &req);
     enum MHD_Result result = send_reply(connection, &req);
     log_debug("http", "%s %s -> %d", method, url, req.status);
-    request_release(&req);
+    http_request_release(&req);
     return result;
 }
 
@@ -205,27 +190,27 @@ static void on_mhd_log(void *cls, const char *fmt, va_list args)
     log_warn("http", "%s", message);
 }
 
-api_http_t *api_http_start(const api_deps_t *deps, int threads, char *err, size_t err_size)
+http_server_t *http_server_start(const char *host, uint16_t port, int threads,
+                                 const http_router_t *router, char *err, size_t err_size)
 {
-    const config_listen_t *listen = &deps->config->http;
-    char port[8];
-    snprintf(port, sizeof port, "%u", (unsigned)listen->port);
+    char port_text[8];
+    snprintf(port_text, sizeof port_text, "%u", (unsigned)port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *address = NULL;
-    int gai = getaddrinfo(listen->host, port, &hints, &address);
+    int gai = getaddrinfo(host, port_text, &hints, &address);
     if (gai != 0) {
-        snprintf(err, err_size, "http: cannot resolve %s: %s", listen->host, gai_strerror(gai));
+        snprintf(err, err_size, "http: cannot resolve %s: %s", host, gai_strerror(gai));
         return NULL;
     }
-    api_http_t *http = calloc(1, sizeof *http);
-    if (!http) {
+    http_server_t *server = calloc(1, sizeof *server);
+    if (!server) {
         freeaddrinfo(address);
         snprintf(err, err_size, "http: out of memory");
         return NULL;
     }
-    http->deps = deps;
+    server->router = router;
     if (threads <= 0)
         threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads <= 0)
@@ -233,32 +218,32 @@ api_http_t *api_http_start(const api_deps_t *deps, int threads, char *err, size_
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (address->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    http->daemon = MHD_start_daemon(
-        flags, listen->port, NULL, NULL, on_request, http, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        NULL, MHD_OPTION_SOCK_ADDR, address->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-        MHD_OPTION_END);
+    server->daemon = MHD_start_daemon(
+        flags, port, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, address->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_END);
     freeaddrinfo(address);
-    if (!http->daemon) {
+    if (!server->daemon) {
         snprintf(err, err_size, "http: cannot listen on %s:%u (address in use or not permitted)",
-                 listen->host, (unsigned)listen->port);
-        free(http);
+                 host, (unsigned)port);
+        free(server);
         return NULL;
     }
-    return http;
+    return server;
 }
 
-unsigned api_http_port(const api_http_t *http)
+unsigned http_server_port(const http_server_t *server)
 {
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(http->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
     return info ? info->port : 0;
 }
 
-void api_http_stop(api_http_t *http)
+void http_server_stop(http_server_t *server)
 {
-    if (!http)
+    if (!server)
         return;
-    MHD_stop_daemon(http->daemon);
-    free(http);
+    MHD_stop_daemon(server->daemon);
+    free(server);
 }
