@@ -9,7 +9,6 @@
 #include "media/segmenter.h"
 
 #include "media/codec.h"
-#include "media/file_io.h"
 #include "media/hls.h"
 #include "util/errbuf.h"
 #include "util/fs.h"
@@ -47,10 +46,6 @@
 
 enum { TRACK_VIDEO = 0, TRACK_AUDIO = 1, TRACK_COUNT = 2 };
 
-/* Fixed PIDs per track, whatever the stream set: a player reading segments as one transport
- * stream (ffmpeg's HLS demuxer does) must not see audio move to the PID video had. */
-static const int track_pids[TRACK_COUNT] = {0x100, 0x101};
-
 static const AVRational ms_time_base = {1, 1000};
 static const char *const track_names[TRACK_COUNT] = {"video", "audio"};
 
@@ -62,12 +57,10 @@ typedef struct codec_slot {
     uint64_t generation; /* increases whenever the config changes */
 } codec_slot_t;
 
-/* The muxer of the current run; ctx is NULL when no segment is open. */
+/* The streams of the current run's muxer (ts.ctx, NULL when no segment is open). */
 typedef struct muxer {
-    AVFormatContext *ctx;
     int stream[TRACK_COUNT];          /* AVStream index, -1 when the track is not in the run */
     uint64_t generation[TRACK_COUNT]; /* codec_slot generation the stream was set up with */
-    ts_mux_audio_run_t audio_run;     /* the audio frames sharing the muxer's open PES packet */
 } muxer_t;
 
 /* The segment being written. */
@@ -108,9 +101,9 @@ struct segmenter {
     codec_aac_config_t aac;         /* valid when slot[TRACK_AUDIO].present */
     char codecs[2 * HLS_CODEC_MAX]; /* RFC 6381 codecs of the last stream set, "" before */
 
+    ts_mux_writer_t ts;
     muxer_t mux;
     open_segment_t seg;
-    uint8_t *io_buffer; /* the segment files' write buffer while no file is open (file_io.h) */
     timeline_t clock;
 
     int64_t next_sequence;
@@ -338,15 +331,17 @@ static void timeline_map(const segmenter_t *s, int track, const media_packet_t *
 
 /* ---- the muxer ---- */
 
-static int open_file(segmenter_t *s, AVIOContext **pb)
+/* The segmenter's code for a ts_mux_status_t. */
+static int mux_status(int status)
 {
-    int ret = file_io_open(pb, s->tmp_path, &s->io_buffer);
-    if (ret < 0) {
-        char text[128];
-        return fail(s, SEGMENTER_ERR_IO, "cannot create %s: %s", s->tmp_path,
-                    av_error_text(ret, text, sizeof text));
+    switch (status) {
+    case TS_MUX_OK:
+        return 0;
+    case TS_MUX_ERR_MUX:
+        return SEGMENTER_ERR_MUX;
+    default:
+        return SEGMENTER_ERR_IO;
     }
-    return 0;
 }
 
 static int add_video_stream(segmenter_t *s, AVFormatContext *ctx)
@@ -355,7 +350,7 @@ static int add_video_stream(segmenter_t *s, AVFormatContext *ctx)
     if (!st)
         return fail(s, SEGMENTER_ERR_NOMEM, "out of memory adding a video stream");
     st->time_base = ms_time_base;
-    st->id = track_pids[TRACK_VIDEO];
+    st->id = TS_MUX_PID_VIDEO;
     st->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
     st->codecpar->codec_id = AV_CODEC_ID_H264;
     s->mux.stream[TRACK_VIDEO] = st->index;
@@ -369,7 +364,7 @@ static int add_audio_stream(segmenter_t *s, AVFormatContext *ctx)
     if (!st)
         return fail(s, SEGMENTER_ERR_NOMEM, "out of memory adding an audio stream");
     st->time_base = ms_time_base;
-    st->id = track_pids[TRACK_AUDIO];
+    st->id = TS_MUX_PID_AUDIO;
     AVCodecParameters *par = st->codecpar;
     par->codec_type = AVMEDIA_TYPE_AUDIO;
     par->codec_id = AV_CODEC_ID_AAC;
@@ -404,57 +399,24 @@ static void update_codecs(segmenter_t *s, bool video, bool audio)
     snprintf(s->codecs, sizeof s->codecs, "%s%s%s", avc1, avc1[0] && mp4a[0] ? "," : "", mp4a);
 }
 
-/* Creates the run's muxer on an open file; on failure the muxer is freed (not the file). */
-static int mux_open(segmenter_t *s, AVIOContext *pb, bool video, bool audio)
+/* Creates the run's muxer on a new file at tmp_path. */
+static int mux_open(segmenter_t *s, bool video, bool audio)
 {
-    AVFormatContext *ctx = NULL;
-    char text[128];
-    int ret = avformat_alloc_output_context2(&ctx, NULL, "mpegts", NULL);
-    if (ret < 0 || !ctx)
-        return fail(s, SEGMENTER_ERR_MUX, "cannot create the mpegts muxer: %s",
-                    av_error_text(ret, text, sizeof text));
-    s->mux = (muxer_t){.ctx = ctx, .stream = {-1, -1}};
-    ret = video ? add_video_stream(s, ctx) : 0;
+    int ret = mux_status(ts_mux_open_run(&s->ts, s->tmp_path, s->errbuf, sizeof s->errbuf));
+    if (ret < 0)
+        return ret;
+    s->mux = (muxer_t){.stream = {-1, -1}};
+    ret = video ? add_video_stream(s, s->ts.ctx) : 0;
     if (ret == 0 && audio)
-        ret = add_audio_stream(s, ctx);
-    if (ret == 0) {
-        ctx->pb = pb;
-        /* Audio alone: libavformat cannot derive a PCR period from AAC parameters; 80 ms keeps
-         * within the 100 ms of ISO 13818-1, and so does one frame per PES (no mux delay). With
-         * video, PCRs ride on the video PID and the delay packs audio frames (ts_mux.h). The
-         * timeline starts late enough for it, so copyts: the muxer must not shift timestamps
-         * by a delay that differs between runs. */
-        ctx->max_delay = video ? TS_MUX_DELAY_US : 0;
-        AVDictionary *options = NULL;
-        av_dict_set(&options, "mpegts_copyts", "1", 0);
-        if (!video)
-            av_dict_set(&options, "pcr_period", "80", 0);
-        int av_ret = avformat_write_header(ctx, &options);
-        av_dict_free(&options);
-        if (av_ret < 0)
-            ret = fail(s, SEGMENTER_ERR_MUX, "mpegts muxer refused the streams: %s",
-                       av_error_text(av_ret, text, sizeof text));
-    }
+        ret = add_audio_stream(s, s->ts.ctx);
     if (ret < 0) {
-        ctx->pb = NULL;
-        avformat_free_context(ctx);
-        s->mux.ctx = NULL;
+        ts_mux_abort(&s->ts);
         return ret;
     }
+    ret = mux_status(ts_mux_start(&s->ts, video, s->errbuf, sizeof s->errbuf));
+    if (ret < 0)
+        return ret;
     update_codecs(s, video, audio);
-    return 0;
-}
-
-/* Points the run's muxer at the next file; PAT and PMT open it so it plays on its own. */
-static int mux_next_file(segmenter_t *s, AVIOContext *pb)
-{
-    s->mux.ctx->pb = pb;
-    int ret = av_opt_set(s->mux.ctx->priv_data, "mpegts_flags", "+resend_headers", 0);
-    if (ret < 0) {
-        char text[128];
-        return fail(s, SEGMENTER_ERR_MUX, "cannot re-send PAT/PMT: %s",
-                    av_error_text(ret, text, sizeof text));
-    }
     return 0;
 }
 
@@ -462,38 +424,9 @@ static int mux_next_file(segmenter_t *s, AVIOContext *pb)
  * keyframe with a discontinuity. */
 static void abort_segment(segmenter_t *s)
 {
-    if (s->mux.ctx) {
-        file_io_close(&s->mux.ctx->pb, &s->io_buffer);
-        avformat_free_context(s->mux.ctx);
-        s->mux.ctx = NULL;
-    }
-    if (s->seg.open)
-        unlink(s->tmp_path);
+    ts_mux_abort(&s->ts);
     s->seg.open = false;
     s->next_discontinuity = true;
-}
-
-/* Flushes what the muxer buffered (audio PES) into the current file and closes it; with
- * end_run also writes the trailer and frees the muxer. */
-static int mux_close_file(segmenter_t *s, bool end_run)
-{
-    AVFormatContext *ctx = s->mux.ctx;
-    char text[128];
-    int ret = end_run ? av_write_trailer(ctx) : av_write_frame(ctx, NULL);
-    if (ret >= 0 && ctx->pb->error < 0)
-        ret = ctx->pb->error;
-    if (ret < 0)
-        return fail(s, SEGMENTER_ERR_IO, "cannot write %s: %s", s->tmp_path,
-                    av_error_text(ret, text, sizeof text));
-    ret = file_io_close(&ctx->pb, &s->io_buffer);
-    if (ret < 0)
-        return fail(s, SEGMENTER_ERR_IO, "cannot close %s: %s", s->tmp_path,
-                    av_error_text(ret, text, sizeof text));
-    if (end_run) {
-        avformat_free_context(ctx);
-        s->mux.ctx = NULL;
-    }
-    return 0;
 }
 
 /* ---- segments ---- */
@@ -521,17 +454,10 @@ static int open_segment(segmenter_t *s, int64_t start_ms, bool video, bool audio
         .discontinuity = s->next_discontinuity && s->next_sequence > 0,
     };
     segment_path(s, s->seg.sequence, ".tmp", s->tmp_path);
-    AVIOContext *pb = NULL;
-    int ret = open_file(s, &pb);
-    if (ret == 0)
-        ret = s->mux.ctx ? mux_next_file(s, pb) : mux_open(s, pb, video, audio);
+    int ret = s->ts.ctx
+                  ? mux_status(ts_mux_next_file(&s->ts, s->tmp_path, s->errbuf, sizeof s->errbuf))
+                  : mux_open(s, video, audio);
     if (ret < 0) {
-        if (s->mux.ctx)
-            s->mux.ctx->pb = NULL;
-        if (pb) {
-            file_io_close(&pb, &s->io_buffer);
-            unlink(s->tmp_path);
-        }
         abort_segment(s); /* a run's muxer without a file is of no further use */
         return ret;
     }
@@ -568,20 +494,9 @@ static void notify(segmenter_t *s, const hls_segment_t *entry, uint64_t bytes, c
     s->callbacks.on_segment(s->callbacks.opaque, &info);
 }
 
-/* Renames the closed file into place, lists it, rewrites the playlist and reports it. */
-static int publish_segment(segmenter_t *s, int64_t end_ms)
+/* Lists the segment now at path (bytes long), rewrites the playlist and reports it. */
+static int publish_segment(segmenter_t *s, int64_t end_ms, const char *path, uint64_t bytes)
 {
-    char *path = s->path;
-    segment_path(s, s->seg.sequence, "", path);
-    struct stat st;
-    if (fs_rename_into_place(s->tmp_path, path, s->errbuf, sizeof s->errbuf) != 0) {
-        s->next_discontinuity = true;
-        return SEGMENTER_ERR_IO;
-    }
-    if (stat(path, &st) != 0) {
-        s->next_discontinuity = true;
-        return fail(s, SEGMENTER_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-    }
     hls_segment_t entry = {
         .sequence = s->seg.sequence,
         .duration_s = (double)(end_ms - s->seg.start_ms) / 1000.0,
@@ -603,10 +518,10 @@ static int publish_segment(segmenter_t *s, int64_t end_ms)
     if (slid == 1)
         segmenter_retire(&s->retired, s->dir, evicted.sequence, s->dir);
     log_debug(LOG_MODULE, "%s: segment %" PRId64 ": %.3f s, %lld bytes", s->dir, entry.sequence,
-              entry.duration_s, (long long)st.st_size);
+              entry.duration_s, (long long)bytes);
     /* A playlist write error still counts the segment: it is listed and the next write shows it. */
     int ret = write_playlist(s);
-    notify(s, &entry, (uint64_t)st.st_size, path);
+    notify(s, &entry, bytes, path);
     return ret;
 }
 
@@ -615,13 +530,15 @@ static int publish_segment(segmenter_t *s, int64_t end_ms)
 static int close_segment(segmenter_t *s, int64_t next_start_ms, bool end_run)
 {
     int64_t end_ms = segment_end(s, next_start_ms);
-    int ret = mux_close_file(s, end_run);
-    if (ret < 0) {
-        abort_segment(s);
-        return ret;
-    }
+    segment_path(s, s->seg.sequence, "", s->path);
+    uint64_t bytes = 0;
+    int ret = ts_mux_commit(&s->ts, s->path, end_run, &bytes, s->errbuf, sizeof s->errbuf);
     s->seg.open = false;
-    return publish_segment(s, end_ms);
+    if (ret < 0) {
+        s->next_discontinuity = true;
+        return mux_status(ret);
+    }
+    return publish_segment(s, end_ms, s->path, bytes);
 }
 
 /* Starts a segment at packet p (a video keyframe, or an audio frame of an audio-only feed). */
@@ -657,7 +574,7 @@ static int write_packet(segmenter_t *s, int track, const media_packet_t *p, cons
     timeline_map(s, track, p, &dts_ms, &pts_ms);
     if (dts_ms < 0)
         return drop(s); /* from before the timeline's start: MPEG-TS has no negative time */
-    AVFormatContext *ctx = s->mux.ctx;
+    AVFormatContext *ctx = s->ts.ctx;
     AVStream *st = ctx->streams[s->mux.stream[track]];
     AVPacket *pkt = s->packet;
     av_packet_unref(pkt);
@@ -667,17 +584,16 @@ static int write_packet(segmenter_t *s, int track, const media_packet_t *p, cons
     pkt->dts = av_rescale_q(dts_ms, ms_time_base, st->time_base);
     pkt->pts = av_rescale_q(pts_ms, ms_time_base, st->time_base);
     pkt->flags = key ? AV_PKT_FLAG_KEY : 0;
-    int ret = 0;
+    int ret;
     if (track == TRACK_AUDIO) {
         int rate = s->aac.core_sample_rate;
         int64_t duration =
             rate > 0 ? av_rescale_q(CODEC_AAC_FRAME_SAMPLES, (AVRational){1, rate}, st->time_base)
                      : 0;
-        if (!ts_mux_audio_continues(&s->mux.audio_run, pkt->dts, duration))
-            ret = av_write_frame(ctx, NULL); /* the frames before it keep their own PES */
+        ret = ts_mux_write_audio(&s->ts, pkt, duration);
+    } else {
+        ret = ts_mux_write(&s->ts, pkt);
     }
-    if (ret >= 0)
-        ret = av_write_frame(ctx, pkt);
     pkt->data = NULL;
     pkt->size = 0;
     char text[128];
@@ -702,7 +618,7 @@ static int write_packet(segmenter_t *s, int track, const media_packet_t *p, cons
 
 static bool mux_has(const segmenter_t *s, int track)
 {
-    return s->mux.ctx && s->mux.stream[track] >= 0;
+    return s->ts.ctx && s->mux.stream[track] >= 0;
 }
 
 /* The open muxer carries the track with its latest config. */
@@ -1019,12 +935,10 @@ void segmenter_free(segmenter_t *s)
 {
     if (!s)
         return;
-    if (s->seg.open || s->mux.ctx)
-        abort_segment(s);
+    ts_mux_writer_clear(&s->ts);
     forget_configs(s);
     hls_playlist_free(s->playlist);
     av_packet_free(&s->packet);
-    file_io_buffer_free(&s->io_buffer);
     free(s->dir);
     free(s->playlist_path);
     free(s->tmp_path);
