@@ -18,7 +18,6 @@
  * at the same pts as source segment N. */
 #include "media/transcoder.h"
 
-#include "media/file_io.h"
 #include "media/ts_mux.h"
 #include "util/errbuf.h"
 #include "util/fs.h"
@@ -35,13 +34,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/imgutils.h>
-#include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
 #define LOG_MODULE "transcoder"
@@ -221,21 +218,17 @@ typedef struct rung {
 
     /* encoder and muxer, kept across segments of a run */
     AVCodecContext *encoder;
-    AVFormatContext *mux;
+    ts_mux_writer_t ts;           /* the run's muxer and the segment's file */
     AVCodecParameters *audio_par; /* NULL = no audio in the run */
     int mux_video, mux_audio;     /* stream indexes; -1 = none */
     int64_t last_audio_dts;       /* 90 kHz, last audio dts written by this muxer */
-    ts_mux_audio_run_t audio_run; /* the audio frames sharing the muxer's open PES packet */
     AVPacket *packet;
-    uint8_t *io_buffer; /* the segment files' write buffer while no file is open (file_io.h) */
     char codecs[2 * HLS_CODEC_MAX];
 
     /* the segment in progress */
     const job_t *job;
-    bool seg_open;   /* a .tmp file is open on the muxer */
     bool seg_failed; /* this rung failed on the segment: it is thrown away at END */
     char seg_error[ERR_MAX];
-    char tmp_path[SEGMENTER_PATH_MAX];
     int64_t grid_next;         /* next output frame index on the rate grid */
     int64_t half_source_frame; /* 90 kHz; tolerance when picking frames for a lower rate */
     int frames_sent, packets_received;
@@ -511,20 +504,10 @@ static int open_encoder(rung_t *r)
 /* rung: muxer and segment files                                                             */
 /* ======================================================================================== */
 
-static void close_muxer(rung_t *r)
-{
-    if (!r->mux)
-        return;
-    if (r->mux->pb)
-        file_io_close(&r->mux->pb, &r->io_buffer);
-    avformat_free_context(r->mux);
-    r->mux = NULL;
-}
-
 static void close_encoder(rung_t *r)
 {
     avcodec_free_context(&r->encoder);
-    close_muxer(r);
+    ts_mux_abort(&r->ts);
 }
 
 static int add_streams(rung_t *r, AVFormatContext *ctx)
@@ -532,7 +515,7 @@ static int add_streams(rung_t *r, AVFormatContext *ctx)
     AVStream *v = avformat_new_stream(ctx, NULL);
     if (!v || avcodec_parameters_from_context(v->codecpar, r->encoder) < 0)
         return -1;
-    v->id = 0x100; /* the source's PIDs: a player sees the same layout in every variant */
+    v->id = TS_MUX_PID_VIDEO;
     v->time_base = ts_time_base;
     r->mux_video = v->index;
     r->mux_audio = -1;
@@ -542,44 +525,24 @@ static int add_streams(rung_t *r, AVFormatContext *ctx)
     if (!a || avcodec_parameters_copy(a->codecpar, r->audio_par) < 0)
         return -1;
     a->codecpar->codec_tag = 0;
-    a->id = 0x101;
+    a->id = TS_MUX_PID_AUDIO;
     a->time_base = ts_time_base;
     r->mux_audio = a->index;
     return 0;
 }
 
-/* Creates the run's muxer on the open file pb (which it then owns). */
-static int open_muxer(rung_t *r, AVIOContext *pb)
+/* Starts the run's muxer on its first file. */
+static int open_muxer(rung_t *r, const char *tmp_path)
 {
-    AVFormatContext *ctx = NULL;
-    int ret = avformat_alloc_output_context2(&ctx, NULL, "mpegts", NULL);
-    if (ret < 0 || !ctx) {
-        file_io_close(&pb, &r->io_buffer);
-        set_error(r->seg_error, "cannot create the mpegts muxer");
+    if (ts_mux_open_run(&r->ts, tmp_path, r->seg_error, ERR_MAX) < 0)
         return -1;
-    }
-    ctx->pb = pb;
-    /* Audio frames packed into PES packets as in the source (ts_mux.h), whose timeline starts
-     * late enough for the PCRs this far ahead of the dts. */
-    ctx->max_delay = TS_MUX_DELAY_US;
-    r->mux = ctx;
     r->last_audio_dts = AV_NOPTS_VALUE;
-    r->audio_run = (ts_mux_audio_run_t){0};
-    if (add_streams(r, ctx) < 0) {
+    if (add_streams(r, r->ts.ctx) < 0) {
         set_error(r->seg_error, "out of memory adding streams");
-        close_muxer(r);
+        ts_mux_abort(&r->ts);
         return -1;
     }
-    AVDictionary *opts = NULL;
-    av_dict_set(&opts, "mpegts_copyts", "1", 0); /* keep the source's timestamps */
-    ret = avformat_write_header(ctx, &opts);
-    av_dict_free(&opts);
-    if (ret < 0) {
-        set_error(r->seg_error, "mpegts muxer refused the streams: %s", av_err2str(ret));
-        close_muxer(r);
-        return -1;
-    }
-    return 0;
+    return ts_mux_start(&r->ts, true, r->seg_error, ERR_MAX);
 }
 
 static void segment_path(const output_t *out, int64_t sequence, const char *suffix, char *path,
@@ -593,43 +556,25 @@ static void segment_path(const output_t *out, int64_t sequence, const char *suff
 /* Opens NNNNN.ts.tmp for the segment; the first file of a run also gets the muxer. */
 static int open_segment_file(rung_t *r)
 {
-    segment_path(r->out, r->job->info.sequence, ".tmp", r->tmp_path, sizeof r->tmp_path);
-    AVIOContext *pb = NULL;
-    int ret = file_io_open(&pb, r->tmp_path, &r->io_buffer);
-    if (ret < 0) {
-        set_error(r->seg_error, "cannot create %s: %s", r->tmp_path, av_err2str(ret));
-        return -1;
-    }
-    if (!r->mux) {
-        if (open_muxer(r, pb) < 0) { /* it closed pb */
-            unlink(r->tmp_path);
-            return -1;
-        }
-        r->seg_open = true;
-        return 0;
-    }
-    r->seg_open = true;
-    r->mux->pb = pb;
-    /* PAT and PMT open every file, so each segment plays on its own. */
-    av_opt_set(r->mux->priv_data, "mpegts_flags", "+resend_headers", 0);
-    return 0;
+    char tmp_path[TS_MUX_PATH_MAX];
+    segment_path(r->out, r->job->info.sequence, ".tmp", tmp_path, sizeof tmp_path);
+    if (!r->ts.ctx)
+        return open_muxer(r, tmp_path);
+    return ts_mux_next_file(&r->ts, tmp_path, r->seg_error, ERR_MAX);
 }
 
 /* Throws the segment's file away; the muxer goes too (its state may be half-written). */
 static void abort_segment_file(rung_t *r)
 {
-    if (!r->seg_open)
-        return;
-    close_muxer(r);
-    unlink(r->tmp_path);
-    r->seg_open = false;
+    if (r->ts.file_open)
+        ts_mux_abort(&r->ts);
 }
 
-static int write_packet(rung_t *r, AVPacket *pkt)
+/* The result of a write to the segment's file, with the error message set on failure. */
+static int check_write(rung_t *r, int ret)
 {
-    int ret = av_write_frame(r->mux, pkt);
     if (ret < 0) {
-        set_error(r->seg_error, "cannot write %s: %s", r->tmp_path, av_err2str(ret));
+        set_error(r->seg_error, "cannot write %s: %s", r->ts.tmp_path, av_err2str(ret));
         return -1;
     }
     return 0;
@@ -668,8 +613,8 @@ static int drain_encoder(rung_t *r)
             codecs_from_packet(r, r->packet);
         r->packet->stream_index = r->mux_video;
         av_packet_rescale_ts(r->packet, r->encoder->time_base,
-                             r->mux->streams[r->mux_video]->time_base);
-        ret = write_packet(r, r->packet);
+                             r->ts.ctx->streams[r->mux_video]->time_base);
+        ret = check_write(r, ts_mux_write(&r->ts, r->packet));
         av_packet_unref(r->packet);
         if (ret < 0)
             return -1;
@@ -762,35 +707,19 @@ static void update_info(rung_t *r, uint64_t bytes, double duration_s)
 /* Flushes and closes the file, renames it into place and lists it. */
 static int finish_segment_file(rung_t *r)
 {
-    int ret = av_write_frame(r->mux, NULL); /* the muxer's buffered audio PES */
-    if (ret >= 0 && r->mux->pb->error < 0)
-        ret = r->mux->pb->error;
-    if (ret >= 0)
-        ret = file_io_close(&r->mux->pb, &r->io_buffer);
-    r->seg_open = false;
-    if (ret < 0) {
-        set_error(r->seg_error, "cannot write %s: %s", r->tmp_path, av_err2str(ret));
-        close_muxer(r);
-        unlink(r->tmp_path);
-        return -1;
-    }
     const segment_info_t *src = &r->job->info;
     segment_info_t *info = &r->result.info;
     segment_path(r->out, src->sequence, "", info->path, sizeof info->path);
-    struct stat st;
-    if (fs_rename_into_place(r->tmp_path, info->path, r->seg_error, ERR_MAX) != 0)
+    uint64_t bytes = 0;
+    if (ts_mux_commit(&r->ts, info->path, false, &bytes, r->seg_error, ERR_MAX) < 0)
         return -1;
-    if (stat(info->path, &st) != 0) {
-        set_error(r->seg_error, "cannot read %s: %s", info->path, strerror(errno));
-        return -1;
-    }
     /* A break in this rendition alone (a dropped or failed segment, a new muxer) is marked too;
      * the very first segment follows nothing. */
     bool gap = r->out->listed_any &&
                (src->sequence != r->out->last_source_sequence + 1 || r->out->next_discontinuity);
     info->sequence = src->sequence;
     info->duration_s = src->duration_s;
-    info->bytes = (uint64_t)st.st_size;
+    info->bytes = bytes;
     info->program_date_time_ms = src->program_date_time_ms;
     info->discontinuity = src->discontinuity || gap;
     if (list_segment(r, src, info->discontinuity) < 0)
@@ -845,7 +774,7 @@ static void on_start(rung_t *r)
     /* After a reconnect the source's audio may overlap a little: a new muxer takes it (as the
      * segmenter does). The encoder stays, for rate control. */
     if (job->info.discontinuity)
-        close_muxer(r);
+        ts_mux_abort(&r->ts);
     /* A failed open is retried at the next segment; the encoder survives a file error. */
     if ((!r->encoder && open_encoder(r) < 0) || open_segment_file(r) < 0)
         fail_segment(r);
@@ -872,8 +801,6 @@ static void on_frame(rung_t *r, AVFrame *frame)
     }
     if (selected && !r->seg_failed && encode_picture(r, picture, out_pts) < 0) {
         close_encoder(r);
-        r->seg_open = false;
-        unlink(r->tmp_path);
         fail_segment(r);
     }
     av_frame_free(&picture);
@@ -886,7 +813,7 @@ static void on_audio(rung_t *r, AVPacket *packet)
         if (ref)
             push_child(r, r->children[i], (msg_t){.type = MSG_AUDIO, .packet = ref});
     }
-    if (r->seg_failed || !r->seg_open || r->mux_audio < 0)
+    if (r->seg_failed || !r->ts.file_open || r->mux_audio < 0)
         return;
     /* The muxer refuses a dts that does not increase; one such frame is not worth a segment. */
     if (packet->dts != AV_NOPTS_VALUE && r->last_audio_dts != AV_NOPTS_VALUE &&
@@ -894,16 +821,9 @@ static void on_audio(rung_t *r, AVPacket *packet)
         return;
     if (packet->dts != AV_NOPTS_VALUE)
         r->last_audio_dts = packet->dts;
-    /* A frame off the clock of the frames before it opens its own PES packet, so that players
-     * read the same timestamps as in the source. */
-    bool continues = packet->dts != AV_NOPTS_VALUE &&
-                     ts_mux_audio_continues(&r->audio_run, packet->dts, packet->duration);
-    int ret = continues ? 0 : av_write_frame(r->mux, NULL);
-    if (ret < 0)
-        set_error(r->seg_error, "cannot write %s: %s", r->tmp_path, av_err2str(ret));
     packet->stream_index = r->mux_audio;
-    av_packet_rescale_ts(packet, ts_time_base, r->mux->streams[r->mux_audio]->time_base);
-    if (ret < 0 || write_packet(r, packet) < 0) {
+    av_packet_rescale_ts(packet, ts_time_base, r->ts.ctx->streams[r->mux_audio]->time_base);
+    if (check_write(r, ts_mux_write_audio(&r->ts, packet, packet->duration)) < 0) {
         abort_segment_file(r);
         fail_segment(r);
     }
@@ -997,12 +917,11 @@ static void stop_rungs(transcoder_t *t)
             pthread_join(t->rungs[i]->thread, NULL);
     for (size_t i = 0; i < t->rung_count; i++) {
         rung_t *r = t->rungs[i];
-        abort_segment_file(r);
         close_encoder(r);
+        ts_mux_writer_clear(&r->ts);
         sws_freeContext(r->sws);
         av_buffer_pool_uninit(&r->pool);
         av_packet_free(&r->packet);
-        file_io_buffer_free(&r->io_buffer);
         avcodec_parameters_free(&r->audio_par);
         queue_destroy(&r->queue);
         if (r->out)
