@@ -503,11 +503,22 @@ int hls_write_master(const char *path, const hls_variant_t *variants, size_t cou
 
 /* ---- codec strings ---- */
 
-int hls_codec_avc1(const uint8_t *avcc, size_t len, char out[HLS_CODEC_MAX])
+int hls_codec_avc1(const uint8_t *data, size_t len, char out[HLS_CODEC_MAX])
 {
-    if (!avcc || len < 4 || avcc[0] != 1)
+    const uint8_t *sps = NULL; /* profile_idc, constraint flags, level_idc */
+    if (data && len >= 4 && data[0] == 1) {
+        sps = data + 1;
+    } else {
+        for (size_t i = 0; data && i + 6 < len && !sps; i++) {
+            bool start_code = data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1;
+            if (start_code && (data[i + 3] & 0x1f) == 7) /* NAL unit type 7: an SPS */
+                sps = data + i + 4;
+        }
+    }
+    out[0] = '\0';
+    if (!sps)
         return -1;
-    snprintf(out, HLS_CODEC_MAX, "avc1.%02x%02x%02x", avcc[1], avcc[2], avcc[3]);
+    snprintf(out, HLS_CODEC_MAX, "avc1.%02x%02x%02x", sps[0], sps[1], sps[2]);
     return 0;
 }
 

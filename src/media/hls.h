@@ -132,9 +132,11 @@ char *hls_master_render(const hls_variant_t *variants, size_t count, char *err, 
 int hls_write_master(const char *path, const hls_variant_t *variants, size_t count, char *err,
                      size_t err_size);
 
-/* Writes the RFC 6381 string "avc1.PPCCLL" (lowercase hex profile, constraint flags, level) of an
- * avcC record into out; returns 0, or -1 when the record is too short or not version 1. */
-int hls_codec_avc1(const uint8_t *avcc, size_t len, char out[HLS_CODEC_MAX]);
+/* Writes the RFC 6381 string "avc1.PPCCLL" (lowercase hex profile, constraint flags, level) into
+ * out, from an avcC record (version 1, as FLV carries it) or from Annex B bytes holding an SPS
+ * (an MPEG-TS stream's extradata, a keyframe). Returns 0, or -1 with out empty when data is
+ * neither. */
+int hls_codec_avc1(const uint8_t *data, size_t len, char out[HLS_CODEC_MAX]);
 
 /* Writes "mp4a.40.N" (N = audio object type) of an AudioSpecificConfig into out; returns 0, or -1
  * when the config does not parse. */

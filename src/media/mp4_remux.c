@@ -3,7 +3,7 @@
 #include "media/mp4_remux.h"
 
 #include "media/hls.h"
-#include "media/ts_mux.h"
+#include "media/segment_reader.h"
 #include "util/errbuf.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -30,33 +30,6 @@ static const char *av_error_text(int code, char *buf, size_t size)
     return buf;
 }
 
-/* ---- reading segments ---- */
-
-int mp4_remux_open_segment(const char *path, AVFormatContext **in, char *err, size_t err_size)
-{
-    char url[PATH_MAX + 8];
-    /* "file:" keeps a ':' in a directory name from being read as a protocol. */
-    if (fs_path_format(url, sizeof url, "file:%s", path) < 0)
-        return errbuf_set(err, err_size, MP4_REMUX_ERR_MEDIA, "path too long: %s", path);
-    *in = NULL;
-    int ret = avformat_open_input(in, url, av_find_input_format("mpegts"), NULL);
-    if (ret < 0) {
-        char text[128];
-        return errbuf_set(err, err_size, MP4_REMUX_ERR_MEDIA, "cannot read %s: %s", path,
-                          av_error_text(ret, text, sizeof text));
-    }
-    return 0;
-}
-
-int mp4_remux_first_stream(const AVFormatContext *in, enum AVMediaType type)
-{
-    for (unsigned i = 0; i < in->nb_streams; i++) {
-        if (in->streams[i]->codecpar->codec_type == type)
-            return (int)i;
-    }
-    return -1;
-}
-
 /* ---- the remux ---- */
 
 enum { TRACK_VIDEO, TRACK_AUDIO, TRACK_COUNT };
@@ -73,10 +46,9 @@ typedef struct remux {
     AVFormatContext *out;
     const char *tmp_path;
     remux_track_t track[TRACK_COUNT];
-    bool anchored;                      /* a segment with frames set offset_us */
-    int64_t offset_us;                  /* added to a segment's input timestamps (microseconds) */
-    double elapsed_s;                   /* #EXTINF sum of the segments before the current one */
-    ts_mux_audio_reader_t audio_reader; /* times the AAC frames sharing a PES packet */
+    bool anchored;     /* a segment with frames set offset_us */
+    int64_t offset_us; /* added to a segment's input timestamps (microseconds) */
+    double elapsed_s;  /* #EXTINF sum of the segments before the current one */
     char *err;
     size_t err_size;
 } remux_t;
@@ -85,28 +57,28 @@ typedef struct remux {
 static int find_track_params(const char *dir, const mp4_remux_segment_t *segments, size_t count,
                              AVCodecParameters *params[TRACK_COUNT], char *err, size_t err_size)
 {
-    static const enum AVMediaType types[TRACK_COUNT] = {AVMEDIA_TYPE_VIDEO, AVMEDIA_TYPE_AUDIO};
     for (size_t i = 0; i < count && !(params[0] && params[1]); i++) {
         char path[PATH_MAX], uri[HLS_URI_MAX];
         hls_segment_name(segments[i].number, uri, HLS_URI_MAX);
         if (fs_path_format(path, sizeof path, "%s/%s", dir, uri) < 0)
             return errbuf_set(err, err_size, MP4_REMUX_ERR_MEDIA, "path too long: %s", dir);
-        AVFormatContext *in = NULL;
-        int ret = mp4_remux_open_segment(path, &in, err, err_size);
-        if (ret < 0)
-            return ret;
+        segment_reader_t reader;
+        if (segment_reader_open(&reader, path, err, err_size) < 0)
+            return MP4_REMUX_ERR_MEDIA;
         bool probed = false;
+        int ret = 0;
         for (int t = 0; t < TRACK_COUNT && ret == 0; t++) {
-            int index = mp4_remux_first_stream(in, types[t]);
+            int index = t == TRACK_VIDEO ? reader.video : reader.audio;
             if (params[t] || index < 0)
                 continue;
-            if (!probed && avformat_find_stream_info(in, NULL) >= 0)
+            if (!probed && segment_reader_probe(&reader, NULL, 0) == 0)
                 probed = true;
             params[t] = avcodec_parameters_alloc();
-            if (!params[t] || avcodec_parameters_copy(params[t], in->streams[index]->codecpar) < 0)
+            if (!params[t] ||
+                avcodec_parameters_copy(params[t], reader.in->streams[index]->codecpar) < 0)
                 ret = errbuf_set(err, err_size, MP4_REMUX_ERR_NOMEM, "out of memory");
         }
-        avformat_close_input(&in);
+        segment_reader_close(&reader);
         if (ret < 0)
             return ret;
     }
@@ -201,13 +173,6 @@ static int remux_hold(remux_t *m, remux_track_t *track, AVPacket *pkt)
     return ret;
 }
 
-/* One AAC frame of the track's parameters in time base tb; 0 when they give no sample rate. */
-static int64_t aac_frame_duration(const AVCodecParameters *par, AVRational tb)
-{
-    int samples = par->frame_size > 0 ? par->frame_size : 1024;
-    return par->sample_rate > 0 ? av_rescale_q(samples, (AVRational){1, par->sample_rate}, tb) : 0;
-}
-
 /* Maps a segment's packet onto the MP4 timeline and writes (holds) it; drops packets of streams
  * the MP4 has no track for and packets without timestamps. */
 static int remux_packet(remux_t *m, const AVFormatContext *in, const int map[MAP_STREAMS],
@@ -219,9 +184,6 @@ static int remux_packet(remux_t *m, const AVFormatContext *in, const int map[MAP
     remux_track_t *track = &m->track[t];
     AVRational in_tb = in->streams[pkt->stream_index]->time_base;
     AVRational out_tb = m->out->streams[track->out_index]->time_base;
-    if (t == TRACK_AUDIO) /* the segmenter packs AAC frames into PES packets: time them all */
-        ts_mux_audio_fill(&m->audio_reader, pkt,
-                          aac_frame_duration(m->out->streams[track->out_index]->codecpar, in_tb));
     if (pkt->dts == AV_NOPTS_VALUE && pkt->pts == AV_NOPTS_VALUE)
         return 0;
     int64_t offset = av_rescale_q(m->offset_us, us_time_base, out_tb);
@@ -276,13 +238,14 @@ static void remux_rebase(remux_t *m, const mp4_remux_segment_t *segment, int64_t
     m->anchored = true;
 }
 
-/* Reads packets into head until the segment's first main frame is among them. */
-static size_t read_head(AVFormatContext *in, AVPacket **head, int main_stream)
+/* Reads packets into head until the segment's first main frame is among them. A file cut short
+ * (a crash) ends the segment where it can no longer be read. */
+static size_t read_head(segment_reader_t *reader, AVPacket **head, int main_stream)
 {
     size_t count = 0;
     while (count < HEAD_PACKETS_MAX) {
         AVPacket *pkt = av_packet_alloc();
-        if (!pkt || av_read_frame(in, pkt) < 0) {
+        if (!pkt || segment_reader_read(reader, pkt, NULL, 0) <= 0) {
             av_packet_free(&pkt);
             break;
         }
@@ -293,14 +256,14 @@ static size_t read_head(AVFormatContext *in, AVPacket **head, int main_stream)
     return count;
 }
 
-static int remux_rest(remux_t *m, AVFormatContext *in, const int map[MAP_STREAMS])
+static int remux_rest(remux_t *m, segment_reader_t *reader, const int map[MAP_STREAMS])
 {
     AVPacket *pkt = av_packet_alloc();
     if (!pkt)
         return errbuf_set(m->err, m->err_size, MP4_REMUX_ERR_NOMEM, "out of memory");
     int ret = 0;
-    while (ret == 0 && av_read_frame(in, pkt) >= 0) {
-        ret = remux_packet(m, in, map, pkt);
+    while (ret == 0 && segment_reader_read(reader, pkt, NULL, 0) > 0) {
+        ret = remux_packet(m, reader->in, map, pkt);
         av_packet_unref(pkt);
     }
     av_packet_free(&pkt);
@@ -308,12 +271,11 @@ static int remux_rest(remux_t *m, AVFormatContext *in, const int map[MAP_STREAMS
 }
 
 /* Input stream -> MP4 track: the first video and the first audio stream of the segment. */
-static void map_streams(const remux_t *m, const AVFormatContext *in, int map[MAP_STREAMS])
+static void map_streams(const remux_t *m, const segment_reader_t *reader, int map[MAP_STREAMS])
 {
     for (int i = 0; i < MAP_STREAMS; i++)
         map[i] = -1;
-    int video = mp4_remux_first_stream(in, AVMEDIA_TYPE_VIDEO),
-        audio = mp4_remux_first_stream(in, AVMEDIA_TYPE_AUDIO);
+    int video = reader->video, audio = reader->audio;
     if (video >= 0 && video < MAP_STREAMS && m->track[TRACK_VIDEO].out_index >= 0)
         map[video] = TRACK_VIDEO;
     if (audio >= 0 && audio < MAP_STREAMS && m->track[TRACK_AUDIO].out_index >= 0)
@@ -322,32 +284,29 @@ static void map_streams(const remux_t *m, const AVFormatContext *in, int map[MAP
 
 static int remux_segment(remux_t *m, const char *path, const mp4_remux_segment_t *segment)
 {
-    AVFormatContext *in = NULL;
-    int ret = mp4_remux_open_segment(path, &in, m->err, m->err_size);
-    if (ret < 0)
-        return ret;
-    m->audio_reader = (ts_mux_audio_reader_t){0}; /* a file's first frame opens a PES packet */
+    segment_reader_t reader;
+    if (segment_reader_open(&reader, path, m->err, m->err_size) < 0)
+        return MP4_REMUX_ERR_MEDIA;
     int map[MAP_STREAMS];
-    map_streams(m, in, map);
-    int main_stream = mp4_remux_first_stream(in, AVMEDIA_TYPE_VIDEO);
-    if (main_stream < 0)
-        main_stream = mp4_remux_first_stream(in, AVMEDIA_TYPE_AUDIO);
+    map_streams(m, &reader, map);
+    int main_stream = reader.video >= 0 ? reader.video : reader.audio;
     AVPacket *head[HEAD_PACKETS_MAX];
-    size_t count = read_head(in, head, main_stream);
+    size_t count = read_head(&reader, head, main_stream);
     int64_t start_us = 0;
-    bool found = segment_start_us(in, head, count, main_stream, &start_us);
+    bool found = segment_start_us(reader.in, head, count, main_stream, &start_us);
+    int ret = 0;
     if (found)
         remux_rebase(m, segment, start_us);
     else
         log_warn(LOG_MODULE, "%s: no media frame found, left out of the MP4", path);
     for (size_t i = 0; i < count; i++) {
         if (ret == 0 && found)
-            ret = remux_packet(m, in, map, head[i]);
+            ret = remux_packet(m, reader.in, map, head[i]);
         av_packet_free(&head[i]);
     }
     if (ret == 0 && found)
-        ret = remux_rest(m, in, map);
-    avformat_close_input(&in);
+        ret = remux_rest(m, &reader, map);
+    segment_reader_close(&reader);
     m->elapsed_s += segment->duration_s;
     return ret;
 }

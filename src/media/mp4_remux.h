@@ -1,16 +1,14 @@
 /* MP4 remux of recorded MPEG-TS segments: a stream copy of their first video and audio streams
  * into one MP4 (moov before mdat, so players start at once), every run after a discontinuity
- * rebased so the MP4's timeline has no gaps or overlaps and lasts the sum of the #EXTINF. Also
- * the two segment-reading helpers the recorder's probes share with it. Stateless: any thread may
- * call these functions; they block on disk and libavformat (seconds for a long recording). */
+ * rebased so the MP4's timeline has no gaps or overlaps and lasts the sum of the #EXTINF.
+ * Stateless: any thread may call it; it blocks on disk and libavformat (seconds for a long
+ * recording). */
 #ifndef STREAMD_MEDIA_MP4_REMUX_H
 #define STREAMD_MEDIA_MP4_REMUX_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <libavformat/avformat.h>
 
 /* Error codes (negative). */
 enum {
@@ -33,12 +31,5 @@ typedef struct mp4_remux_segment {
  * (the file named in it is path.tmp). */
 int mp4_remux_write(const char *segment_dir, const mp4_remux_segment_t *segments, size_t count,
                     const char *path, char *err, size_t err_size);
-
-/* Opens the MPEG-TS file at path for reading into *in (the caller closes it with
- * avformat_close_input). Returns 0, or MP4_REMUX_ERR_MEDIA with the reason in err. */
-int mp4_remux_open_segment(const char *path, AVFormatContext **in, char *err, size_t err_size);
-
-/* The index of the first stream of type in an opened file, or -1. */
-int mp4_remux_first_stream(const AVFormatContext *in, enum AVMediaType type);
 
 #endif

@@ -16,6 +16,7 @@
 #include "media/recorder.h"
 
 #include "media/mp4_remux.h"
+#include "media/segment_reader.h"
 #include "media/recorder_internal.h"
 #include "util/errbuf.h"
 #include "util/fs.h"
@@ -391,38 +392,19 @@ void recorder_set_variant(recorder_t *r, const char *name, const hls_variant_t *
 
 /* ---- probing segments ---- */
 
-/* "avc1.PPCCLL" from an H.264 extradata in Annex B (as MPEG-TS gives it) or avcC form. */
-static void codec_avc1(const AVCodecParameters *par, char out[HLS_CODEC_MAX])
-{
-    const uint8_t *data = par->extradata;
-    size_t size = par->extradata_size > 0 ? (size_t)par->extradata_size : 0;
-    out[0] = '\0';
-    if (size >= 4 && data[0] == 1) {
-        hls_codec_avc1(data, size, out);
-        return;
-    }
-    for (size_t i = 0; i + 6 < size; i++) { /* start code, then an SPS NAL unit (type 7) */
-        if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 && (data[i + 3] & 0x1f) == 7) {
-            snprintf(out, HLS_CODEC_MAX, "avc1.%02x%02x%02x", data[i + 4], data[i + 5],
-                     data[i + 6]);
-            return;
-        }
-    }
-}
-
 /* Fills the unknown parts of *variant (resolution, frame rate, codecs) from a segment's streams. */
 static void probe_variant(const char *path, recorder_variant_t *variant)
 {
-    AVFormatContext *in = NULL;
-    if (mp4_remux_open_segment(path, &in, NULL, 0) < 0)
+    segment_reader_t reader;
+    if (segment_reader_open(&reader, path, NULL, 0) < 0)
         return;
-    if (avformat_find_stream_info(in, NULL) < 0) {
-        avformat_close_input(&in);
+    if (segment_reader_probe(&reader, NULL, 0) < 0) {
+        segment_reader_close(&reader);
         return;
     }
+    const AVFormatContext *in = reader.in;
     char codecs[2 * HLS_CODEC_MAX] = "", avc1[HLS_CODEC_MAX] = "";
-    int video = mp4_remux_first_stream(in, AVMEDIA_TYPE_VIDEO);
-    int audio = mp4_remux_first_stream(in, AVMEDIA_TYPE_AUDIO);
+    int video = reader.video, audio = reader.audio;
     if (video >= 0) {
         const AVStream *st = in->streams[video];
         if (variant->width == 0 || variant->height == 0) {
@@ -432,8 +414,8 @@ static void probe_variant(const char *path, recorder_variant_t *variant)
         AVRational rate = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
         if (variant->frame_rate == 0 && rate.num > 0 && rate.den > 0 && av_q2d(rate) <= 1000)
             variant->frame_rate = av_q2d(rate);
-        if (st->codecpar->codec_id == AV_CODEC_ID_H264)
-            codec_avc1(st->codecpar, avc1);
+        if (st->codecpar->codec_id == AV_CODEC_ID_H264 && st->codecpar->extradata_size > 0)
+            hls_codec_avc1(st->codecpar->extradata, (size_t)st->codecpar->extradata_size, avc1);
     }
     bool aac = audio >= 0 && in->streams[audio]->codecpar->codec_id == AV_CODEC_ID_AAC;
     int object_type = aac && in->streams[audio]->codecpar->profile >= 0
@@ -447,7 +429,7 @@ static void probe_variant(const char *path, recorder_variant_t *variant)
         snprintf(codecs, sizeof codecs, "mp4a.40.%d", object_type);
     if (variant->codecs[0] == '\0')
         memcpy(variant->codecs, codecs, sizeof codecs);
-    avformat_close_input(&in);
+    segment_reader_close(&reader);
 }
 
 /* ---- finalization ---- */

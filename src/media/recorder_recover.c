@@ -4,7 +4,7 @@
 #include "media/recorder_recover.h"
 
 #include "media/hls.h"
-#include "media/mp4_remux.h"
+#include "media/segment_reader.h"
 #include "media/recorder_internal.h"
 #include "util/errbuf.h"
 #include "util/fs.h"
@@ -60,28 +60,26 @@ static void span_add(stream_span_t *span, const AVPacket *pkt)
  * does not demux cleanly or has no frame of that stream. */
 static int probe_duration(const char *path, double *duration_s, char *err, size_t err_size)
 {
-    AVFormatContext *in = NULL;
-    int ret = mp4_remux_open_segment(path, &in, err, err_size);
-    if (ret < 0)
+    segment_reader_t reader;
+    if (segment_reader_open(&reader, path, err, err_size) < 0)
         return RECORDER_ERR_MEDIA;
-    int main_stream = mp4_remux_first_stream(in, AVMEDIA_TYPE_VIDEO);
-    if (main_stream < 0)
-        main_stream = mp4_remux_first_stream(in, AVMEDIA_TYPE_AUDIO);
+    int main_stream = reader.video >= 0 ? reader.video : reader.audio;
     stream_span_t span = {0};
     AVPacket *pkt = av_packet_alloc();
-    int read = pkt ? 0 : AVERROR(ENOMEM);
-    while (read >= 0 && (read = av_read_frame(in, pkt)) >= 0) {
+    int read = pkt ? 1 : errbuf_set(err, err_size, -1, "out of memory reading %s", path);
+    while (read > 0 && (read = segment_reader_read(&reader, pkt, err, err_size)) > 0) {
         if (pkt->stream_index == main_stream)
             span_add(&span, pkt);
         av_packet_unref(pkt);
     }
     av_packet_free(&pkt);
     AVRational time_base =
-        main_stream >= 0 ? in->streams[main_stream]->time_base : (AVRational){1, 1000000};
-    avformat_close_input(&in);
-    if (read != AVERROR_EOF || !span.seen)
-        return errbuf_set(err, err_size, RECORDER_ERR_MEDIA, "%s: %s", path,
-                          read != AVERROR_EOF ? av_err2str(read) : "no media frames");
+        main_stream >= 0 ? reader.in->streams[main_stream]->time_base : (AVRational){1, 1000000};
+    segment_reader_close(&reader);
+    if (read < 0)
+        return RECORDER_ERR_MEDIA;
+    if (!span.seen)
+        return errbuf_set(err, err_size, RECORDER_ERR_MEDIA, "%s: no media frames", path);
     *duration_s = (double)(span.max_pts + span.step - span.first_pts) * av_q2d(time_base);
     return 0;
 }

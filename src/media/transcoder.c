@@ -18,6 +18,7 @@
  * at the same pts as source segment N. */
 #include "media/transcoder.h"
 
+#include "media/segment_reader.h"
 #include "media/ts_mux.h"
 #include "util/errbuf.h"
 #include "util/fs.h"
@@ -37,7 +38,6 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
-#include <libavutil/channel_layout.h>
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
 
@@ -246,7 +246,6 @@ typedef struct demuxed {
     size_t audio_count, audio_capacity;
     AVCodecParameters *audio_par; /* of the AAC stream; NULL = none */
     size_t bytes;
-    ts_mux_audio_reader_t audio_reader; /* times the AAC frames that share a PES packet */
 } demuxed_t;
 
 /* The source properties a plan is made for; a change means a new run. */
@@ -580,21 +579,15 @@ static int check_write(rung_t *r, int ret)
     return 0;
 }
 
-/* "avc1.PPCCLL" from the SPS in an Annex B keyframe. */
+/* The rendition's RFC 6381 codecs from the SPS of its first keyframe. */
 static void codecs_from_packet(rung_t *r, const AVPacket *pkt)
 {
-    const uint8_t *d = pkt->data;
-    for (int i = 0; i + 6 < pkt->size; i++) {
-        if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1 && (d[i + 3] & 0x1f) == 7) {
-            snprintf(r->codecs, sizeof r->codecs, "avc1.%02x%02x%02x", d[i + 4], d[i + 5],
-                     d[i + 6]);
-            if (r->audio_par) {
-                int object_type = r->audio_par->profile >= 0 ? r->audio_par->profile + 1 : 2;
-                size_t len = strlen(r->codecs);
-                snprintf(r->codecs + len, sizeof r->codecs - len, ",mp4a.40.%d", object_type);
-            }
-            return;
-        }
+    if (pkt->size <= 0 || hls_codec_avc1(pkt->data, (size_t)pkt->size, r->codecs) < 0)
+        return;
+    if (r->audio_par) {
+        int object_type = r->audio_par->profile >= 0 ? r->audio_par->profile + 1 : 2;
+        size_t len = strlen(r->codecs);
+        snprintf(r->codecs + len, sizeof r->codecs - len, ",mp4a.40.%d", object_type);
     }
 }
 
@@ -1048,41 +1041,11 @@ static int append_packet(AVPacket ***list, size_t *count, size_t *capacity, AVPa
     return 0;
 }
 
-static const int adts_rates[16] = {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050,
-                                   16000, 12000, 11025, 8000,  7350,  0,     0,     0};
-
-/* The mpegts demuxer leaves an AAC stream's parameters empty until a decoder looks at it; the
- * ADTS header of the first frame has what the muxer needs. */
-static int audio_params_from_adts(AVCodecParameters *par, const AVPacket *pkt)
+/* Keeps one packet of the segment (in the reader's stream time base); returns -1 when it
+ * cannot. */
+static int keep_packet(demuxed_t *d, const segment_reader_t *reader, AVPacket *pkt, char *err)
 {
-    const uint8_t *h = pkt->data;
-    if (pkt->size < 7 || h[0] != 0xff || (h[1] & 0xf0) != 0xf0)
-        return -1;
-    int rate = adts_rates[(h[2] >> 2) & 0x0f];
-    int channels = ((h[2] & 0x01) << 2) | (h[3] >> 6);
-    if (rate == 0)
-        return -1;
-    par->sample_rate = rate;
-    par->profile = (h[2] >> 6) & 0x03; /* FF_PROFILE_AAC_* = object type - 1 */
-    av_channel_layout_uninit(&par->ch_layout);
-    av_channel_layout_default(&par->ch_layout, channels > 0 ? channels : 2);
-    par->frame_size = 1024;
-    return 0;
-}
-
-/* The segmenter packs several AAC frames into one PES packet; without stream info the demuxer
- * leaves all but the first untimed (ts_mux_audio_fill). pkt is in ts_time_base. */
-static void time_audio_frame(demuxed_t *d, AVPacket *pkt)
-{
-    const AVCodecParameters *par = d->audio_par;
-    int samples = par->frame_size > 0 ? par->frame_size : 1024;
-    ts_mux_audio_fill(&d->audio_reader, pkt, av_rescale(samples, TS_HZ, par->sample_rate));
-}
-
-/* Keeps one packet of the segment; returns -1 when it cannot. */
-static int keep_packet(demuxed_t *d, AVFormatContext *in, AVPacket *pkt, char *err)
-{
-    AVStream *st = in->streams[pkt->stream_index];
+    AVStream *st = reader->in->streams[pkt->stream_index];
     enum AVCodecID id = st->codecpar->codec_id;
     bool video = id == AV_CODEC_ID_H264, audio = id == AV_CODEC_ID_AAC;
     if (!video && !audio)
@@ -1093,11 +1056,12 @@ static int keep_packet(demuxed_t *d, AVFormatContext *in, AVPacket *pkt, char *e
         return -1;
     }
     if (audio && !d->audio_par) {
+        if (st->codecpar->sample_rate <= 0)
+            return 0; /* no ADTS header yet: not usable */
         d->audio_par = avcodec_parameters_alloc();
-        if (!d->audio_par || avcodec_parameters_copy(d->audio_par, st->codecpar) < 0 ||
-            (d->audio_par->sample_rate <= 0 && audio_params_from_adts(d->audio_par, pkt) < 0)) {
+        if (!d->audio_par || avcodec_parameters_copy(d->audio_par, st->codecpar) < 0) {
             avcodec_parameters_free(&d->audio_par);
-            return 0; /* not usable: the renditions go without audio */
+            return 0; /* the renditions go without audio */
         }
     }
     AVPacket *copy = av_packet_alloc();
@@ -1107,8 +1071,6 @@ static int keep_packet(demuxed_t *d, AVFormatContext *in, AVPacket *pkt, char *e
     }
     av_packet_move_ref(copy, pkt);
     av_packet_rescale_ts(copy, st->time_base, ts_time_base);
-    if (audio)
-        time_audio_frame(d, copy);
     int ret = video ? append_packet(&d->video, &d->video_count, &d->video_capacity, copy)
                     : append_packet(&d->audio, &d->audio_count, &d->audio_capacity, copy);
     if (ret < 0) {
@@ -1122,26 +1084,18 @@ static int keep_packet(demuxed_t *d, AVFormatContext *in, AVPacket *pkt, char *e
  * audio only (nothing to transcode), or -1 with err set. */
 static int read_segment(const char *path, demuxed_t *d, char *err)
 {
-    const AVInputFormat *mpegts = av_find_input_format("mpegts");
-    AVFormatContext *in = NULL;
-    char url[SEGMENTER_PATH_MAX + 8];
-    snprintf(url, sizeof url, "file:%s", path);
-    int ret = avformat_open_input(&in, url, mpegts, NULL);
-    if (ret < 0) {
-        set_error(err, "cannot open %s: %s", path, av_err2str(ret));
+    segment_reader_t reader;
+    if (segment_reader_open(&reader, path, err, ERR_MAX) < 0)
         return -1;
-    }
     AVPacket *pkt = av_packet_alloc();
-    ret = pkt ? 0 : -1;
+    int ret = pkt ? 0 : -1;
     int read = 0;
-    while (ret == 0 && (read = av_read_frame(in, pkt)) >= 0) {
-        ret = keep_packet(d, in, pkt, err);
+    while (ret == 0 && (read = segment_reader_read(&reader, pkt, err, ERR_MAX)) > 0) {
+        ret = keep_packet(d, &reader, pkt, err);
         av_packet_unref(pkt);
     }
-    if (ret == 0 && read != AVERROR_EOF) {
-        set_error(err, "cannot read %s: %s", path, av_err2str(read));
+    if (ret == 0 && read < 0)
         ret = -1;
-    }
     if (ret == 0 && d->video_count == 0 && d->audio_count > 0)
         ret = 1;
     if (ret == 0 && d->video_count == 0) {
@@ -1151,7 +1105,7 @@ static int read_segment(const char *path, demuxed_t *d, char *err)
     if (!pkt)
         set_error(err, "out of memory reading %s", path);
     av_packet_free(&pkt);
-    avformat_close_input(&in);
+    segment_reader_close(&reader);
     return ret;
 }
 

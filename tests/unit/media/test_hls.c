@@ -257,6 +257,21 @@ Test(hls, codec_strings)
     const uint8_t version2[] = {2, 0x42, 0xc0, 0x1e};
     cr_assert_eq(hls_codec_avc1(version2, sizeof version2, out), -1);
     cr_assert_eq(hls_codec_avc1(NULL, 4, out), -1);
+    cr_assert_str_eq(out, "");
+    /* Annex B, as an MPEG-TS stream's extradata or a keyframe: the first SPS counts */
+    const uint8_t annexb[] = {0,    0,    0,    1,    0x09, 0xf0, 0, 0,    0,    1, 0x67,
+                              0x4d, 0x40, 0x1f, 0xaa, 0,    0,    1, 0x67, 0x64, 0, 0x28};
+    cr_assert_eq(hls_codec_avc1(annexb, sizeof annexb, out), 0);
+    cr_assert_str_eq(out, "avc1.4d401f");
+    const uint8_t three_byte_start[] = {0, 0, 1, 0x27, 0x42, 0xe0, 0x0d};
+    cr_assert_eq(hls_codec_avc1(three_byte_start, sizeof three_byte_start, out), 0);
+    cr_assert_str_eq(out, "avc1.42e00d");
+    /* no SPS, or one cut before its level */
+    const uint8_t pps_only[] = {0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80};
+    cr_assert_eq(hls_codec_avc1(pps_only, sizeof pps_only, out), -1);
+    const uint8_t cut_sps[] = {0, 0, 0, 1, 0x67, 0x64, 0x00};
+    cr_assert_eq(hls_codec_avc1(cut_sps, sizeof cut_sps, out), -1);
+    cr_assert_eq(hls_codec_avc1(annexb, 0, out), -1);
 
     const uint8_t lc[] = {0x12, 0x10}; /* AAC-LC, 44.1 kHz, stereo */
     cr_assert_eq(hls_codec_mp4a(lc, sizeof lc, out), 0);
