@@ -4,7 +4,7 @@
  * or list a file that is not a plain NNNNN.ts inside the directory. */
 /* The runner reads the sources from one line. */
 /* clang-format off */
-/* fuzz-sources: src/media/recorder.c src/media/recorder_recover.c src/media/mp4_remux.c src/media/hls.c src/media/codec.c src/media/ts_mux.c src/util/log.c src/util/fd_io.c src/util/errbuf.c src/util/fs.c */
+/* fuzz-sources: src/media/recorder.c src/media/recorder_recover.c src/media/mp4_remux.c src/media/hls.c src/media/codec.c src/media/ts_mux.c src/media/segment_reader.c src/media/file_io.c src/util/log.c src/util/fd_io.c src/util/errbuf.c src/util/fs.c */
 /* clang-format on */
 #include <stdint.h>
 #include <stdio.h>
