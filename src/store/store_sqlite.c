@@ -1,13 +1,8 @@
-/* SQLite backend of the store (store.h), the embedded default. A small pool of connections lets
- * HTTP threads read in parallel (WAL) while SQLite serializes the writes. */
-#include "store/store.h"
-
+/* SQLite backend of the store (store_backend.h behind store.h), the embedded default. A small pool
+ * of connections lets HTTP threads read in parallel (WAL) while SQLite serializes the writes. */
 #include "store/sqlite_internal.h"
 #include "store/sqlite_rows.h"
-#include "store/store_internal.h"
-#include "store/store_query.h"
-#include "util/clock.h"
-#include "util/ids.h"
+#include "store/store_backend.h"
 #include "util/log.h"
 
 #include <pthread.h>
@@ -136,15 +131,16 @@ typedef struct sqlite_conn {
     sqlite3_stmt *stmts[STMT_COUNT]; /* prepared once at open, reset after every use */
 } sqlite_conn_t;
 
-struct store {
+typedef struct sqlite_store {
+    store_t base; /* first: store.c sees only this */
     sqlite_conn_t conns[POOL_SIZE];
     pthread_mutex_t pool_lock;     /* guards free_conns and free_count */
     pthread_cond_t pool_available; /* signalled when a connection is put back */
     sqlite_conn_t *free_conns[POOL_SIZE];
     size_t free_count;
-};
+} sqlite_store_t;
 
-static sqlite_conn_t *pool_acquire(store_t *store)
+static sqlite_conn_t *pool_acquire(sqlite_store_t *store)
 {
     pthread_mutex_lock(&store->pool_lock);
     while (store->free_count == 0)
@@ -155,7 +151,7 @@ static sqlite_conn_t *pool_acquire(store_t *store)
 }
 
 /* LIFO: the connection used last is reused first, so its page cache is warm. */
-static void pool_release(store_t *store, sqlite_conn_t *conn)
+static void pool_release(sqlite_store_t *store, sqlite_conn_t *conn)
 {
     pthread_mutex_lock(&store->pool_lock);
     store->free_conns[store->free_count++] = conn;
@@ -212,8 +208,8 @@ static int collect_rows(sqlite3 *db, sqlite3_stmt *stmt, const char *what,
 /* ---- Running cached statements ------------------------------------------------------------- */
 
 /* Runs a cached single-row lookup keyed by ?1 = key and reads the row into out. */
-static int run_lookup(store_t *store, stmt_id_t id, const char *key, const sqlite_rows_type_t *type,
-                      void *out)
+static int run_lookup(sqlite_store_t *store, stmt_id_t id, const char *key,
+                      const sqlite_rows_type_t *type, void *out)
 {
     sqlite_conn_t *conn = pool_acquire(store);
     sqlite3_stmt *stmt = conn->stmts[id];
@@ -237,7 +233,7 @@ typedef void (*record_binder_t)(sqlite_rows_binder_t *b, const void *record);
 
 /* Runs a cached INSERT, UPDATE or DELETE whose parameters bind fills from record. With
  * must_change, a statement that touched no row is STORE_NOT_FOUND. */
-static int run_write(store_t *store, stmt_id_t id, record_binder_t bind, const void *record,
+static int run_write(sqlite_store_t *store, stmt_id_t id, record_binder_t bind, const void *record,
                      bool must_change)
 {
     sqlite_conn_t *conn = pool_acquire(store);
@@ -255,7 +251,7 @@ static int run_write(store_t *store, stmt_id_t id, record_binder_t bind, const v
 }
 
 /* Runs a cached query that returns one integer. */
-static int run_scalar(store_t *store, stmt_id_t id, int64_t *out)
+static int run_scalar(sqlite_store_t *store, stmt_id_t id, int64_t *out)
 {
     sqlite_conn_t *conn = pool_acquire(store);
     sqlite3_stmt *stmt = conn->stmts[id];
@@ -362,7 +358,7 @@ static const char *url_to_path(const char *url, char *err, size_t err_size)
 
 /* The first connection creates the file, checks its version, sets WAL and migrates, all before
  * any other connection exists. */
-static int open_first(store_t *store, const char *path, char *err, size_t err_size)
+static int open_first(sqlite_store_t *store, const char *path, char *err, size_t err_size)
 {
     if (conn_open(&store->conns[0], path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err,
                   err_size) != 0)
@@ -379,16 +375,30 @@ static int open_first(store_t *store, const char *path, char *err, size_t err_si
     return 0;
 }
 
-static store_t *open_pool(const char *url, char *err, size_t err_size)
+static void sqlite_close(store_t *base)
+{
+    sqlite_store_t *store = (sqlite_store_t *)base;
+    /* The last connection to close checkpoints the WAL into the main file and removes it. */
+    for (int i = 0; i < POOL_SIZE; i++)
+        conn_close(&store->conns[i]);
+    pthread_cond_destroy(&store->pool_available);
+    pthread_mutex_destroy(&store->pool_lock);
+    free(store);
+}
+
+static const store_backend_t sqlite_backend;
+
+static sqlite_store_t *open_pool(const char *url, char *err, size_t err_size)
 {
     const char *path = url_to_path(url, err, err_size);
     if (!path)
         return NULL;
-    store_t *store = calloc(1, sizeof *store);
+    sqlite_store_t *store = calloc(1, sizeof *store);
     if (!store) {
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
+    store->base.backend = &sqlite_backend;
     if (pthread_mutex_init(&store->pool_lock, NULL) != 0) {
         free(store);
         snprintf(err, err_size, "creating the pool lock failed");
@@ -413,104 +423,61 @@ static store_t *open_pool(const char *url, char *err, size_t err_size)
     }
     return store;
 fail:
-    store_close(store);
+    sqlite_close(&store->base);
     return NULL;
 }
 
-store_t *store_open(const char *url, char *err, size_t err_size)
+store_t *store_sqlite_open(const char *url, char *err, size_t err_size)
 {
     char message[512] = "";
     if (sqlite3_threadsafe() == 0) {
         snprintf(message, sizeof message, "the SQLite library was built without thread support");
-    } else if (!url) {
-        snprintf(message, sizeof message, "no store URL given");
     } else {
-        store_t *store = open_pool(url, message, sizeof message);
+        sqlite_store_t *store = open_pool(url, message, sizeof message);
         if (store)
-            return store;
+            return &store->base;
     }
     if (err && err_size > 0)
         snprintf(err, err_size, "%s", message);
     return NULL;
 }
 
-void store_close(store_t *store)
+static int sqlite_schema_version(store_t *base, int *out_version)
 {
-    if (!store)
-        return;
-    /* The last connection to close checkpoints the WAL into the main file and removes it. */
-    for (int i = 0; i < POOL_SIZE; i++)
-        conn_close(&store->conns[i]);
-    pthread_cond_destroy(&store->pool_available);
-    pthread_mutex_destroy(&store->pool_lock);
-    free(store);
-}
-
-int store_schema_version(store_t *store, int *out_version)
-{
-    if (!store || !out_version)
-        return STORE_INVALID;
     int64_t version = 0;
-    int rc = run_scalar(store, STMT_SCHEMA_VERSION, &version);
+    int rc = run_scalar((sqlite_store_t *)base, STMT_SCHEMA_VERSION, &version);
     *out_version = rc == STORE_OK ? (int)version : 0;
     return rc;
 }
 
 /* ---- Users ----------------------------------------------------------------------------------- */
 
-int store_user_create(store_t *store, store_user_t *user)
+static int sqlite_user_insert(store_t *base, const store_user_t *user)
 {
-    if (!store || !user || !user->name)
-        return STORE_INVALID;
-    if (ids_uuid_v4(user->id) != 0 || ids_uuid_v4(user->project_id) != 0) {
-        log_error("store", "user create: the random generator failed");
-        return STORE_ERR;
-    }
-    user->created_at_ms = clock_now_ms();
-    return run_write(store, STMT_USER_INSERT, sqlite_rows_bind_user, user, false);
+    return run_write((sqlite_store_t *)base, STMT_USER_INSERT, sqlite_rows_bind_user, user, false);
 }
 
-int store_user_get(store_t *store, const char *user_id, store_user_t *out)
+static int sqlite_user_get(store_t *base, const char *user_id, store_user_t *out)
 {
-    if (!out)
-        return STORE_INVALID;
-    memset(out, 0, sizeof *out);
-    if (!store || !user_id)
-        return STORE_INVALID;
-    return run_lookup(store, STMT_USER_GET, user_id, &sqlite_rows_user, out);
+    return run_lookup((sqlite_store_t *)base, STMT_USER_GET, user_id, &sqlite_rows_user, out);
 }
 
-int store_user_count(store_t *store, int64_t *out_count)
+static int sqlite_user_count(store_t *base, int64_t *out_count)
 {
-    if (!store || !out_count)
-        return STORE_INVALID;
-    *out_count = 0;
-    return run_scalar(store, STMT_USER_COUNT, out_count);
+    return run_scalar((sqlite_store_t *)base, STMT_USER_COUNT, out_count);
 }
 
 /* ---- API tokens ------------------------------------------------------------------------------ */
 
-int store_api_token_create(store_t *store, store_api_token_t *token)
+static int sqlite_token_insert(store_t *base, const store_api_token_t *token)
 {
-    if (!store || !token || !token->name)
-        return STORE_INVALID;
-    if (ids_uuid_v4(token->id) != 0) {
-        log_error("store", "token create: the random generator failed");
-        return STORE_ERR;
-    }
-    token->created_at_ms = clock_now_ms();
-    token->last_used_ms = 0;
-    return run_write(store, STMT_TOKEN_INSERT, sqlite_rows_bind_token, token, false);
+    return run_write((sqlite_store_t *)base, STMT_TOKEN_INSERT, sqlite_rows_bind_token, token,
+                     false);
 }
 
-int store_api_token_find(store_t *store, const char *key_hash, store_api_token_t *out)
+static int sqlite_token_find(store_t *base, const char *key_hash, store_api_token_t *out)
 {
-    if (!out)
-        return STORE_INVALID;
-    memset(out, 0, sizeof *out);
-    if (!store || !key_hash)
-        return STORE_INVALID;
-    return run_lookup(store, STMT_TOKEN_FIND, key_hash, &sqlite_rows_token, out);
+    return run_lookup((sqlite_store_t *)base, STMT_TOKEN_FIND, key_hash, &sqlite_rows_token, out);
 }
 
 /* Parameters of the statements keyed by a token id plus one more value. */
@@ -534,121 +501,74 @@ static void bind_token_delete(sqlite_rows_binder_t *b, const void *record)
     sqlite_rows_bind_text(b, 2, op->user_id);
 }
 
-int store_api_token_touch(store_t *store, const char *token_id, int64_t now_ms)
+static int sqlite_token_touch(store_t *base, const char *token_id, int64_t now_ms)
 {
-    if (!store || !token_id)
-        return STORE_INVALID;
     token_op_t op = {.token_id = token_id, .now_ms = now_ms};
-    return run_write(store, STMT_TOKEN_TOUCH, bind_token_touch, &op, true);
+    return run_write((sqlite_store_t *)base, STMT_TOKEN_TOUCH, bind_token_touch, &op, true);
 }
 
-int store_api_token_delete(store_t *store, const char *user_id, const char *token_id)
+static int sqlite_token_delete(store_t *base, const char *user_id, const char *token_id)
 {
-    if (!store || !user_id || !token_id)
-        return STORE_INVALID;
     token_op_t op = {.token_id = token_id, .user_id = user_id};
-    return run_write(store, STMT_TOKEN_DELETE, bind_token_delete, &op, true);
+    return run_write((sqlite_store_t *)base, STMT_TOKEN_DELETE, bind_token_delete, &op, true);
 }
 
-int store_api_token_list(store_t *store, const char *user_id, store_api_token_t **out,
-                         size_t *out_count)
+static int sqlite_token_list(store_t *base, const char *user_id, store_rows_t *set)
 {
-    if (!out || !out_count)
-        return STORE_INVALID;
-    *out = NULL;
-    *out_count = 0;
-    if (!store || !user_id)
-        return STORE_INVALID;
+    sqlite_store_t *store = (sqlite_store_t *)base;
     sqlite_conn_t *conn = pool_acquire(store);
     sqlite3_stmt *stmt = conn->stmts[STMT_TOKEN_LIST];
-    store_rows_t set = {0};
+    const char *what = stmt_defs[STMT_TOKEN_LIST].name;
     int rc = sqlite3_bind_text(stmt, 1, user_id, -1, SQLITE_STATIC);
-    int status = rc == SQLITE_OK ? collect_rows(conn->db, stmt, stmt_defs[STMT_TOKEN_LIST].name,
-                                                &sqlite_rows_token, &set)
-                                 : sqlite_status(conn->db, rc, stmt_defs[STMT_TOKEN_LIST].name);
+    int status = rc == SQLITE_OK ? collect_rows(conn->db, stmt, what, &sqlite_rows_token, set)
+                                 : sqlite_status(conn->db, rc, what);
     stmt_done(stmt);
     pool_release(store, conn);
-    *out = set.rows;
-    *out_count = set.count;
     return status;
 }
 
 /* ---- Streams --------------------------------------------------------------------------------- */
 
-int store_stream_insert(store_t *store, const store_stream_t *stream)
+static int sqlite_stream_insert(store_t *base, const store_stream_t *stream)
 {
-    if (!store || !stream || !stream->name)
-        return STORE_INVALID;
-    return run_write(store, STMT_STREAM_INSERT, sqlite_rows_bind_stream, stream, false);
+    return run_write((sqlite_store_t *)base, STMT_STREAM_INSERT, sqlite_rows_bind_stream, stream,
+                     false);
 }
 
-int store_stream_update(store_t *store, const store_stream_t *stream)
+static int sqlite_stream_update(store_t *base, const store_stream_t *stream)
 {
-    if (!store || !stream || !stream->name)
-        return STORE_INVALID;
-    return run_write(store, STMT_STREAM_UPDATE, sqlite_rows_bind_stream, stream, true);
+    return run_write((sqlite_store_t *)base, STMT_STREAM_UPDATE, sqlite_rows_bind_stream, stream,
+                     true);
 }
 
-/* The three stream getters differ only in their key column. */
-static int stream_lookup(store_t *store, stmt_id_t id, const char *key, store_stream_t *out)
+static int sqlite_stream_get(store_t *base, store_stream_lookup_t by, const char *key,
+                             store_stream_t *out)
 {
-    if (!out)
-        return STORE_INVALID;
-    memset(out, 0, sizeof *out);
-    if (!store || !key)
-        return STORE_INVALID;
-    return run_lookup(store, id, key, &sqlite_rows_stream, out);
-}
-
-int store_stream_get(store_t *store, const char *id, store_stream_t *out)
-{
-    return stream_lookup(store, STMT_STREAM_GET, id, out);
-}
-
-int store_stream_get_by_key(store_t *store, const char *stream_key, store_stream_t *out)
-{
-    return stream_lookup(store, STMT_STREAM_GET_BY_KEY, stream_key, out);
-}
-
-int store_stream_get_by_playback_id(store_t *store, const char *playback_id, store_stream_t *out)
-{
-    return stream_lookup(store, STMT_STREAM_GET_BY_PLAYBACK_ID, playback_id, out);
+    stmt_id_t id = by == STORE_STREAM_BY_KEY           ? STMT_STREAM_GET_BY_KEY
+                   : by == STORE_STREAM_BY_PLAYBACK_ID ? STMT_STREAM_GET_BY_PLAYBACK_ID
+                                                       : STMT_STREAM_GET;
+    return run_lookup((sqlite_store_t *)base, id, key, &sqlite_rows_stream, out);
 }
 
 /* ---- Sessions -------------------------------------------------------------------------------- */
 
-int store_session_insert(store_t *store, const store_session_t *session)
+static int sqlite_session_insert(store_t *base, const store_session_t *session)
 {
-    if (!store || !session || !store_session_valid(session))
-        return STORE_INVALID;
-    return run_write(store, STMT_SESSION_INSERT, sqlite_rows_bind_session, session, false);
+    return run_write((sqlite_store_t *)base, STMT_SESSION_INSERT, sqlite_rows_bind_session, session,
+                     false);
 }
 
-int store_session_update(store_t *store, const store_session_t *session)
+static int sqlite_session_update(store_t *base, const store_session_t *session)
 {
-    if (!store || !session || !store_session_valid(session))
-        return STORE_INVALID;
-    return run_write(store, STMT_SESSION_UPDATE, sqlite_rows_bind_session, session, true);
+    return run_write((sqlite_store_t *)base, STMT_SESSION_UPDATE, sqlite_rows_bind_session, session,
+                     true);
 }
 
-int store_session_get(store_t *store, const char *id, store_session_t *out)
+static int sqlite_session_get(store_t *base, store_session_lookup_t by, const char *key,
+                              store_session_t *out)
 {
-    if (!out)
-        return STORE_INVALID;
-    memset(out, 0, sizeof *out);
-    if (!store || !id)
-        return STORE_INVALID;
-    return run_lookup(store, STMT_SESSION_GET, id, &sqlite_rows_session, out);
-}
-
-int store_session_get_latest(store_t *store, const char *stream_id, store_session_t *out)
-{
-    if (!out)
-        return STORE_INVALID;
-    memset(out, 0, sizeof *out);
-    if (!store || !stream_id)
-        return STORE_INVALID;
-    return run_lookup(store, STMT_SESSION_LATEST, stream_id, &sqlite_rows_session, out);
+    stmt_id_t id = by == STORE_SESSION_LATEST_OF_STREAM ? STMT_SESSION_LATEST : STMT_SESSION_GET;
+    return run_lookup((sqlite_store_t *)base, id, key, &sqlite_rows_session, out);
 }
 
 typedef struct live_args {
@@ -675,12 +595,11 @@ static void bind_stream_live(sqlite_rows_binder_t *b, const void *record)
     sqlite_rows_bind_int64(b, 13, live->added.transcoded_bytes);
 }
 
-int store_stream_update_live(store_t *store, const char *stream_id, const store_stream_live_t *live)
+static int sqlite_stream_update_live(store_t *base, const char *stream_id,
+                                     const store_stream_live_t *live)
 {
-    if (!store || !stream_id || !live)
-        return STORE_INVALID;
     live_args_t args = {stream_id, live};
-    return run_write(store, STMT_STREAM_LIVE, bind_stream_live, &args, true);
+    return run_write((sqlite_store_t *)base, STMT_STREAM_LIVE, bind_stream_live, &args, true);
 }
 
 static void bind_nothing(sqlite_rows_binder_t *b, const void *record)
@@ -689,10 +608,9 @@ static void bind_nothing(sqlite_rows_binder_t *b, const void *record)
     (void)record;
 }
 
-int store_close_open_sessions(store_t *store, int64_t *out_closed)
+static int sqlite_close_open_sessions(store_t *base, int64_t *out_closed)
 {
-    if (!store)
-        return STORE_INVALID;
+    sqlite_store_t *store = (sqlite_store_t *)base;
     int rc = run_write(store, STMT_STREAM_CLOSE_OPEN, bind_nothing, NULL, false);
     if (rc != STORE_OK)
         return rc;
@@ -806,13 +724,9 @@ static int run_list(sqlite3 *db, const store_query_plan_t *plan, const sqlite_ro
     return status;
 }
 
-static int list_rows(store_t *store, const sqlite_list_t *list, const store_query_t *q,
+static int list_rows(sqlite_store_t *store, const sqlite_list_t *list, const store_query_t *q,
                      store_rows_t *set, int64_t *out_total)
 {
-    if (out_total)
-        *out_total = 0;
-    if (!store)
-        return STORE_INVALID;
     store_query_plan_t plan;
     int rc = store_query_plan(&plan, STORE_QUERY_SQLITE, list->list, list->columns, q);
     if (rc == STORE_OK) {
@@ -824,26 +738,32 @@ static int list_rows(store_t *store, const sqlite_list_t *list, const store_quer
     return rc;
 }
 
-int store_stream_list(store_t *store, const store_query_t *q, store_stream_t **out,
-                      size_t *out_count, int64_t *out_total)
+static int sqlite_list(store_t *base, store_query_list_t list, const store_query_t *q,
+                       store_rows_t *set, int64_t *out_total)
 {
-    if (!out || !out_count)
-        return STORE_INVALID;
-    store_rows_t set = {0};
-    int rc = list_rows(store, &stream_list, q, &set, out_total);
-    *out = set.rows;
-    *out_count = set.count;
-    return rc;
+    return list_rows((sqlite_store_t *)base,
+                     list == STORE_QUERY_SESSIONS ? &session_list : &stream_list, q, set,
+                     out_total);
 }
 
-int store_session_list(store_t *store, const store_query_t *q, store_session_t **out,
-                       size_t *out_count, int64_t *out_total)
-{
-    if (!out || !out_count)
-        return STORE_INVALID;
-    store_rows_t set = {0};
-    int rc = list_rows(store, &session_list, q, &set, out_total);
-    *out = set.rows;
-    *out_count = set.count;
-    return rc;
-}
+static const store_backend_t sqlite_backend = {
+    .close = sqlite_close,
+    .schema_version = sqlite_schema_version,
+    .user_insert = sqlite_user_insert,
+    .user_get = sqlite_user_get,
+    .user_count = sqlite_user_count,
+    .token_insert = sqlite_token_insert,
+    .token_find = sqlite_token_find,
+    .token_touch = sqlite_token_touch,
+    .token_delete = sqlite_token_delete,
+    .token_list = sqlite_token_list,
+    .stream_insert = sqlite_stream_insert,
+    .stream_update = sqlite_stream_update,
+    .stream_get = sqlite_stream_get,
+    .stream_update_live = sqlite_stream_update_live,
+    .session_insert = sqlite_session_insert,
+    .session_update = sqlite_session_update,
+    .session_get = sqlite_session_get,
+    .close_open_sessions = sqlite_close_open_sessions,
+    .list = sqlite_list,
+};
