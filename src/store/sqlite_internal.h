@@ -1,13 +1,10 @@
-/* Private to the SQLite backend: the schema migrations that store_sqlite.c applies at open.
+/* Private to the SQLite backend: applying the schema history (migrations.h) at open.
  * Not part of the store interface; nothing outside src/store/ includes this. */
 #ifndef STREAMD_STORE_SQLITE_INTERNAL_H
 #define STREAMD_STORE_SQLITE_INTERNAL_H
 
 #include <sqlite3.h>
 #include <stddef.h>
-
-/* The schema version this code writes: the number of migrations it knows. */
-int sqlite_schema_latest(void);
 
 /* Reads the schema version (PRAGMA user_version) of db into *out_version and refuses a database
  * whose version is newer than this code knows. Returns 0, or -1 with a message in err. */

@@ -1,5 +1,6 @@
 /* SQLite backend of the store (store_backend.h behind store.h), the embedded default. A small pool
  * of connections lets HTTP threads read in parallel (WAL) while SQLite serializes the writes. */
+#include "store/migrations.h"
 #include "store/sqlite_internal.h"
 #include "store/sqlite_rows.h"
 #include "store/store_backend.h"
@@ -369,9 +370,9 @@ static int open_first(sqlite_store_t *store, const char *path, char *err, size_t
     if (sqlite_schema_check(db, &version, err, err_size) != 0 ||
         enable_wal(db, path, err, err_size) != 0 || sqlite_schema_migrate(db, err, err_size) != 0)
         return -1;
-    if (version != sqlite_schema_latest())
+    if (version != migrations_latest())
         log_info("store", "%s: schema migrated from version %d to %d", path, version,
-                 sqlite_schema_latest());
+                 migrations_latest());
     return 0;
 }
 

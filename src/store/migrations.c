@@ -1,0 +1,161 @@
+/* The schema history (migrations.h), written once for both dialects. */
+#include "store/migrations.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The counters shared by streams and sessions (store_counters_t), in one place so both tables
+ * keep the same columns. */
+#define COUNTER_COLUMNS                                                                            \
+    "source_segments {int} NOT NULL DEFAULT 0,"                                                    \
+    "transcoded_segments {int} NOT NULL DEFAULT 0,"                                                \
+    "source_segments_duration {real} NOT NULL DEFAULT 0,"                                          \
+    "transcoded_segments_duration {real} NOT NULL DEFAULT 0,"                                      \
+    "source_bytes {int} NOT NULL DEFAULT 0,"                                                       \
+    "transcoded_bytes {int} NOT NULL DEFAULT 0,"                                                   \
+    "ingest_rate {real} NOT NULL DEFAULT 0,"                                                       \
+    "outgoing_rate {real} NOT NULL DEFAULT 0,"
+
+/* Version 1: users, API tokens, streams and sessions. The end-to-end tests seed rows with the
+ * sqlite3 CLI using these exact names. Booleans are {bool} (0/1 in SQLite), timestamps ms since
+ * epoch, JSON-valued fields compact JSON text (the API validates it; PostgreSQL casts it to jsonb
+ * where a list filters on a member); is_healthy and recording_status are NULL when unknown / not
+ * set. */
+static const char migration_1[] =
+    "CREATE TABLE users ("
+    "id TEXT PRIMARY KEY,"
+    "project_id TEXT NOT NULL,"
+    "name TEXT NOT NULL,"
+    "email TEXT,"
+    "admin {bool} NOT NULL DEFAULT {false},"
+    "suspended {bool} NOT NULL DEFAULT {false},"
+    "created_at {int} NOT NULL);"
+
+    "CREATE TABLE api_tokens ("
+    "id TEXT PRIMARY KEY,"
+    "user_id TEXT NOT NULL REFERENCES users(id),"
+    "project_id TEXT NOT NULL,"
+    "name TEXT NOT NULL,"
+    "key_hash TEXT NOT NULL UNIQUE,"
+    "created_at {int} NOT NULL,"
+    "last_used {int} NOT NULL DEFAULT 0);"
+
+    "CREATE TABLE streams ("
+    "id TEXT PRIMARY KEY,"
+    "user_id TEXT NOT NULL REFERENCES users(id),"
+    "project_id TEXT NOT NULL,"
+    "name TEXT NOT NULL,"
+    "stream_key TEXT NOT NULL UNIQUE,"
+    "playback_id TEXT NOT NULL UNIQUE,"
+    "created_by_token_name TEXT,"
+    "created_at {int} NOT NULL,"
+    "last_seen {int} NOT NULL DEFAULT 0,"
+    "last_terminated_at {int} NOT NULL DEFAULT 0,"
+    "is_active {bool} NOT NULL DEFAULT {false},"
+    "record {bool} NOT NULL DEFAULT {false},"
+    "suspended {bool} NOT NULL DEFAULT {false},"
+    "deleted {bool} NOT NULL DEFAULT {false},"
+    "is_healthy {bool},"
+    "issues TEXT," COUNTER_COLUMNS "profiles TEXT,"
+    "user_tags TEXT,"
+    "creator_id TEXT,"
+    "pull TEXT,"
+    "playback_policy TEXT,"
+    "recording_spec TEXT,"
+    "multistream TEXT);"
+
+    "CREATE TABLE sessions ("
+    "id TEXT PRIMARY KEY,"
+    "parent_id TEXT NOT NULL REFERENCES streams(id),"
+    "user_id TEXT NOT NULL,"
+    "project_id TEXT NOT NULL,"
+    "playback_id TEXT NOT NULL,"
+    "name TEXT NOT NULL,"
+    "created_at {int} NOT NULL,"
+    "last_seen {int} NOT NULL DEFAULT 0,"
+    "ended_at {int} NOT NULL DEFAULT 0,"
+    "is_active {bool} NOT NULL DEFAULT {false},"
+    "record {bool} NOT NULL DEFAULT {false},"
+    "deleted {bool} NOT NULL DEFAULT {false},"
+    "is_healthy {bool},"
+    "issues TEXT,"
+    "recording_status TEXT," COUNTER_COLUMNS "profiles TEXT,"
+    "recording_spec TEXT);"
+
+    /* The list pages: a user's streams and sessions newest first, a stream's sessions. The
+     * api_tokens index also serves the foreign key check. */
+    "CREATE INDEX streams_user_last_seen ON streams(user_id, last_seen, created_at);"
+    "CREATE INDEX sessions_parent_last_seen ON sessions(parent_id, last_seen);"
+    "CREATE INDEX sessions_user_last_seen ON sessions(user_id, last_seen);"
+    "CREATE INDEX api_tokens_user ON api_tokens(user_id);";
+
+/* Version 2: the session's health document (conditions, metrics) as compact JSON, written with
+ * its counters, so any node can serve /data/stream/{id}/health. */
+static const char migration_2[] = "ALTER TABLE sessions ADD COLUMN health TEXT;";
+
+static const char *const migrations[] = {
+    migration_1,
+    migration_2,
+};
+
+#define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
+
+int migrations_latest(void)
+{
+    return MIGRATION_COUNT;
+}
+
+/* The types and literals that differ between the dialects; nothing else in the text does. */
+typedef struct token {
+    const char *name;
+    const char *sqlite;
+    const char *postgres;
+} token_t;
+
+static const token_t tokens[] = {
+    {"{bool}", "INTEGER", "BOOLEAN"},
+    {"{int}", "INTEGER", "BIGINT"},
+    {"{real}", "REAL", "DOUBLE PRECISION"},
+    {"{false}", "0", "FALSE"},
+};
+
+#define TOKEN_COUNT (sizeof tokens / sizeof tokens[0])
+
+static const token_t *token_at(const char *p)
+{
+    for (size_t i = 0; i < TOKEN_COUNT; i++) {
+        if (strncmp(p, tokens[i].name, strlen(tokens[i].name)) == 0)
+            return &tokens[i];
+    }
+    return NULL;
+}
+
+char *migrations_sql(int number, store_query_dialect_t dialect)
+{
+    if (number < 1 || number > MIGRATION_COUNT ||
+        (dialect != STORE_QUERY_SQLITE && dialect != STORE_QUERY_POSTGRES))
+        return NULL;
+    const char *text = migrations[number - 1];
+    /* No replacement is 16 bytes longer than its token. */
+    size_t size = strlen(text) + 1;
+    for (const char *p = text; *p; p++)
+        if (*p == '{')
+            size += 16;
+    char *out = malloc(size);
+    if (!out)
+        return NULL;
+    size_t len = 0;
+    for (const char *p = text; *p;) {
+        const token_t *t = *p == '{' ? token_at(p) : NULL;
+        if (!t) {
+            out[len++] = *p++;
+            continue;
+        }
+        const char *value = dialect == STORE_QUERY_POSTGRES ? t->postgres : t->sqlite;
+        memcpy(out + len, value, strlen(value));
+        len += strlen(value);
+        p += strlen(t->name);
+    }
+    out[len] = '\0';
+    return out;
+}
