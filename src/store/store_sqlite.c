@@ -2,8 +2,8 @@
  * of connections lets HTTP threads read in parallel (WAL) while SQLite serializes the writes. */
 #include "store/migrations.h"
 #include "store/sqlite_internal.h"
-#include "store/sqlite_rows.h"
 #include "store/store_backend.h"
+#include "store/store_rows.h"
 #include "util/log.h"
 
 #include <pthread.h>
@@ -18,7 +18,7 @@
 #define BUSY_TIMEOUT_MS 5000
 
 /* ---- Statements ------------------------------------------------------------------------------
- * Column i of a SELECT is parameter i + 1 of the INSERT and of the UPDATE (sqlite_rows.h). */
+ * Column i of a SELECT is parameter i + 1 of the INSERT and of the UPDATE (store_rows.h). */
 
 typedef enum {
     STMT_USER_INSERT,
@@ -51,23 +51,23 @@ typedef struct stmt_def {
 } stmt_def_t;
 
 static const stmt_def_t stmt_defs[STMT_COUNT] = {
-    [STMT_USER_INSERT] = {"user insert", "INSERT INTO users (" SQLITE_ROWS_USER_COLUMNS
+    [STMT_USER_INSERT] = {"user insert", "INSERT INTO users (" STORE_ROWS_USER_COLUMNS
                                          ") VALUES (?, ?, ?, ?, ?, ?, ?)"},
-    [STMT_USER_GET] = {"user get", "SELECT " SQLITE_ROWS_USER_COLUMNS " FROM users WHERE id = ?1"},
+    [STMT_USER_GET] = {"user get", "SELECT " STORE_ROWS_USER_COLUMNS " FROM users WHERE id = ?1"},
     [STMT_USER_COUNT] = {"user count", "SELECT COUNT(*) FROM users"},
-    [STMT_TOKEN_INSERT] = {"token insert", "INSERT INTO api_tokens (" SQLITE_ROWS_TOKEN_COLUMNS
+    [STMT_TOKEN_INSERT] = {"token insert", "INSERT INTO api_tokens (" STORE_ROWS_TOKEN_COLUMNS
                                            ") VALUES (?, ?, ?, ?, ?, ?, ?)"},
-    [STMT_TOKEN_FIND] = {"token find", "SELECT " SQLITE_ROWS_TOKEN_COLUMNS
-                                       " FROM api_tokens WHERE key_hash = ?1"},
+    [STMT_TOKEN_FIND] = {"token find",
+                         "SELECT " STORE_ROWS_TOKEN_COLUMNS " FROM api_tokens WHERE key_hash = ?1"},
     /* MAX: concurrent requests may touch out of order; last_used never goes back. */
     [STMT_TOKEN_TOUCH] = {"token touch",
                           "UPDATE api_tokens SET last_used = MAX(last_used, ?2) WHERE id = ?1"},
     /* rowid breaks created_at ties in insertion order: "oldest first" even within one ms. */
-    [STMT_TOKEN_LIST] = {"token list", "SELECT " SQLITE_ROWS_TOKEN_COLUMNS " FROM api_tokens "
+    [STMT_TOKEN_LIST] = {"token list", "SELECT " STORE_ROWS_TOKEN_COLUMNS " FROM api_tokens "
                                        "WHERE user_id = ?1 ORDER BY created_at, rowid"},
     [STMT_TOKEN_DELETE] = {"token delete", "DELETE FROM api_tokens WHERE id = ?1 AND user_id = ?2"},
     [STMT_STREAM_INSERT] = {"stream insert",
-                            "INSERT INTO streams (" SQLITE_ROWS_STREAM_COLUMNS ") VALUES ("
+                            "INSERT INTO streams (" STORE_ROWS_STREAM_COLUMNS ") VALUES ("
                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
     /* Identity columns (id, owner, keys, creation) never change after insert. */
@@ -92,14 +92,14 @@ static const stmt_def_t stmt_defs[STMT_COUNT] = {
                                 "UPDATE streams SET is_active = 0, ingest_rate = 0, "
                                 "outgoing_rate = 0 WHERE is_active = 1"},
     [STMT_STREAM_GET] = {"stream get",
-                         "SELECT " SQLITE_ROWS_STREAM_COLUMNS " FROM streams WHERE id = ?1"},
-    [STMT_STREAM_GET_BY_KEY] = {"stream get by key", "SELECT " SQLITE_ROWS_STREAM_COLUMNS
+                         "SELECT " STORE_ROWS_STREAM_COLUMNS " FROM streams WHERE id = ?1"},
+    [STMT_STREAM_GET_BY_KEY] = {"stream get by key", "SELECT " STORE_ROWS_STREAM_COLUMNS
                                                      " FROM streams WHERE stream_key = ?1"},
     [STMT_STREAM_GET_BY_PLAYBACK_ID] = {"stream get by playback id",
-                                        "SELECT " SQLITE_ROWS_STREAM_COLUMNS
+                                        "SELECT " STORE_ROWS_STREAM_COLUMNS
                                         " FROM streams WHERE playback_id = ?1"},
     [STMT_SESSION_INSERT] = {"session insert",
-                             "INSERT INTO sessions (" SQLITE_ROWS_SESSION_COLUMNS ") VALUES ("
+                             "INSERT INTO sessions (" STORE_ROWS_SESSION_COLUMNS ") VALUES ("
                              "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                              "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
     [STMT_SESSION_UPDATE] = {"session update",
@@ -111,8 +111,8 @@ static const stmt_def_t stmt_defs[STMT_COUNT] = {
                              "transcoded_bytes = ?21, ingest_rate = ?22, outgoing_rate = ?23, "
                              "profiles = ?24, recording_spec = ?25, health = ?26 WHERE id = ?1"},
     [STMT_SESSION_GET] = {"session get",
-                          "SELECT " SQLITE_ROWS_SESSION_COLUMNS " FROM sessions WHERE id = ?1"},
-    [STMT_SESSION_LATEST] = {"session latest", "SELECT " SQLITE_ROWS_SESSION_COLUMNS
+                          "SELECT " STORE_ROWS_SESSION_COLUMNS " FROM sessions WHERE id = ?1"},
+    [STMT_SESSION_LATEST] = {"session latest", "SELECT " STORE_ROWS_SESSION_COLUMNS
                                                " FROM sessions WHERE parent_id = ?1 "
                                                "ORDER BY created_at DESC, rowid DESC LIMIT 1"},
     [STMT_SESSION_CLOSE_OPEN] = {"session close open",
@@ -160,6 +160,82 @@ static void pool_release(sqlite_store_t *store, sqlite_conn_t *conn)
     pthread_mutex_unlock(&store->pool_lock);
 }
 
+/* ---- Rows: SQLite's accessors for store_rows.c ------------------------------------------------
+ */
+
+/* A statement being bound; rc keeps the first failure so later binds are skipped. Text is bound
+ * SQLITE_STATIC: every statement is reset and cleared before the caller's strings can go away. */
+typedef struct sqlite_binder {
+    sqlite3_stmt *stmt;
+    int rc;
+} sqlite_binder_t;
+
+static void param_text(void *target, int index, const char *text)
+{
+    sqlite_binder_t *b = target;
+    if (b->rc == SQLITE_OK)
+        b->rc = text ? sqlite3_bind_text(b->stmt, index, text, -1, SQLITE_STATIC)
+                     : sqlite3_bind_null(b->stmt, index);
+}
+
+static void param_int64(void *target, int index, int64_t value)
+{
+    sqlite_binder_t *b = target;
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_int64(b->stmt, index, value);
+}
+
+static void param_real(void *target, int index, double value)
+{
+    sqlite_binder_t *b = target;
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_double(b->stmt, index, value);
+}
+
+/* Booleans are the integers 0 and 1. */
+static void param_boolean(void *target, int index, int value)
+{
+    sqlite_binder_t *b = target;
+    if (b->rc == SQLITE_OK)
+        b->rc = value < 0 ? sqlite3_bind_null(b->stmt, index)
+                          : sqlite3_bind_int(b->stmt, index, value ? 1 : 0);
+}
+
+static const store_params_ops_t sqlite_params_ops = {param_text, param_int64, param_real,
+                                                     param_boolean};
+
+static const char *column_text(void *source, int col, size_t *len)
+{
+    sqlite3_stmt *stmt = source;
+    *len = 0;
+    if (sqlite3_column_type(stmt, col) == SQLITE_NULL)
+        return NULL;
+    const char *text = (const char *)sqlite3_column_text(stmt, col);
+    if (text)
+        *len = (size_t)sqlite3_column_bytes(stmt, col);
+    return text ? text : "";
+}
+
+static int64_t column_int64(void *source, int col)
+{
+    return sqlite3_column_int64(source, col);
+}
+
+static double column_real(void *source, int col)
+{
+    return sqlite3_column_double(source, col);
+}
+
+static int column_boolean(void *source, int col)
+{
+    if (sqlite3_column_type(source, col) == SQLITE_NULL)
+        return -1;
+    return sqlite3_column_int64(source, col) != 0;
+}
+
+static const store_row_ops_t sqlite_row_ops = {column_text, column_int64, column_real,
+                                               column_boolean};
+
 /* ---- Errors ---------------------------------------------------------------------------------- */
 
 /* Maps a failed SQLite call to a store status. Constraint failures are the caller's business and
@@ -190,12 +266,13 @@ static void stmt_done(sqlite3_stmt *stmt)
 
 /* Steps stmt to the end, reading every row into set. On failure set is freed and empty. */
 static int collect_rows(sqlite3 *db, sqlite3_stmt *stmt, const char *what,
-                        const sqlite_rows_type_t *type, store_rows_t *set)
+                        const store_row_type_t *type, store_rows_t *set)
 {
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         void *slot = store_rows_add(set, type->record);
-        if (!slot || type->read(stmt, slot) != 0) {
+        store_row_t row = {&sqlite_row_ops, stmt};
+        if (!slot || type->read(&row, slot) != 0) {
             store_rows_free(set, type->record);
             return store_out_of_memory(what);
         }
@@ -210,7 +287,7 @@ static int collect_rows(sqlite3 *db, sqlite3_stmt *stmt, const char *what,
 
 /* Runs a cached single-row lookup keyed by ?1 = key and reads the row into out. */
 static int run_lookup(sqlite_store_t *store, stmt_id_t id, const char *key,
-                      const sqlite_rows_type_t *type, void *out)
+                      const store_row_type_t *type, void *out)
 {
     sqlite_conn_t *conn = pool_acquire(store);
     sqlite3_stmt *stmt = conn->stmts[id];
@@ -219,8 +296,9 @@ static int run_lookup(sqlite_store_t *store, stmt_id_t id, const char *key,
     if (rc == SQLITE_OK)
         rc = sqlite3_step(stmt);
     int status;
+    store_row_t row = {&sqlite_row_ops, stmt};
     if (rc == SQLITE_ROW)
-        status = type->read(stmt, out) == 0 ? STORE_OK : store_out_of_memory(what);
+        status = type->read(&row, out) == 0 ? STORE_OK : store_out_of_memory(what);
     else if (rc == SQLITE_DONE)
         status = STORE_NOT_FOUND;
     else
@@ -230,7 +308,7 @@ static int run_lookup(sqlite_store_t *store, stmt_id_t id, const char *key,
     return status;
 }
 
-typedef void (*record_binder_t)(sqlite_rows_binder_t *b, const void *record);
+typedef void (*record_binder_t)(store_params_t *b, const void *record);
 
 /* Runs a cached INSERT, UPDATE or DELETE whose parameters bind fills from record. With
  * must_change, a statement that touched no row is STORE_NOT_FOUND. */
@@ -238,8 +316,8 @@ static int run_write(sqlite_store_t *store, stmt_id_t id, record_binder_t bind, 
                      bool must_change)
 {
     sqlite_conn_t *conn = pool_acquire(store);
-    sqlite_rows_binder_t b = {conn->stmts[id], SQLITE_OK};
-    bind(&b, record);
+    sqlite_binder_t b = {conn->stmts[id], SQLITE_OK};
+    bind(&(store_params_t){&sqlite_params_ops, &b}, record);
     int rc = b.rc == SQLITE_OK ? sqlite3_step(b.stmt) : b.rc;
     int status;
     if (rc == SQLITE_DONE)
@@ -455,12 +533,12 @@ static int sqlite_schema_version(store_t *base, int *out_version)
 
 static int sqlite_user_insert(store_t *base, const store_user_t *user)
 {
-    return run_write((sqlite_store_t *)base, STMT_USER_INSERT, sqlite_rows_bind_user, user, false);
+    return run_write((sqlite_store_t *)base, STMT_USER_INSERT, store_params_user, user, false);
 }
 
 static int sqlite_user_get(store_t *base, const char *user_id, store_user_t *out)
 {
-    return run_lookup((sqlite_store_t *)base, STMT_USER_GET, user_id, &sqlite_rows_user, out);
+    return run_lookup((sqlite_store_t *)base, STMT_USER_GET, user_id, &store_row_user, out);
 }
 
 static int sqlite_user_count(store_t *base, int64_t *out_count)
@@ -472,13 +550,12 @@ static int sqlite_user_count(store_t *base, int64_t *out_count)
 
 static int sqlite_token_insert(store_t *base, const store_api_token_t *token)
 {
-    return run_write((sqlite_store_t *)base, STMT_TOKEN_INSERT, sqlite_rows_bind_token, token,
-                     false);
+    return run_write((sqlite_store_t *)base, STMT_TOKEN_INSERT, store_params_token, token, false);
 }
 
 static int sqlite_token_find(store_t *base, const char *key_hash, store_api_token_t *out)
 {
-    return run_lookup((sqlite_store_t *)base, STMT_TOKEN_FIND, key_hash, &sqlite_rows_token, out);
+    return run_lookup((sqlite_store_t *)base, STMT_TOKEN_FIND, key_hash, &store_row_token, out);
 }
 
 /* Parameters of the statements keyed by a token id plus one more value. */
@@ -488,18 +565,18 @@ typedef struct token_op {
     int64_t now_ms;
 } token_op_t;
 
-static void bind_token_touch(sqlite_rows_binder_t *b, const void *record)
+static void bind_token_touch(store_params_t *b, const void *record)
 {
     const token_op_t *op = record;
-    sqlite_rows_bind_text(b, 1, op->token_id);
-    sqlite_rows_bind_int64(b, 2, op->now_ms);
+    store_params_text(b, 1, op->token_id);
+    store_params_int64(b, 2, op->now_ms);
 }
 
-static void bind_token_delete(sqlite_rows_binder_t *b, const void *record)
+static void bind_token_delete(store_params_t *b, const void *record)
 {
     const token_op_t *op = record;
-    sqlite_rows_bind_text(b, 1, op->token_id);
-    sqlite_rows_bind_text(b, 2, op->user_id);
+    store_params_text(b, 1, op->token_id);
+    store_params_text(b, 2, op->user_id);
 }
 
 static int sqlite_token_touch(store_t *base, const char *token_id, int64_t now_ms)
@@ -521,7 +598,7 @@ static int sqlite_token_list(store_t *base, const char *user_id, store_rows_t *s
     sqlite3_stmt *stmt = conn->stmts[STMT_TOKEN_LIST];
     const char *what = stmt_defs[STMT_TOKEN_LIST].name;
     int rc = sqlite3_bind_text(stmt, 1, user_id, -1, SQLITE_STATIC);
-    int status = rc == SQLITE_OK ? collect_rows(conn->db, stmt, what, &sqlite_rows_token, set)
+    int status = rc == SQLITE_OK ? collect_rows(conn->db, stmt, what, &store_row_token, set)
                                  : sqlite_status(conn->db, rc, what);
     stmt_done(stmt);
     pool_release(store, conn);
@@ -532,14 +609,13 @@ static int sqlite_token_list(store_t *base, const char *user_id, store_rows_t *s
 
 static int sqlite_stream_insert(store_t *base, const store_stream_t *stream)
 {
-    return run_write((sqlite_store_t *)base, STMT_STREAM_INSERT, sqlite_rows_bind_stream, stream,
+    return run_write((sqlite_store_t *)base, STMT_STREAM_INSERT, store_params_stream, stream,
                      false);
 }
 
 static int sqlite_stream_update(store_t *base, const store_stream_t *stream)
 {
-    return run_write((sqlite_store_t *)base, STMT_STREAM_UPDATE, sqlite_rows_bind_stream, stream,
-                     true);
+    return run_write((sqlite_store_t *)base, STMT_STREAM_UPDATE, store_params_stream, stream, true);
 }
 
 static int sqlite_stream_get(store_t *base, store_stream_lookup_t by, const char *key,
@@ -548,20 +624,20 @@ static int sqlite_stream_get(store_t *base, store_stream_lookup_t by, const char
     stmt_id_t id = by == STORE_STREAM_BY_KEY           ? STMT_STREAM_GET_BY_KEY
                    : by == STORE_STREAM_BY_PLAYBACK_ID ? STMT_STREAM_GET_BY_PLAYBACK_ID
                                                        : STMT_STREAM_GET;
-    return run_lookup((sqlite_store_t *)base, id, key, &sqlite_rows_stream, out);
+    return run_lookup((sqlite_store_t *)base, id, key, &store_row_stream, out);
 }
 
 /* ---- Sessions -------------------------------------------------------------------------------- */
 
 static int sqlite_session_insert(store_t *base, const store_session_t *session)
 {
-    return run_write((sqlite_store_t *)base, STMT_SESSION_INSERT, sqlite_rows_bind_session, session,
+    return run_write((sqlite_store_t *)base, STMT_SESSION_INSERT, store_params_session, session,
                      false);
 }
 
 static int sqlite_session_update(store_t *base, const store_session_t *session)
 {
-    return run_write((sqlite_store_t *)base, STMT_SESSION_UPDATE, sqlite_rows_bind_session, session,
+    return run_write((sqlite_store_t *)base, STMT_SESSION_UPDATE, store_params_session, session,
                      true);
 }
 
@@ -569,41 +645,18 @@ static int sqlite_session_get(store_t *base, store_session_lookup_t by, const ch
                               store_session_t *out)
 {
     stmt_id_t id = by == STORE_SESSION_LATEST_OF_STREAM ? STMT_SESSION_LATEST : STMT_SESSION_GET;
-    return run_lookup((sqlite_store_t *)base, id, key, &sqlite_rows_session, out);
-}
-
-typedef struct live_args {
-    const char *stream_id;
-    const store_stream_live_t *live;
-} live_args_t;
-
-static void bind_stream_live(sqlite_rows_binder_t *b, const void *record)
-{
-    const live_args_t *args = record;
-    const store_stream_live_t *live = args->live;
-    sqlite_rows_bind_text(b, 1, args->stream_id);
-    sqlite_rows_bind_bool(b, 2, live->is_active);
-    sqlite_rows_bind_int64(b, 3, live->last_seen_ms);
-    sqlite_rows_bind_tristate(b, 4, live->is_healthy);
-    sqlite_rows_bind_text(b, 5, live->issues_json);
-    sqlite_rows_bind_double(b, 6, live->ingest_rate_bps);
-    sqlite_rows_bind_double(b, 7, live->outgoing_rate_bps);
-    sqlite_rows_bind_int64(b, 8, live->added.source_segments);
-    sqlite_rows_bind_int64(b, 9, live->added.transcoded_segments);
-    sqlite_rows_bind_double(b, 10, live->added.source_segments_duration_s);
-    sqlite_rows_bind_double(b, 11, live->added.transcoded_segments_duration_s);
-    sqlite_rows_bind_int64(b, 12, live->added.source_bytes);
-    sqlite_rows_bind_int64(b, 13, live->added.transcoded_bytes);
+    return run_lookup((sqlite_store_t *)base, id, key, &store_row_session, out);
 }
 
 static int sqlite_stream_update_live(store_t *base, const char *stream_id,
                                      const store_stream_live_t *live)
 {
-    live_args_t args = {stream_id, live};
-    return run_write((sqlite_store_t *)base, STMT_STREAM_LIVE, bind_stream_live, &args, true);
+    store_stream_live_args_t args = {stream_id, live};
+    return run_write((sqlite_store_t *)base, STMT_STREAM_LIVE, store_params_stream_live, &args,
+                     true);
 }
 
-static void bind_nothing(sqlite_rows_binder_t *b, const void *record)
+static void bind_nothing(store_params_t *b, const void *record)
 {
     (void)b;
     (void)record;
@@ -637,35 +690,13 @@ static int sqlite_close_open_sessions(store_t *base, int64_t *out_closed)
 typedef struct sqlite_list {
     store_query_list_t list;
     const char *columns;
-    const sqlite_rows_type_t *type;
+    const store_row_type_t *type;
 } sqlite_list_t;
 
-static const sqlite_list_t stream_list = {STORE_QUERY_STREAMS, SQLITE_ROWS_STREAM_COLUMNS,
-                                          &sqlite_rows_stream};
-static const sqlite_list_t session_list = {STORE_QUERY_SESSIONS, SQLITE_ROWS_SESSION_COLUMNS,
-                                           &sqlite_rows_session};
-
-/* Binds the first count values of plan, value i to parameter i + 1. */
-static void bind_plan(sqlite_rows_binder_t *b, const store_query_plan_t *plan, int count)
-{
-    for (int i = 0; i < count; i++) {
-        const store_query_bind_t *v = &plan->binds[i];
-        switch (v->kind) {
-        case STORE_QUERY_BIND_TEXT:
-            sqlite_rows_bind_text(b, i + 1, v->text);
-            break;
-        case STORE_QUERY_BIND_INT:
-            sqlite_rows_bind_int64(b, i + 1, v->int_value);
-            break;
-        case STORE_QUERY_BIND_DOUBLE:
-            sqlite_rows_bind_double(b, i + 1, v->double_value);
-            break;
-        case STORE_QUERY_BIND_BOOL:
-            sqlite_rows_bind_bool(b, i + 1, v->bool_value);
-            break;
-        }
-    }
-}
+static const sqlite_list_t stream_list = {STORE_QUERY_STREAMS, STORE_ROWS_STREAM_COLUMNS,
+                                          &store_row_stream};
+static const sqlite_list_t session_list = {STORE_QUERY_SESSIONS, STORE_ROWS_SESSION_COLUMNS,
+                                           &store_row_session};
 
 /* Prepares a one-off statement from sql and binds the plan's first bind_count values to it. */
 static int prepare_planned(sqlite3 *db, const char *sql, const store_query_plan_t *plan,
@@ -675,12 +706,12 @@ static int prepare_planned(sqlite3 *db, const char *sql, const store_query_plan_
     int rc = sqlite3_prepare_v2(db, sql, -1, out, NULL);
     if (rc != SQLITE_OK)
         return sqlite_status(db, rc, plan->what);
-    sqlite_rows_binder_t b = {*out, SQLITE_OK};
-    bind_plan(&b, plan, bind_count);
+    sqlite_binder_t b = {*out, SQLITE_OK};
+    store_params_plan(&(store_params_t){&sqlite_params_ops, &b}, plan, bind_count);
     return b.rc == SQLITE_OK ? STORE_OK : sqlite_status(db, b.rc, plan->what);
 }
 
-static int select_rows(sqlite3 *db, const store_query_plan_t *plan, const sqlite_rows_type_t *type,
+static int select_rows(sqlite3 *db, const store_query_plan_t *plan, const store_row_type_t *type,
                        store_rows_t *set)
 {
     sqlite3_stmt *stmt = NULL;
@@ -708,7 +739,7 @@ static int count_rows(sqlite3 *db, const store_query_plan_t *plan, int64_t *out_
 
 /* The page and the total run in one read transaction, so they agree with each other even while
  * other connections write. */
-static int run_list(sqlite3 *db, const store_query_plan_t *plan, const sqlite_rows_type_t *type,
+static int run_list(sqlite3 *db, const store_query_plan_t *plan, const store_row_type_t *type,
                     store_rows_t *set, int64_t *out_total)
 {
     int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
