@@ -3,10 +3,10 @@
 # Usage: scripts/install-deps.sh [run|test]   (test adds what the test suite and benches need)
 set -euo pipefail
 mode=${1:-run}
-pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev
+pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev
       libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libx264-dev)
 if [ "$mode" = test ]; then
-    pkgs+=(libcriterion-dev clang libclang-rt-dev nodejs npm curl ffmpeg sqlite3 wrk nginx-light jq)
+    pkgs+=(libcriterion-dev clang libclang-rt-dev nodejs npm curl ffmpeg sqlite3 wrk nginx-light jq postgresql-15)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -37,7 +37,7 @@ static const option_spec_t options[] = {
                   "base of every URL the API returns (default http://localhost:8935)"),
     STRING_OPTION("rtmp-public-url", "STREAMD_RTMP_PUBLIC_URL", rtmp_public_url,
                   "RTMP ingest base announced by /api/ingest (default rtmp://HOST:PORT/live)"),
-    STRING_OPTION("db", "STREAMD_DB", db_url, "SQLite database path (default DATA/streamd.db)"),
+    STRING_OPTION("db", "STREAMD_DB", db_url, "SQLite database path, or postgres://... (default DATA/streamd.db)"),
     STRING_OPTION("api-key", "STREAMD_API_KEY", api_key,
                   "the admin user's API key, created on first start if given"),
     {"log-level", "STREAMD_LOG_LEVEL", OPT_LOG_LEVEL, offsetof(config_t, log_level), 0,

@@ -78,8 +78,10 @@ static int run_server(const config_t *config)
         server_free(server);
         return 1;
     }
+    char store_name[512];
+    server_describe_store(server, store_name, sizeof store_name);
     log_info("server", "listening: http %s:%u, rtmp %s:%u, store %s", config->http.host,
-             server_http_port(server), config->rtmp.host, server_rtmp_port(server), config->db_url);
+             server_http_port(server), config->rtmp.host, server_rtmp_port(server), store_name);
     print_banner(config, new_key);
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);

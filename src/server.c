@@ -190,6 +190,11 @@ unsigned server_rtmp_port(const server_t *server)
     return server->ingest ? ingest_rtmp_port(server->ingest) : 0;
 }
 
+void server_describe_store(const server_t *server, char *out, size_t size)
+{
+    store_describe(server->store, out, size);
+}
+
 unsigned server_http_port(const server_t *server)
 {
     return server->http ? http_server_port(server->http) : 0;

@@ -26,6 +26,9 @@ unsigned server_http_port(const server_t *server);
 /* The RTMP port actually bound (after server_start). */
 unsigned server_rtmp_port(const server_t *server);
 
+/* The store's database in words, for logs (no password). */
+void server_describe_store(const server_t *server, char *out, size_t size);
+
 /* Creates a (non-admin) user named name with a first API key, written to key_out. */
 int server_add_user(server_t *server, const char *name, char *key_out, size_t key_out_size,
                     char *err, size_t err_size);

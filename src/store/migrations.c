@@ -18,9 +18,8 @@
 
 /* Version 1: users, API tokens, streams and sessions. The end-to-end tests seed rows with the
  * sqlite3 CLI using these exact names. Booleans are {bool} (0/1 in SQLite), timestamps ms since
- * epoch, JSON-valued fields compact JSON text (the API validates it; PostgreSQL casts it to jsonb
- * where a list filters on a member); is_healthy and recording_status are NULL when unknown / not
- * set. */
+ * epoch, JSON-valued fields compact JSON text ({json}: the API validates it, PostgreSQL too);
+ * is_healthy and recording_status are NULL when unknown / not set. */
 static const char migration_1[] =
     "CREATE TABLE users ("
     "id TEXT PRIMARY KEY,"
@@ -32,6 +31,7 @@ static const char migration_1[] =
     "created_at {int} NOT NULL);"
 
     "CREATE TABLE api_tokens ("
+    "{rowid}"
     "id TEXT PRIMARY KEY,"
     "user_id TEXT NOT NULL REFERENCES users(id),"
     "project_id TEXT NOT NULL,"
@@ -56,15 +56,16 @@ static const char migration_1[] =
     "suspended {bool} NOT NULL DEFAULT {false},"
     "deleted {bool} NOT NULL DEFAULT {false},"
     "is_healthy {bool},"
-    "issues TEXT," COUNTER_COLUMNS "profiles TEXT,"
-    "user_tags TEXT,"
-    "creator_id TEXT,"
-    "pull TEXT,"
-    "playback_policy TEXT,"
-    "recording_spec TEXT,"
-    "multistream TEXT);"
+    "issues {json}," COUNTER_COLUMNS "profiles {json},"
+    "user_tags {json},"
+    "creator_id {json},"
+    "pull {json},"
+    "playback_policy {json},"
+    "recording_spec {json},"
+    "multistream {json});"
 
     "CREATE TABLE sessions ("
+    "{rowid}"
     "id TEXT PRIMARY KEY,"
     "parent_id TEXT NOT NULL REFERENCES streams(id),"
     "user_id TEXT NOT NULL,"
@@ -78,9 +79,9 @@ static const char migration_1[] =
     "record {bool} NOT NULL DEFAULT {false},"
     "deleted {bool} NOT NULL DEFAULT {false},"
     "is_healthy {bool},"
-    "issues TEXT,"
-    "recording_status TEXT," COUNTER_COLUMNS "profiles TEXT,"
-    "recording_spec TEXT);"
+    "issues {json},"
+    "recording_status TEXT," COUNTER_COLUMNS "profiles {json},"
+    "recording_spec {json});"
 
     /* The list pages: a user's streams and sessions newest first, a stream's sessions. The
      * api_tokens index also serves the foreign key check. */
@@ -91,7 +92,7 @@ static const char migration_1[] =
 
 /* Version 2: the session's health document (conditions, metrics) as compact JSON, written with
  * its counters, so any node can serve /data/stream/{id}/health. */
-static const char migration_2[] = "ALTER TABLE sessions ADD COLUMN health TEXT;";
+static const char migration_2[] = "ALTER TABLE sessions ADD COLUMN health {json};";
 
 static const char *const migrations[] = {
     migration_1,
@@ -117,6 +118,12 @@ static const token_t tokens[] = {
     {"{int}", "INTEGER", "BIGINT"},
     {"{real}", "REAL", "DOUBLE PRECISION"},
     {"{false}", "0", "FALSE"},
+    /* PostgreSQL's json keeps the text exactly as written (jsonb would reformat it) and refuses a
+     * malformed value. */
+    {"{json}", "TEXT", "JSON"},
+    /* Insertion order breaks created_at ties ("oldest first" within one ms): SQLite's implicit
+     * rowid, a column of that name in PostgreSQL. */
+    {"{rowid}", "", "rowid BIGSERIAL,"},
 };
 
 #define TOKEN_COUNT (sizeof tokens / sizeof tokens[0])

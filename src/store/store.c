@@ -186,7 +186,18 @@ store_t *store_open(const char *url, char *err, size_t err_size)
             snprintf(err, err_size, "no store URL given");
         return NULL;
     }
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return store_pg_open(url, err, err_size);
     return store_sqlite_open(url, err, err_size);
+}
+
+void store_describe(store_t *store, char *out, size_t size)
+{
+    if (size == 0)
+        return;
+    out[0] = '\0';
+    if (store)
+        store->backend->describe(store, out, size);
 }
 
 void store_close(store_t *store)

@@ -161,9 +161,14 @@ typedef struct store_query {
     int64_t offset; /* rows to skip */
 } store_query_t;
 
-/* Opens the store named by url: a SQLite file path (created with its schema if missing;
- * migrations are applied). Returns NULL and writes a message into err on failure. */
+/* Opens the store named by url: a SQLite file path or sqlite: URL (created with its schema if
+ * missing), or a postgres:// / postgresql:// URL (libpq's form) of an existing database. The
+ * schema history is applied in both. Returns NULL and writes a message into err on failure. */
 store_t *store_open(const char *url, char *err, size_t err_size);
+
+/* The database the store uses, for logs: the SQLite file, or PostgreSQL's user, host, port and
+ * database, never a password. */
+void store_describe(store_t *store, char *out, size_t size);
 
 /* Closes the store; store_close(NULL) is a no-op. No call may be in flight. */
 void store_close(store_t *store);

@@ -1,5 +1,5 @@
-/* Private to src/store/: the table of operations a backend (store_sqlite.c, and the PostgreSQL
- * one to come) implements behind store.h. store.c owns the public entry points: it checks the
+/* Private to src/store/: the table of operations a backend (store_sqlite.c, store_pg.c)
+ * implements behind store.h. store.c owns the public entry points: it checks the
  * arguments, generates ids and timestamps, zeroes the outputs, then calls the backend, so a
  * backend only runs statements. Nothing outside src/store/ includes this. */
 #ifndef STREAMD_STORE_STORE_BACKEND_H
@@ -34,6 +34,8 @@ typedef enum {
  * are zeroed. Each returns a store_status_t and logs unexpected failures. */
 typedef struct store_backend {
     void (*close)(store_t *store);
+    /* The database in words for logs, with no password. */
+    void (*describe)(store_t *store, char *out, size_t size);
     int (*schema_version)(store_t *store, int *out_version);
 
     int (*user_insert)(store_t *store, const store_user_t *user);
@@ -70,5 +72,9 @@ typedef struct store_backend {
 
 /* Opens the SQLite backend on url (a path or a file: URL). NULL with a message in err. */
 store_t *store_sqlite_open(const char *url, char *err, size_t err_size);
+
+/* Opens the PostgreSQL backend on a postgres:// or postgresql:// URL (libpq's). NULL with a
+ * message in err. */
+store_t *store_pg_open(const char *url, char *err, size_t err_size);
 
 #endif

@@ -422,9 +422,6 @@ static const char *url_to_path(const char *url, char *err, size_t err_size)
         path += 7;
         if (strncmp(path, "//", 2) == 0)
             path += 2;
-    } else if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
-        snprintf(err, err_size, "PostgreSQL store URLs are not supported by this build");
-        return NULL;
     }
     /* Every pool connection must see the same database; an in-memory one would be private to
      * each connection. */
@@ -463,6 +460,12 @@ static void sqlite_close(store_t *base)
     pthread_cond_destroy(&store->pool_available);
     pthread_mutex_destroy(&store->pool_lock);
     free(store);
+}
+
+static void sqlite_describe(store_t *base, char *out, size_t size)
+{
+    const char *path = sqlite3_db_filename(((sqlite_store_t *)base)->conns[0].db, "main");
+    snprintf(out, size, "SQLite %s", path ? path : "");
 }
 
 static const store_backend_t sqlite_backend;
@@ -780,6 +783,7 @@ static int sqlite_list(store_t *base, store_query_list_t list, const store_query
 
 static const store_backend_t sqlite_backend = {
     .close = sqlite_close,
+    .describe = sqlite_describe,
     .schema_version = sqlite_schema_version,
     .user_insert = sqlite_user_insert,
     .user_get = sqlite_user_get,

@@ -1,5 +1,7 @@
-/* Fixtures shared by the store's unit tests: a fresh SQLite database per test in its own
- * temporary directory, users and streams to put in it, record comparisons, and the list dataset.
+/* Fixtures shared by the store's unit tests: a fresh database per test (a SQLite file in its own
+ * temporary directory, or, when STREAMD_TEST_DB names a PostgreSQL database as tests/pg/cluster.sh
+ * sets it, that database emptied), users and streams to put in it, record comparisons, and the
+ * list dataset.
  * Header-only so each test binary stays one file; every function is static and may go unused. */
 #ifndef STREAMD_TESTS_STORE_TEST_UTIL_H
 #define STREAMD_TESTS_STORE_TEST_UTIL_H
@@ -9,6 +11,7 @@
 #include "util/log.h"
 
 #include <criterion/criterion.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,13 +32,40 @@ __attribute__((unused)) static void remove_db_files(void)
     }
 }
 
+/* The PostgreSQL database the tests run against; NULL = SQLite files. */
+__attribute__((unused)) static const char *pg_url(void)
+{
+    const char *url = getenv("STREAMD_TEST_DB");
+    return url && url[0] ? url : NULL;
+}
+
+/* Runs SQL on the PostgreSQL test database through a connection of its own. */
+__attribute__((unused)) static void pg_exec(const char *sql)
+{
+    PGconn *db = PQconnectdb(pg_url());
+    cr_assert_eq(PQstatus(db), CONNECTION_OK, "%s", PQerrorMessage(db));
+    PGresult *res = PQexec(db, sql);
+    ExecStatusType status = PQresultStatus(res);
+    cr_assert(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK, "raw sql failed: %s",
+              PQerrorMessage(db));
+    PQclear(res);
+    PQfinish(db);
+}
+
 __attribute__((unused)) static void setup(void)
 {
     log_set_level(LOG_WARN); /* keep the expected warnings, drop "schema migrated" */
+    char err[256] = "";
+    if (pg_url()) {
+        pg_exec("SET client_min_messages = warning; DROP SCHEMA public CASCADE; "
+                "CREATE SCHEMA public");
+        store = store_open(pg_url(), err, sizeof err);
+        cr_assert_not_null(store, "store_open: %s", err);
+        return;
+    }
     snprintf(temp_dir, sizeof temp_dir, "/tmp/test_store.XXXXXX");
     cr_assert_not_null(mkdtemp(temp_dir));
     snprintf(db_path, sizeof db_path, "%s/streamd.db", temp_dir);
-    char err[256] = "";
     store = store_open(db_path, err, sizeof err);
     cr_assert_not_null(store, "store_open: %s", err);
 }
@@ -44,13 +74,20 @@ __attribute__((unused)) static void teardown(void)
 {
     store_close(store);
     store = NULL;
+    if (pg_url())
+        return;
     remove_db_files();
     rmdir(temp_dir);
 }
 
-/* Runs SQL on the database file through a separate plain connection, as the sqlite3 CLI would. */
+/* Runs SQL on the database through a separate plain connection, as the sqlite3 CLI or psql would.
+ * Booleans are written TRUE / FALSE, which both dialects read. */
 __attribute__((unused)) static void raw_exec(const char *sql)
 {
+    if (pg_url()) {
+        pg_exec(sql);
+        return;
+    }
     sqlite3 *db = NULL;
     cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
     char *message = NULL;
@@ -212,7 +249,9 @@ __attribute__((unused)) static void dataset_setup(void)
     data.beta.last_seen_ms = 4000;
     data.beta.suspended = true;
     data.beta.is_healthy = 0;
-    data.beta.creator_id_json = text_dup("not json"); /* must not break json_extract */
+    /* Must not break the member lookup: text SQLite holds as it is (json_extract would fail on
+     * it), and in PostgreSQL, which refuses malformed JSON, a value that is not an object. */
+    data.beta.creator_id_json = text_dup(pg_url() ? "\"not an object\"" : "not json");
     insert_stream(&data.beta);
 
     stream_init(&data.gamma, &data.alice, "Gamma", 3000);

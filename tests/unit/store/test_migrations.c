@@ -24,7 +24,7 @@ Test(migrations, every_migration_renders_in_both_dialects_without_tokens)
         char *pg = migrations_sql(i, STORE_QUERY_POSTGRES);
         cr_assert_not_null(lite);
         cr_assert_not_null(pg);
-        const char *tokens[] = {"{bool}", "{int}", "{real}", "{false}"};
+        const char *tokens[] = {"{bool}", "{int}", "{real}", "{false}", "{json}", "{rowid}"};
         for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++) {
             cr_assert_null(strstr(lite, tokens[t]), "migration %d: %s left", i, tokens[t]);
             cr_assert_null(strstr(pg, tokens[t]), "migration %d: %s left", i, tokens[t]);
@@ -45,6 +45,8 @@ Test(migrations, dialects_differ_in_types_and_literals_only)
     cr_assert_not_null(strstr(pg, "created_at BIGINT NOT NULL"));
     cr_assert_not_null(strstr(pg, "ingest_rate DOUBLE PRECISION NOT NULL DEFAULT 0,"));
     cr_assert_not_null(strstr(pg, "is_healthy BOOLEAN,"));
+    cr_assert_not_null(strstr(pg, "CREATE TABLE sessions (rowid BIGSERIAL,id TEXT PRIMARY KEY,"));
+    cr_assert_not_null(strstr(lite, "CREATE TABLE sessions (id TEXT PRIMARY KEY,"));
     cr_assert_null(strstr(pg, "INTEGER"));
     cr_assert_null(strstr(lite, "BOOLEAN"));
     free(lite);

@@ -223,8 +223,8 @@ Test(store_list, hand_seeded_rows_read_safely)
              "1, 'bogus');"
              "INSERT INTO sessions (id, parent_id, user_id, project_id, playback_id, name, "
              "created_at, last_seen, source_segments_duration, record, recording_status, "
-             "is_healthy) VALUES ('seeded-ready', '%s', '%s', '%s', 'pb', 'x', 2, 3, 4.5, 1, "
-             "'ready', 1);",
+             "is_healthy) VALUES ('seeded-ready', '%s', '%s', '%s', 'pb', 'x', 2, 3, 4.5, TRUE, "
+             "'ready', TRUE);",
              data.alpha.id, data.alice.id, data.alice.project_id, data.alpha.id, data.alice.id,
              data.alice.project_id);
     raw_exec(sql);
