@@ -1,6 +1,7 @@
 /* The schema history (migrations.h), written once for both dialects. */
 #include "store/migrations.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,4 +166,23 @@ char *migrations_sql(int number, store_query_dialect_t dialect)
     }
     out[len] = '\0';
     return out;
+}
+
+int migrations_apply(int version, store_query_dialect_t dialect, migrations_exec_t exec, void *db,
+                     char *err, size_t err_size)
+{
+    for (int i = version + 1; i <= MIGRATION_COUNT; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "applying schema migration %d", i);
+        char *sql = migrations_sql(i, dialect);
+        if (!sql) {
+            snprintf(err, err_size, "%s: out of memory", what);
+            return -1;
+        }
+        int rc = exec(db, sql, what, err, err_size);
+        free(sql);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
 }

@@ -9,11 +9,23 @@
 
 #include "store/store_query.h"
 
+#include <stddef.h>
+
 /* The schema version this code writes: the number of migrations it knows. */
 int migrations_latest(void);
 
 /* Migration number (1 .. migrations_latest()) in dialect, as one string of ';'-separated
  * statements; the caller frees it. NULL when number is out of range or out of memory. */
 char *migrations_sql(int number, store_query_dialect_t dialect);
+
+/* Runs sql (';'-separated statements) on a backend's connection db; 0, or -1 with a message
+ * "what: why" in err. */
+typedef int (*migrations_exec_t)(void *db, const char *sql, const char *what, char *err,
+                                 size_t err_size);
+
+/* Applies migrations version + 1 .. latest in dialect, in order, through exec. Runs inside the
+ * caller's transaction; recording the new version is the caller's. 0, or -1 with err set. */
+int migrations_apply(int version, store_query_dialect_t dialect, migrations_exec_t exec, void *db,
+                     char *err, size_t err_size);
 
 #endif

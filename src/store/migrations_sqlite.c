@@ -41,7 +41,7 @@ int sqlite_schema_check(sqlite3 *db, int *out_version, char *err, size_t err_siz
     return -1;
 }
 
-static int exec_sql(sqlite3 *db, const char *sql, const char *what, char *err, size_t err_size)
+static int exec_sql(void *db, const char *sql, const char *what, char *err, size_t err_size)
 {
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
         return 0;
@@ -53,19 +53,8 @@ static int exec_sql(sqlite3 *db, const char *sql, const char *what, char *err, s
  * the caller's transaction; user_version is transactional, so a failure leaves no trace. */
 static int apply_pending(sqlite3 *db, int version, char *err, size_t err_size)
 {
-    for (int i = version; i < migrations_latest(); i++) {
-        char what[64];
-        snprintf(what, sizeof what, "applying schema migration %d", i + 1);
-        char *sql = migrations_sql(i + 1, STORE_QUERY_SQLITE);
-        if (!sql) {
-            snprintf(err, err_size, "%s: out of memory", what);
-            return -1;
-        }
-        int rc = exec_sql(db, sql, what, err, err_size);
-        free(sql);
-        if (rc != 0)
-            return -1;
-    }
+    if (migrations_apply(version, STORE_QUERY_SQLITE, exec_sql, db, err, err_size) != 0)
+        return -1;
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", migrations_latest());
     return exec_sql(db, sql, "recording the schema version", err, err_size);

@@ -456,7 +456,7 @@ static int run_scalar(pg_store_t *store, stmt_id_t id, int64_t *out)
  */
 
 /* Runs sql (one or more statements, no parameters); 0, or -1 with a message in err. */
-static int exec_sql(PGconn *db, const char *sql, const char *what, char *err, size_t err_size)
+static int exec_sql(void *db, const char *sql, const char *what, char *err, size_t err_size)
 {
     PGresult *res = PQexec(db, sql);
     ExecStatusType status = PQresultStatus(res);
@@ -485,19 +485,8 @@ static int read_version(PGconn *db, int *out_version, char *err, size_t err_size
 
 static int apply_pending(PGconn *db, int version, char *err, size_t err_size)
 {
-    for (int i = version + 1; i <= migrations_latest(); i++) {
-        char what[64];
-        snprintf(what, sizeof what, "applying schema migration %d", i);
-        char *sql = migrations_sql(i, STORE_QUERY_POSTGRES);
-        if (!sql) {
-            snprintf(err, err_size, "%s: out of memory", what);
-            return -1;
-        }
-        int rc = exec_sql(db, sql, what, err, err_size);
-        free(sql);
-        if (rc != 0)
-            return -1;
-    }
+    if (migrations_apply(version, STORE_QUERY_POSTGRES, exec_sql, db, err, err_size) != 0)
+        return -1;
     char sql[96];
     snprintf(sql, sizeof sql, "DELETE FROM streamd_schema; INSERT INTO streamd_schema VALUES (%d)",
              migrations_latest());
@@ -641,36 +630,18 @@ static int pg_token_find(store_t *base, const char *key_hash, store_api_token_t 
     return run_lookup((pg_store_t *)base, STMT_TOKEN_FIND, key_hash, &store_row_token, out);
 }
 
-typedef struct token_op {
-    const char *token_id;
-    const char *user_id;
-    int64_t now_ms;
-} token_op_t;
-
-static void bind_token_touch(store_params_t *b, const void *record)
-{
-    const token_op_t *op = record;
-    store_params_text(b, 1, op->token_id);
-    store_params_int64(b, 2, op->now_ms);
-}
-
-static void bind_token_delete(store_params_t *b, const void *record)
-{
-    const token_op_t *op = record;
-    store_params_text(b, 1, op->token_id);
-    store_params_text(b, 2, op->user_id);
-}
-
 static int pg_token_touch(store_t *base, const char *token_id, int64_t now_ms)
 {
-    token_op_t op = {.token_id = token_id, .now_ms = now_ms};
-    return run_write((pg_store_t *)base, STMT_TOKEN_TOUCH, bind_token_touch, &op, true, NULL);
+    store_token_op_t op = {.token_id = token_id, .now_ms = now_ms};
+    return run_write((pg_store_t *)base, STMT_TOKEN_TOUCH, store_params_token_touch, &op, true,
+                     NULL);
 }
 
 static int pg_token_delete(store_t *base, const char *user_id, const char *token_id)
 {
-    token_op_t op = {.token_id = token_id, .user_id = user_id};
-    return run_write((pg_store_t *)base, STMT_TOKEN_DELETE, bind_token_delete, &op, true, NULL);
+    store_token_op_t op = {.token_id = token_id, .user_id = user_id};
+    return run_write((pg_store_t *)base, STMT_TOKEN_DELETE, store_params_token_delete, &op, true,
+                     NULL);
 }
 
 static int pg_token_list(store_t *base, const char *user_id, store_rows_t *set)

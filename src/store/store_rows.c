@@ -176,6 +176,20 @@ void store_params_session(store_params_t *b, const void *record)
     store_params_text(b, SN_HEALTH + 1, s->health_json);
 }
 
+void store_params_token_touch(store_params_t *b, const void *record)
+{
+    const store_token_op_t *op = record;
+    store_params_text(b, 1, op->token_id);
+    store_params_int64(b, 2, op->now_ms);
+}
+
+void store_params_token_delete(store_params_t *b, const void *record)
+{
+    const store_token_op_t *op = record;
+    store_params_text(b, 1, op->token_id);
+    store_params_text(b, 2, op->user_id);
+}
+
 void store_params_stream_live(store_params_t *b, const void *record)
 {
     const store_stream_live_args_t *args = record;

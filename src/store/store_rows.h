@@ -63,6 +63,15 @@ void store_params_token(store_params_t *p, const void *record);
 void store_params_stream(store_params_t *p, const void *record);
 void store_params_session(store_params_t *p, const void *record);
 
+/* A token touch (parameter 1 the token id, 2 now_ms) or delete (1 the token id, 2 the user id). */
+typedef struct store_token_op {
+    const char *token_id;
+    const char *user_id;
+    int64_t now_ms;
+} store_token_op_t;
+void store_params_token_touch(store_params_t *p, const void *record);
+void store_params_token_delete(store_params_t *p, const void *record);
+
 /* The live update of a stream (store_stream_update_live): parameter 1 is the id, then is_active,
  * last_seen, is_healthy, issues, ingest_rate, outgoing_rate and the six counters added, in the
  * order of store_counters_t. */

@@ -561,37 +561,17 @@ static int sqlite_token_find(store_t *base, const char *key_hash, store_api_toke
     return run_lookup((sqlite_store_t *)base, STMT_TOKEN_FIND, key_hash, &store_row_token, out);
 }
 
-/* Parameters of the statements keyed by a token id plus one more value. */
-typedef struct token_op {
-    const char *token_id;
-    const char *user_id;
-    int64_t now_ms;
-} token_op_t;
-
-static void bind_token_touch(store_params_t *b, const void *record)
-{
-    const token_op_t *op = record;
-    store_params_text(b, 1, op->token_id);
-    store_params_int64(b, 2, op->now_ms);
-}
-
-static void bind_token_delete(store_params_t *b, const void *record)
-{
-    const token_op_t *op = record;
-    store_params_text(b, 1, op->token_id);
-    store_params_text(b, 2, op->user_id);
-}
-
 static int sqlite_token_touch(store_t *base, const char *token_id, int64_t now_ms)
 {
-    token_op_t op = {.token_id = token_id, .now_ms = now_ms};
-    return run_write((sqlite_store_t *)base, STMT_TOKEN_TOUCH, bind_token_touch, &op, true);
+    store_token_op_t op = {.token_id = token_id, .now_ms = now_ms};
+    return run_write((sqlite_store_t *)base, STMT_TOKEN_TOUCH, store_params_token_touch, &op, true);
 }
 
 static int sqlite_token_delete(store_t *base, const char *user_id, const char *token_id)
 {
-    token_op_t op = {.token_id = token_id, .user_id = user_id};
-    return run_write((sqlite_store_t *)base, STMT_TOKEN_DELETE, bind_token_delete, &op, true);
+    store_token_op_t op = {.token_id = token_id, .user_id = user_id};
+    return run_write((sqlite_store_t *)base, STMT_TOKEN_DELETE, store_params_token_delete, &op,
+                     true);
 }
 
 static int sqlite_token_list(store_t *base, const char *user_id, store_rows_t *set)
