@@ -30,6 +30,32 @@ typedef enum {
     STORE_SESSION_LATEST_OF_STREAM,
 } store_session_lookup_t;
 
+/* The statements every backend prepares, each in its own dialect, by this index. */
+typedef enum {
+    STMT_USER_INSERT,
+    STMT_USER_GET,
+    STMT_USER_COUNT,
+    STMT_TOKEN_INSERT,
+    STMT_TOKEN_FIND,
+    STMT_TOKEN_TOUCH,
+    STMT_TOKEN_LIST,
+    STMT_TOKEN_DELETE,
+    STMT_STREAM_INSERT,
+    STMT_STREAM_UPDATE,
+    STMT_STREAM_LIVE,
+    STMT_STREAM_CLOSE_OPEN,
+    STMT_STREAM_GET,
+    STMT_STREAM_GET_BY_KEY,
+    STMT_STREAM_GET_BY_PLAYBACK_ID,
+    STMT_SESSION_INSERT,
+    STMT_SESSION_UPDATE,
+    STMT_SESSION_GET,
+    STMT_SESSION_LATEST,
+    STMT_SESSION_CLOSE_OPEN,
+    STMT_SCHEMA_VERSION,
+    STMT_COUNT
+} stmt_id_t;
+
 /* Arguments are checked by store.c: no pointer is NULL unless its comment says so, and outputs
  * are zeroed. Each returns a store_status_t and logs unexpected failures. */
 typedef struct store_backend {

@@ -20,31 +20,6 @@
 /* ---- Statements ------------------------------------------------------------------------------
  * Column i of a SELECT is parameter i + 1 of the INSERT and of the UPDATE (store_rows.h). */
 
-typedef enum {
-    STMT_USER_INSERT,
-    STMT_USER_GET,
-    STMT_USER_COUNT,
-    STMT_TOKEN_INSERT,
-    STMT_TOKEN_FIND,
-    STMT_TOKEN_TOUCH,
-    STMT_TOKEN_LIST,
-    STMT_TOKEN_DELETE,
-    STMT_STREAM_INSERT,
-    STMT_STREAM_UPDATE,
-    STMT_STREAM_LIVE,
-    STMT_STREAM_CLOSE_OPEN,
-    STMT_STREAM_GET,
-    STMT_STREAM_GET_BY_KEY,
-    STMT_STREAM_GET_BY_PLAYBACK_ID,
-    STMT_SESSION_INSERT,
-    STMT_SESSION_UPDATE,
-    STMT_SESSION_GET,
-    STMT_SESSION_LATEST,
-    STMT_SESSION_CLOSE_OPEN,
-    STMT_SCHEMA_VERSION,
-    STMT_COUNT
-} stmt_id_t;
-
 typedef struct stmt_def {
     const char *name; /* for logs */
     const char *sql;
