@@ -58,6 +58,8 @@ static int check_key(api_request_t *req, const char *key, const char *claimed_us
     int rc = store_api_token_find(store, hash, &req->token);
     if (rc == STORE_NOT_FOUND)
         return reject(req, 401, "no token found");
+    if (rc == STORE_UNAVAILABLE)
+        return reject(req, 503, "database unavailable, retry later");
     if (rc != STORE_OK)
         return reject(req, 500, "Internal server error: store");
     /* The lookup is by hash; compare again in constant time so no timing tells how much of a
@@ -66,6 +68,8 @@ static int check_key(api_request_t *req, const char *key, const char *claimed_us
         (claimed_user_id && strcmp(claimed_user_id, req->token.user_id) != 0))
         return reject(req, 401, "no token found");
     rc = store_user_get(store, req->token.user_id, &req->user);
+    if (rc == STORE_UNAVAILABLE)
+        return reject(req, 503, "database unavailable, retry later");
     if (rc != STORE_OK)
         return reject(req, 401, "no token found");
     if (req->user.suspended)

@@ -17,10 +17,11 @@
 
 typedef enum {
     STORE_OK = 0,
-    STORE_ERR = -1,       /* backend failure (I/O, corrupt database, out of memory) */
-    STORE_NOT_FOUND = -2, /* no such row (or not visible in the given scope) */
-    STORE_CONFLICT = -3,  /* a unique value already exists */
-    STORE_INVALID = -4,   /* the request names an unknown field or an impossible value */
+    STORE_ERR = -1,         /* backend failure (I/O, corrupt database, out of memory) */
+    STORE_NOT_FOUND = -2,   /* no such row (or not visible in the given scope) */
+    STORE_CONFLICT = -3,    /* a unique value already exists */
+    STORE_INVALID = -4,     /* the request names an unknown field or an impossible value */
+    STORE_UNAVAILABLE = -5, /* the database cannot be reached now (down, restarting): retry */
 } store_status_t;
 
 typedef struct store store_t;

@@ -2,7 +2,8 @@
  * database. A small pool of libpq connections, each with every statement prepared; values travel
  * as text and PostgreSQL parses them into the column types. The schema history is the one of
  * migrations.h, applied at open under an advisory lock so that nodes starting together migrate it
- * once. A connection that breaks (the server restarted) is reset when it is next taken. */
+ * once. A connection that breaks (the server restarted) is reset when it is next taken; calls on
+ * it meanwhile return STORE_UNAVAILABLE. */
 #include "store/migrations.h"
 #include "store/store_backend.h"
 #include "store/store_rows.h"
@@ -319,7 +320,15 @@ static int pg_status(pg_conn_t *conn, const PGresult *res, const char *what)
         return STORE_INVALID;
     }
     const char *message = res ? PQresultErrorMessage(res) : "";
-    log_error("store", "%s: %s", what, message[0] ? message : PQerrorMessage(conn->db));
+    if (!message[0])
+        message = PQerrorMessage(conn->db);
+    /* A lost connection is the database being away, not a fault of this call; it is reset when
+     * next taken. */
+    if (PQstatus(conn->db) != CONNECTION_OK || !conn->prepared) {
+        log_warn("store", "%s: the database is unavailable: %s", what, message);
+        return STORE_UNAVAILABLE;
+    }
+    log_error("store", "%s: %s", what, message);
     return STORE_ERR;
 }
 

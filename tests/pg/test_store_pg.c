@@ -57,9 +57,10 @@ Test(store_pg, calls_fail_cleanly_while_the_server_is_down_and_work_after_it_ret
     make_user("alice", NULL, &alice);
     pg_ctl("stop");
     store_user_t got;
-    /* Every pooled connection is broken now: each call fails, none crashes or hangs. */
+    /* Every pooled connection is broken now: each call says the database is away, none crashes
+     * or hangs. */
     for (int i = 0; i < 8; i++)
-        cr_assert_eq(store_user_get(store, alice.id, &got), STORE_ERR);
+        cr_assert_eq(store_user_get(store, alice.id, &got), STORE_UNAVAILABLE);
     pg_ctl("start");
     cr_assert_eq(store_user_get(store, alice.id, &got), STORE_OK);
     cr_assert_str_eq(got.name, "alice");
