@@ -176,8 +176,7 @@ int store_out_of_memory(const char *what)
     return STORE_ERR;
 }
 
-/* ---- Opening and the calls of store.h ---------------------------------------------------------
- */
+/* ---- Opening and the calls of store.h ------------------------------------------------------- */
 
 store_t *store_open(const char *url, char *err, size_t err_size)
 {

@@ -436,8 +436,7 @@ static int run_scalar(pg_store_t *store, stmt_id_t id, int64_t *out)
     return rc;
 }
 
-/* ---- Schema -----------------------------------------------------------------------------------
- */
+/* ---- Schema --------------------------------------------------------------------------------- */
 
 /* Runs sql (one or more statements, no parameters); 0, or -1 with a message in err. */
 static int exec_sql(void *db, const char *sql, const char *what, char *err, size_t err_size)
@@ -511,8 +510,7 @@ static int migrate(PGconn *db, const char *where, char *err, size_t err_size)
     return 0;
 }
 
-/* ---- Opening and closing ----------------------------------------------------------------------
- */
+/* ---- Opening and closing -------------------------------------------------------------------- */
 
 static void pg_close(store_t *base)
 {
@@ -578,8 +576,7 @@ fail:
     return NULL;
 }
 
-/* ---- Operations -------------------------------------------------------------------------------
- */
+/* ---- Operations ----------------------------------------------------------------------------- */
 
 static int pg_schema_version(store_t *base, int *out_version)
 {

@@ -135,8 +135,7 @@ static void pool_release(sqlite_store_t *store, sqlite_conn_t *conn)
     pthread_mutex_unlock(&store->pool_lock);
 }
 
-/* ---- Rows: SQLite's accessors for store_rows.c ------------------------------------------------
- */
+/* ---- Rows: SQLite's accessors for store_rows.c ---------------------------------------------- */
 
 /* A statement being bound; rc keeps the first failure so later binds are skipped. Text is bound
  * SQLITE_STATIC: every statement is reset and cleared before the caller's strings can go away. */
