@@ -556,8 +556,17 @@ store_t *store_pg_open(const char *url, char *err, size_t err_size)
         return NULL;
     }
     store->base.backend = &pg_backend;
-    pthread_mutex_init(&store->pool_lock, NULL);
-    pthread_cond_init(&store->pool_available, NULL);
+    if (pthread_mutex_init(&store->pool_lock, NULL) != 0) {
+        free(store);
+        snprintf(err, err_size, "creating the pool lock failed");
+        return NULL;
+    }
+    if (pthread_cond_init(&store->pool_available, NULL) != 0) {
+        pthread_mutex_destroy(&store->pool_lock);
+        free(store);
+        snprintf(err, err_size, "creating the pool condition failed");
+        return NULL;
+    }
     char where[256] = "";
     if (conn_open(&store->conns[0], url, err, err_size) != 0)
         goto fail;
