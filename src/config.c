@@ -59,6 +59,12 @@ static const option_spec_t options[] = {
     {"recordings-max-age", "STREAMD_RECORDINGS_MAX_AGE", OPT_AGE,
      offsetof(config_t, recordings_max_age_s), 0,
      "delete recordings older than this: 90d, 12h, 30m or seconds (default: keep)"},
+    STRING_OPTION("recordings-dir", "STREAMD_RECORDINGS_DIR", recordings_dir,
+                  "recordings directory, shared by every node if it can be (default DATA/rec)"),
+    STRING_OPTION("node-id", "STREAMD_NODE_ID", node_id,
+                  "this node's id among those sharing the database (default: the host name)"),
+    {"node-timeout", "STREAMD_NODE_TIMEOUT", OPT_INT, offsetof(config_t, node_timeout_s), 0,
+     "seconds without a heartbeat before other nodes end a node's sessions (default 30)"},
 };
 #define OPTION_COUNT (sizeof options / sizeof options[0])
 
@@ -195,6 +201,10 @@ static int apply_positionals(config_t *cfg, char *const words[], int count, char
         cfg->command = CONFIG_COMMAND_USERS_ADD;
         return 0;
     }
+    if (count == 1 && strcmp(words[0], "migrate") == 0) {
+        cfg->command = CONFIG_COMMAND_MIGRATE;
+        return 0;
+    }
     return errbuf_set(err, err_size, -1, "unknown command: %s (see --help)", words[0]);
 }
 
@@ -211,6 +221,7 @@ static void apply_defaults(config_t *cfg)
     cfg->log_level = LOG_INFO;
     cfg->segment_seconds = 2.0;
     cfg->reconnect_window_s = 60;
+    cfg->node_timeout_s = 30;
     cfg->hls_window_segments = 10;
     snprintf(cfg->x264_preset, sizeof cfg->x264_preset, "veryfast");
 }
@@ -226,10 +237,32 @@ static bool is_x264_preset(const char *name)
     return false;
 }
 
-/* Checks the values that depend on others and fills the derived ones: the database path and
- * the RTMP announce URL. */
+/* A node id goes into URLs and logs as it is. */
+static bool is_node_id(const char *id)
+{
+    for (const char *p = id; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '_' || *p == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Checks the values that depend on others and fills the derived ones: the database path, the
+ * recordings directory and the RTMP announce URL. */
 static int derive_values(config_t *cfg, char *err, size_t err_size)
 {
+    if (!is_node_id(cfg->node_id))
+        return errbuf_set(err, err_size, -1,
+                          "--node-id: letters, digits, '.', '_' and '-' only (got %s)",
+                          cfg->node_id);
+    if (cfg->node_timeout_s < 3)
+        return errbuf_set(err, err_size, -1, "--node-timeout: at least 3 seconds (got %d)",
+                          cfg->node_timeout_s);
+    if (cfg->recordings_dir[0] == '\0' &&
+        snprintf(cfg->recordings_dir, sizeof cfg->recordings_dir, "%s/rec", cfg->data_dir) >=
+            (int)sizeof cfg->recordings_dir)
+        return errbuf_set(err, err_size, -1, "--data: path too long");
     if (!is_x264_preset(cfg->x264_preset))
         return errbuf_set(err, err_size, -1,
                           "--x264-preset: expected ultrafast, superfast, veryfast, faster, fast, "
@@ -314,7 +347,9 @@ void config_usage(char *out, size_t out_size)
     size_t used = (size_t)snprintf(out, out_size,
                                    "usage: streamd [flags]            run the server\n"
                                    "       streamd users add NAME [flags]  create a user and "
-                                   "print its API key\n\nflags (environment):\n");
+                                   "print its API key\n"
+                                   "       streamd migrate [flags]    apply the database "
+                                   "schema and exit\n\nflags (environment):\n");
     for (size_t i = 0; i < OPTION_COUNT && used < out_size; i++) {
         char flag[64];
         snprintf(flag, sizeof flag, "--%s", options[i].flag);

@@ -30,6 +30,25 @@ static int run_users_add(const config_t *config)
     return 0;
 }
 
+/* The store applies the schema history when it opens; a deploy runs this once before starting
+ * the nodes of a new version. */
+static int run_migrate(const config_t *config)
+{
+    char err[512];
+    server_t *server = server_new(config, err, sizeof err);
+    int version = server ? server_schema_version(server) : -1;
+    if (version < 0) {
+        fprintf(stderr, "streamd: %s\n", server ? "cannot read the schema version" : err);
+        server_free(server);
+        return 1;
+    }
+    char store_name[512];
+    server_describe_store(server, store_name, sizeof store_name);
+    server_free(server);
+    printf("%s: schema at version %d\n", store_name, version);
+    return 0;
+}
+
 static void print_banner(const config_t *config, const char *new_key)
 {
     printf("streamd %s ready\n", STREAMD_VERSION);
@@ -114,6 +133,8 @@ int main(int argc, char **argv)
         return 0;
     case CONFIG_COMMAND_USERS_ADD:
         return run_users_add(&config);
+    case CONFIG_COMMAND_MIGRATE:
+        return run_migrate(&config);
     case CONFIG_COMMAND_SERVE:
         break;
     }

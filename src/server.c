@@ -122,7 +122,9 @@ static int bootstrap_admin(server_t *server, char *new_key, size_t new_key_size,
 static void recover_unclean_stop(server_t *server)
 {
     int64_t closed = 0;
-    if (store_close_open_sessions(server->store, &closed) == STORE_OK && closed > 0)
+    if (store_close_open_sessions(server->store, server->config.node_id, true, &closed) ==
+            STORE_OK &&
+        closed > 0)
         log_warn("live", "%lld session(s) left open by an unclean stop were closed",
                  (long long)closed);
     int recovered = recordings_recover_all(server->store, server->config.data_dir);
@@ -193,6 +195,12 @@ unsigned server_rtmp_port(const server_t *server)
 void server_describe_store(const server_t *server, char *out, size_t size)
 {
     store_describe(server->store, out, size);
+}
+
+int server_schema_version(const server_t *server)
+{
+    int version = 0;
+    return store_schema_version(server->store, &version) == STORE_OK ? version : -1;
 }
 
 unsigned server_http_port(const server_t *server)

@@ -29,6 +29,9 @@ unsigned server_rtmp_port(const server_t *server);
 /* The store's database in words, for logs (no password). */
 void server_describe_store(const server_t *server, char *out, size_t size);
 
+/* The schema version the store is at (after server_new applied the history), or -1. */
+int server_schema_version(const server_t *server);
+
 /* Creates a (non-admin) user named name with a first API key, written to key_out. */
 int server_add_user(server_t *server, const char *name, char *key_out, size_t key_out_size,
                     char *err, size_t err_size);

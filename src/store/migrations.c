@@ -1,6 +1,8 @@
 /* The schema history (migrations.h), written once for both dialects. */
 #include "store/migrations.h"
 
+#include "store/dialect.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,9 +97,26 @@ static const char migration_1[] =
  * its counters, so any node can serve /data/stream/{id}/health. */
 static const char migration_2[] = "ALTER TABLE sessions ADD COLUMN health {json};";
 
+/* Version 3: many nodes. Each node's row (its public URLs and heartbeat; down once another node
+ * took over its sessions), the node that owns a session's pipeline, and the node holding a
+ * stream's publish (NULL when none), so one publisher per key holds across the cluster. */
+static const char migration_3[] =
+    "CREATE TABLE nodes ("
+    "id TEXT PRIMARY KEY,"
+    "http_url TEXT NOT NULL,"
+    "rtmp_url TEXT NOT NULL,"
+    "started_at {int} NOT NULL,"
+    "heartbeat_at {int} NOT NULL,"
+    "down {bool} NOT NULL DEFAULT {false});"
+    "ALTER TABLE sessions ADD COLUMN node_id TEXT;"
+    "ALTER TABLE streams ADD COLUMN publisher_node TEXT;"
+    "CREATE INDEX sessions_node_active ON sessions(node_id, is_active);"
+    "CREATE INDEX sessions_playback ON sessions(playback_id, created_at);";
+
 static const char *const migrations[] = {
     migration_1,
     migration_2,
+    migration_3,
 };
 
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
@@ -107,65 +126,11 @@ int migrations_latest(void)
     return MIGRATION_COUNT;
 }
 
-/* The types and literals that differ between the dialects; nothing else in the text does. */
-typedef struct token {
-    const char *name;
-    const char *sqlite;
-    const char *postgres;
-} token_t;
-
-static const token_t tokens[] = {
-    {"{bool}", "INTEGER", "BOOLEAN"},
-    {"{int}", "INTEGER", "BIGINT"},
-    {"{real}", "REAL", "DOUBLE PRECISION"},
-    {"{false}", "0", "FALSE"},
-    /* PostgreSQL's json keeps the text exactly as written (jsonb would reformat it) and refuses a
-     * malformed value. */
-    {"{json}", "TEXT", "JSON"},
-    /* Insertion order breaks created_at ties ("oldest first" within one ms): SQLite's implicit
-     * rowid, a column of that name in PostgreSQL. */
-    {"{rowid}", "", "rowid BIGSERIAL,"},
-};
-
-#define TOKEN_COUNT (sizeof tokens / sizeof tokens[0])
-
-static const token_t *token_at(const char *p)
-{
-    for (size_t i = 0; i < TOKEN_COUNT; i++) {
-        if (strncmp(p, tokens[i].name, strlen(tokens[i].name)) == 0)
-            return &tokens[i];
-    }
-    return NULL;
-}
-
 char *migrations_sql(int number, store_query_dialect_t dialect)
 {
-    if (number < 1 || number > MIGRATION_COUNT ||
-        (dialect != STORE_QUERY_SQLITE && dialect != STORE_QUERY_POSTGRES))
+    if (number < 1 || number > MIGRATION_COUNT)
         return NULL;
-    const char *text = migrations[number - 1];
-    /* No replacement is 16 bytes longer than its token. */
-    size_t size = strlen(text) + 1;
-    for (const char *p = text; *p; p++)
-        if (*p == '{')
-            size += 16;
-    char *out = malloc(size);
-    if (!out)
-        return NULL;
-    size_t len = 0;
-    for (const char *p = text; *p;) {
-        const token_t *t = *p == '{' ? token_at(p) : NULL;
-        if (!t) {
-            out[len++] = *p++;
-            continue;
-        }
-        const char *value = dialect == STORE_QUERY_POSTGRES ? t->postgres : t->sqlite;
-        memcpy(out + len, value, strlen(value));
-        len += strlen(value);
-        p += strlen(t->name);
-    }
-    out[len] = '\0';
-    return out;
+    return dialect_render(migrations[number - 1], dialect);
 }
 
 int migrations_apply(int version, store_query_dialect_t dialect, migrations_exec_t exec, void *db,

@@ -1,7 +1,7 @@
 /* Private to src/store/: the one schema history every backend applies. Migration N (1-based)
  * takes the schema from version N-1 to N. Migrations are append-only: never edit one that has
  * shipped, add the next instead. The text is written once, with the few types that differ
- * between dialects as tokens ({bool}, {int}, {real}, {false}, {json}, {rowid}); migrations_sql
+ * between dialects as dialect.h tokens; migrations_sql
  * renders it for a dialect. How a backend records its version (SQLite's user_version, a table in
  * PostgreSQL) is the backend's. Nothing outside src/store/ includes this. */
 #ifndef STREAMD_STORE_MIGRATIONS_H

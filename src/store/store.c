@@ -62,6 +62,15 @@ void store_session_clear(store_session_t *session)
     memset(session, 0, sizeof *session);
 }
 
+void store_node_clear(store_node_t *node)
+{
+    if (!node)
+        return;
+    free(node->http_url);
+    free(node->rtmp_url);
+    memset(node, 0, sizeof *node);
+}
+
 /* ---- Record types and row arrays ------------------------------------------------------------- */
 
 static void clear_user(void *record)
@@ -84,10 +93,16 @@ static void clear_session(void *record)
     store_session_clear(record);
 }
 
+static void clear_node(void *record)
+{
+    store_node_clear(record);
+}
+
 const store_record_type_t store_user_record = {sizeof(store_user_t), clear_user};
 const store_record_type_t store_token_record = {sizeof(store_api_token_t), clear_token};
 const store_record_type_t store_stream_record = {sizeof(store_stream_t), clear_stream};
 const store_record_type_t store_session_record = {sizeof(store_session_t), clear_session};
+const store_record_type_t store_node_record = {sizeof(store_node_t), clear_node};
 
 void store_rows_free(store_rows_t *set, const store_record_type_t *type)
 {
@@ -129,6 +144,12 @@ void store_session_list_free(store_session_t *sessions, size_t count)
 {
     store_rows_t set = {sessions, sessions ? count : 0, count};
     store_rows_free(&set, &store_session_record);
+}
+
+void store_node_list_free(store_node_t *nodes, size_t count)
+{
+    store_rows_t set = {nodes, nodes ? count : 0, count};
+    store_rows_free(&set, &store_node_record);
 }
 
 /* ---- Recording status ------------------------------------------------------------------------ */
@@ -205,11 +226,65 @@ void store_close(store_t *store)
         store->backend->close(store);
 }
 
+/* ---- Running statements through the backend ------------------------------------------------ */
+
+/* A write that must touch a row: STORE_NOT_FOUND when it touched none. */
+static int write_one(store_t *store, stmt_id_t id, store_binder_t bind, const void *args)
+{
+    int64_t changed = 0;
+    int rc = store->backend->write(store, id, bind, args, &changed);
+    return rc == STORE_OK && changed == 0 ? STORE_NOT_FOUND : rc;
+}
+
+static int write_any(store_t *store, stmt_id_t id, store_binder_t bind, const void *args)
+{
+    return store->backend->write(store, id, bind, args, NULL);
+}
+
+static void bind_key(store_params_t *p, const void *key)
+{
+    store_params_text(p, 1, key);
+}
+
+/* A lookup of one row by a text key (?1): zeroes out first. */
+static int read_by_key(store_t *store, stmt_id_t id, const char *key, const store_row_type_t *type,
+                       void *out, size_t out_size)
+{
+    if (!out)
+        return STORE_INVALID;
+    memset(out, 0, out_size);
+    if (!store || !key)
+        return STORE_INVALID;
+    return store->backend->read_one(store, id, bind_key, key, type, out);
+}
+
+/* Every row of a statement into a caller-owned array. */
+static int read_rows(store_t *store, stmt_id_t id, store_binder_t bind, const void *args,
+                     const store_row_type_t *type, void **out, size_t *out_count)
+{
+    if (!out || !out_count)
+        return STORE_INVALID;
+    *out = NULL;
+    *out_count = 0;
+    if (!store)
+        return STORE_INVALID;
+    store_rows_t set = {0};
+    int rc = store->backend->read_all(store, id, bind, args, type, &set);
+    *out = set.rows;
+    *out_count = set.count;
+    return rc;
+}
+
+/* ---- The calls of store.h -------------------------------------------------------------------- */
+
 int store_schema_version(store_t *store, int *out_version)
 {
     if (!store || !out_version)
         return STORE_INVALID;
-    return store->backend->schema_version(store, out_version);
+    int64_t version = 0;
+    int rc = store->backend->read_number(store, STMT_SCHEMA_VERSION, &version);
+    *out_version = rc == STORE_OK ? (int)version : 0;
+    return rc;
 }
 
 int store_user_create(store_t *store, store_user_t *user)
@@ -221,17 +296,12 @@ int store_user_create(store_t *store, store_user_t *user)
         return STORE_ERR;
     }
     user->created_at_ms = clock_now_ms();
-    return store->backend->user_insert(store, user);
+    return write_any(store, STMT_USER_INSERT, store_params_user, user);
 }
 
 int store_user_get(store_t *store, const char *user_id, store_user_t *out)
 {
-    if (!out)
-        return STORE_INVALID;
-    memset(out, 0, sizeof *out);
-    if (!store || !user_id)
-        return STORE_INVALID;
-    return store->backend->user_get(store, user_id, out);
+    return read_by_key(store, STMT_USER_GET, user_id, &store_row_user, out, sizeof *out);
 }
 
 int store_user_count(store_t *store, int64_t *out_count)
@@ -239,7 +309,7 @@ int store_user_count(store_t *store, int64_t *out_count)
     if (!store || !out_count)
         return STORE_INVALID;
     *out_count = 0;
-    return store->backend->user_count(store, out_count);
+    return store->backend->read_number(store, STMT_USER_COUNT, out_count);
 }
 
 int store_api_token_create(store_t *store, store_api_token_t *token)
@@ -252,137 +322,192 @@ int store_api_token_create(store_t *store, store_api_token_t *token)
     }
     token->created_at_ms = clock_now_ms();
     token->last_used_ms = 0;
-    return store->backend->token_insert(store, token);
+    return write_any(store, STMT_TOKEN_INSERT, store_params_token, token);
 }
 
 int store_api_token_find(store_t *store, const char *key_hash, store_api_token_t *out)
 {
-    if (!out)
-        return STORE_INVALID;
-    memset(out, 0, sizeof *out);
-    if (!store || !key_hash)
-        return STORE_INVALID;
-    return store->backend->token_find(store, key_hash, out);
+    return read_by_key(store, STMT_TOKEN_FIND, key_hash, &store_row_token, out, sizeof *out);
 }
 
 int store_api_token_touch(store_t *store, const char *token_id, int64_t now_ms)
 {
     if (!store || !token_id)
         return STORE_INVALID;
-    return store->backend->token_touch(store, token_id, now_ms);
+    store_args_t op = {.id = token_id, .number = now_ms};
+    return write_one(store, STMT_TOKEN_TOUCH, store_params_id_number, &op);
 }
 
 int store_api_token_delete(store_t *store, const char *user_id, const char *token_id)
 {
     if (!store || !user_id || !token_id)
         return STORE_INVALID;
-    return store->backend->token_delete(store, user_id, token_id);
+    store_args_t op = {.id = token_id, .other_id = user_id};
+    return write_one(store, STMT_TOKEN_DELETE, store_params_id_pair, &op);
 }
 
 int store_api_token_list(store_t *store, const char *user_id, store_api_token_t **out,
                          size_t *out_count)
 {
-    if (!out || !out_count)
+    if (!user_id) {
+        if (out)
+            *out = NULL;
+        if (out_count)
+            *out_count = 0;
         return STORE_INVALID;
-    *out = NULL;
-    *out_count = 0;
-    if (!store || !user_id)
-        return STORE_INVALID;
-    store_rows_t set = {0};
-    int rc = store->backend->token_list(store, user_id, &set);
-    *out = set.rows;
-    *out_count = set.count;
-    return rc;
+    }
+    return read_rows(store, STMT_TOKEN_LIST, bind_key, user_id, &store_row_token, (void **)out,
+                     out_count);
 }
 
 int store_stream_insert(store_t *store, const store_stream_t *stream)
 {
     if (!store || !stream || !stream->name)
         return STORE_INVALID;
-    return store->backend->stream_insert(store, stream);
+    return write_any(store, STMT_STREAM_INSERT, store_params_stream, stream);
 }
 
 int store_stream_update(store_t *store, const store_stream_t *stream)
 {
     if (!store || !stream || !stream->name)
         return STORE_INVALID;
-    return store->backend->stream_update(store, stream);
-}
-
-/* The three stream getters differ only in their key column. */
-static int stream_get(store_t *store, store_stream_lookup_t by, const char *key,
-                      store_stream_t *out)
-{
-    if (!out)
-        return STORE_INVALID;
-    memset(out, 0, sizeof *out);
-    if (!store || !key)
-        return STORE_INVALID;
-    return store->backend->stream_get(store, by, key, out);
+    return write_one(store, STMT_STREAM_UPDATE, store_params_stream, stream);
 }
 
 int store_stream_get(store_t *store, const char *id, store_stream_t *out)
 {
-    return stream_get(store, STORE_STREAM_BY_ID, id, out);
+    return read_by_key(store, STMT_STREAM_GET, id, &store_row_stream, out, sizeof *out);
 }
 
 int store_stream_get_by_key(store_t *store, const char *stream_key, store_stream_t *out)
 {
-    return stream_get(store, STORE_STREAM_BY_KEY, stream_key, out);
+    return read_by_key(store, STMT_STREAM_GET_BY_KEY, stream_key, &store_row_stream, out,
+                       sizeof *out);
 }
 
 int store_stream_get_by_playback_id(store_t *store, const char *playback_id, store_stream_t *out)
 {
-    return stream_get(store, STORE_STREAM_BY_PLAYBACK_ID, playback_id, out);
+    return read_by_key(store, STMT_STREAM_GET_BY_PLAYBACK_ID, playback_id, &store_row_stream, out,
+                       sizeof *out);
 }
 
 int store_stream_update_live(store_t *store, const char *stream_id, const store_stream_live_t *live)
 {
     if (!store || !stream_id || !live)
         return STORE_INVALID;
-    return store->backend->stream_update_live(store, stream_id, live);
+    store_stream_live_args_t args = {stream_id, live};
+    return write_one(store, STMT_STREAM_LIVE, store_params_stream_live, &args);
+}
+
+int store_stream_claim(store_t *store, const char *stream_id, const char *node_id,
+                       int64_t alive_since_ms)
+{
+    if (!store || !stream_id || !node_id || !node_id[0])
+        return STORE_INVALID;
+    store_args_t op = {.id = stream_id, .other_id = node_id, .number = alive_since_ms};
+    int rc = write_one(store, STMT_STREAM_CLAIM, store_params_id_pair_number, &op);
+    return rc == STORE_NOT_FOUND ? STORE_CONFLICT : rc;
+}
+
+int store_stream_release(store_t *store, const char *stream_id, const char *node_id)
+{
+    if (!store || !stream_id || !node_id)
+        return STORE_INVALID;
+    store_args_t op = {.id = stream_id, .other_id = node_id};
+    return write_any(store, STMT_STREAM_RELEASE, store_params_id_pair, &op);
 }
 
 int store_session_insert(store_t *store, const store_session_t *session)
 {
     if (!store || !session || !store_session_valid(session))
         return STORE_INVALID;
-    return store->backend->session_insert(store, session);
+    return write_any(store, STMT_SESSION_INSERT, store_params_session, session);
 }
 
 int store_session_update(store_t *store, const store_session_t *session)
 {
     if (!store || !session || !store_session_valid(session))
         return STORE_INVALID;
-    return store->backend->session_update(store, session);
-}
-
-static int session_get(store_t *store, store_session_lookup_t by, const char *key,
-                       store_session_t *out)
-{
-    if (!out)
-        return STORE_INVALID;
-    memset(out, 0, sizeof *out);
-    if (!store || !key)
-        return STORE_INVALID;
-    return store->backend->session_get(store, by, key, out);
+    return write_one(store, STMT_SESSION_UPDATE, store_params_session, session);
 }
 
 int store_session_get(store_t *store, const char *id, store_session_t *out)
 {
-    return session_get(store, STORE_SESSION_BY_ID, id, out);
+    return read_by_key(store, STMT_SESSION_GET, id, &store_row_session, out, sizeof *out);
 }
 
 int store_session_get_latest(store_t *store, const char *stream_id, store_session_t *out)
 {
-    return session_get(store, STORE_SESSION_LATEST_OF_STREAM, stream_id, out);
+    return read_by_key(store, STMT_SESSION_LATEST, stream_id, &store_row_session, out, sizeof *out);
 }
 
-int store_close_open_sessions(store_t *store, int64_t *out_closed)
+int store_session_adopt(store_t *store, const char *session_id, const char *node_id,
+                        int64_t ended_since_ms)
 {
-    if (!store)
+    if (!store || !session_id || !node_id || !node_id[0])
         return STORE_INVALID;
-    return store->backend->close_open_sessions(store, out_closed);
+    store_args_t op = {.id = session_id, .other_id = node_id, .number = ended_since_ms};
+    return write_one(store, STMT_SESSION_ADOPT, store_params_id_pair_number, &op);
+}
+
+int store_close_open_sessions(store_t *store, const char *node_id, bool include_unowned,
+                              int64_t *out_closed)
+{
+    if (out_closed)
+        *out_closed = 0;
+    if (!store || !node_id)
+        return STORE_INVALID;
+    store_args_t op = {.id = node_id, .number = include_unowned ? 1 : 0};
+    int rc = write_any(store, STMT_STREAM_CLOSE_OPEN, store_params_id_number, &op);
+    if (rc == STORE_OK)
+        rc = store->backend->write(store, STMT_SESSION_CLOSE_OPEN, store_params_id_number, &op,
+                                   out_closed);
+    return rc;
+}
+
+int store_node_heartbeat(store_t *store, const store_node_t *node)
+{
+    if (!store || !node || !node->id[0] || !node->http_url || !node->rtmp_url)
+        return STORE_INVALID;
+    return write_any(store, STMT_NODE_UPSERT, store_params_node, node);
+}
+
+int store_node_get(store_t *store, const char *node_id, store_node_t *out)
+{
+    return read_by_key(store, STMT_NODE_GET, node_id, &store_row_node, out, sizeof *out);
+}
+
+int store_node_of_playback(store_t *store, const char *playback_id, store_node_t *out)
+{
+    return read_by_key(store, STMT_NODE_OF_PLAYBACK, playback_id, &store_row_node, out,
+                       sizeof *out);
+}
+
+int store_node_of_session(store_t *store, const char *session_id, store_node_t *out)
+{
+    return read_by_key(store, STMT_NODE_OF_SESSION, session_id, &store_row_node, out, sizeof *out);
+}
+
+int store_node_list_alive(store_t *store, int64_t since_ms, store_node_t **out, size_t *out_count)
+{
+    store_args_t op = {.number = since_ms};
+    return read_rows(store, STMT_NODE_LIST_ALIVE, store_params_number, &op, &store_row_node,
+                     (void **)out, out_count);
+}
+
+int store_node_list_stale(store_t *store, int64_t before_ms, store_node_t **out, size_t *out_count)
+{
+    store_args_t op = {.number = before_ms};
+    return read_rows(store, STMT_NODE_LIST_STALE, store_params_number, &op, &store_row_node,
+                     (void **)out, out_count);
+}
+
+int store_node_mark_down(store_t *store, const char *node_id, int64_t before_ms)
+{
+    if (!store || !node_id)
+        return STORE_INVALID;
+    store_args_t op = {.id = node_id, .number = before_ms};
+    return write_one(store, STMT_NODE_MARK_DOWN, store_params_id_number, &op);
 }
 
 /* Both lists; set is empty on failure. */

@@ -14,6 +14,7 @@
 #define STORE_STREAM_KEY_SIZE 20  /* "xxxx-xxxx-xxxx-xxxx" + NUL */
 #define STORE_PLAYBACK_ID_SIZE 17 /* 16 base36 chars + NUL */
 #define STORE_HASH_SIZE 65        /* SHA-256 hex + NUL */
+#define STORE_NODE_ID_SIZE 64     /* a node id: [A-Za-z0-9._-], at most 63 bytes, + NUL */
 
 typedef enum {
     STORE_OK = 0,
@@ -113,10 +114,21 @@ typedef struct store_session {
     char *issues_json; /* owned JSON array of strings; NULL = null */
     store_recording_status_t recording_status;
     store_counters_t counters;
-    char *profiles_json;       /* owned JSON array, copied from the stream */
-    char *recording_spec_json; /* owned JSON object, copied from the stream; NULL = absent */
-    char *health_json;         /* owned health document (conditions, metrics); NULL = none */
+    char *profiles_json;              /* owned JSON array, copied from the stream */
+    char *recording_spec_json;        /* owned JSON object, copied from the stream; NULL = absent */
+    char *health_json;                /* owned health document (conditions, metrics); NULL = none */
+    char node_id[STORE_NODE_ID_SIZE]; /* the node that owns its pipeline; "" = none recorded */
 } store_session_t;
+
+/* A streamd node sharing the database: its public URLs and its heartbeat. */
+typedef struct store_node {
+    char id[STORE_NODE_ID_SIZE];
+    char *http_url;          /* owned; base of its API and playback URLs, no trailing slash */
+    char *rtmp_url;          /* owned; where encoders publish to it */
+    int64_t started_at_ms;   /* ms since epoch */
+    int64_t heartbeat_at_ms; /* ms since epoch: last sign of life */
+    bool down;               /* another node took over its sessions (until it beats again) */
+} store_node_t;
 
 /* Query over streams or sessions. Field names are the API's (e.g. "sourceSegments",
  * "user.email"); the API layer checks them against its allowed list, the store (store_query.c) maps
@@ -179,11 +191,13 @@ void store_user_clear(store_user_t *user);
 void store_api_token_clear(store_api_token_t *token);
 void store_stream_clear(store_stream_t *stream);
 void store_session_clear(store_session_t *session);
+void store_node_clear(store_node_t *node);
 
 /* Releases an array returned by a list call and its records; NULL is a no-op. */
 void store_api_token_list_free(store_api_token_t *tokens, size_t count);
 void store_stream_list_free(store_stream_t *streams, size_t count);
 void store_session_list_free(store_session_t *sessions, size_t count);
+void store_node_list_free(store_node_t *nodes, size_t count);
 
 /* Users. store_user_create fills in id, project_id and created_at_ms of *user (name, email,
  * admin, suspended are read from it) and inserts it. */
@@ -245,9 +259,43 @@ int store_session_list(store_t *store, const store_query_t *q, store_session_t *
 /* The stream's most recent session (STORE_NOT_FOUND when it never broadcast). */
 int store_session_get_latest(store_t *store, const char *stream_id, store_session_t *out);
 
-/* At start: marks every session and stream still active (left so by a crash) as ended, the
- * session at its last_seen, with rates at 0. *out_closed (may be NULL) gets the session count. */
-int store_close_open_sessions(store_t *store, int64_t *out_closed);
+/* Ends the broadcasts node_id left behind (it stopped uncleanly, or died): its sessions still
+ * active are closed at their last_seen with rates at 0, and the streams it held go inactive and
+ * free. include_unowned adds the rows no node holds (written before nodes existed): for a node's
+ * own start-up only. *out_closed (may be NULL) gets the session count. */
+int store_close_open_sessions(store_t *store, const char *node_id, bool include_unowned,
+                              int64_t *out_closed);
+
+/* One publisher per stream across every node. node_id takes the stream's publish unless
+ * another node holds it and is alive (not down, heartbeat at or after alive_since_ms):
+ * STORE_CONFLICT then. Holding it already is fine. */
+int store_stream_claim(store_t *store, const char *stream_id, const char *node_id,
+                       int64_t alive_since_ms);
+/* node_id lets the stream's publish go (nothing when another node holds it). */
+int store_stream_release(store_t *store, const char *stream_id, const char *node_id);
+
+/* A reconnect on node_id continues session_id, which ended on another node no earlier than
+ * ended_since_ms: the session is active again and owned by node_id. STORE_NOT_FOUND when it is
+ * not so (live, ended too long ago, or taken by someone else first). */
+int store_session_adopt(store_t *store, const char *session_id, const char *node_id,
+                        int64_t ended_since_ms);
+
+/* Nodes. store_node_heartbeat inserts or updates the node's row (every field of *node is
+ * written; down becomes false). */
+int store_node_heartbeat(store_t *store, const store_node_t *node);
+int store_node_get(store_t *store, const char *node_id, store_node_t *out);
+/* The node of the latest session of playback_id, or of session_id (STORE_NOT_FOUND when the
+ * session has no node, or its node has no row). */
+int store_node_of_playback(store_t *store, const char *playback_id, store_node_t *out);
+int store_node_of_session(store_t *store, const char *session_id, store_node_t *out);
+/* Nodes alive (not down, heartbeat at or after since_ms), by id; the caller frees *out with
+ * store_node_list_free. */
+int store_node_list_alive(store_t *store, int64_t since_ms, store_node_t **out, size_t *out_count);
+/* Nodes not down whose heartbeat is older than before_ms, by id. */
+int store_node_list_stale(store_t *store, int64_t before_ms, store_node_t **out, size_t *out_count);
+/* Marks node_id down if it is still stale (heartbeat older than before_ms) and not down: exactly
+ * one caller gets STORE_OK and takes over its sessions; the others STORE_NOT_FOUND. */
+int store_node_mark_down(store_t *store, const char *node_id, int64_t before_ms);
 
 /* The schema version the store is at (for tests and logs). */
 int store_schema_version(store_t *store, int *out_version);

@@ -15,11 +15,12 @@ typedef struct store_record_type {
     void (*clear)(void *record);
 } store_record_type_t;
 
-/* The four record types of store.h. */
+/* The record types of store.h. */
 extern const store_record_type_t store_user_record;
 extern const store_record_type_t store_token_record;
 extern const store_record_type_t store_stream_record;
 extern const store_record_type_t store_session_record;
+extern const store_record_type_t store_node_record;
 
 /* A growable array of records of one type, as a list call returns it (rows is the array). The
  * set owns rows and what each record owns until the caller takes rows over. */

@@ -5,6 +5,7 @@
  * once. A connection that breaks (the server restarted) is reset when it is next taken; calls on
  * it meanwhile return STORE_UNAVAILABLE. */
 #include "store/migrations.h"
+#include "store/statements.h"
 #include "store/store_backend.h"
 #include "store/store_rows.h"
 #include "util/log.h"
@@ -23,113 +24,12 @@
 /* pg_advisory_xact_lock key of the schema migration: "streamd" in ASCII. */
 #define MIGRATION_LOCK "73747265616d64"
 
-/* ---- Statements ------------------------------------------------------------------------------
- * Column i of a SELECT is parameter i + 1 of the INSERT and of the UPDATE (store_rows.h); an
- * UPDATE leaves parameters out, and those are declared text so the statement still prepares. */
-
-typedef struct stmt_def {
-    const char *name; /* for logs, and the prepared statement's name */
-    const char *sql;
-    int params; /* parameters the callers pass */
-} stmt_def_t;
-
-static const stmt_def_t stmt_defs[STMT_COUNT] = {
-    [STMT_USER_INSERT] = {"user insert",
-                          "INSERT INTO users (" STORE_ROWS_USER_COLUMNS
-                          ") VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                          7},
-    [STMT_USER_GET] = {"user get", "SELECT " STORE_ROWS_USER_COLUMNS " FROM users WHERE id = $1",
-                       1},
-    [STMT_USER_COUNT] = {"user count", "SELECT COUNT(*) FROM users", 0},
-    [STMT_TOKEN_INSERT] = {"token insert",
-                           "INSERT INTO api_tokens (" STORE_ROWS_TOKEN_COLUMNS
-                           ") VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                           7},
-    [STMT_TOKEN_FIND] = {"token find",
-                         "SELECT " STORE_ROWS_TOKEN_COLUMNS " FROM api_tokens WHERE key_hash = $1",
-                         1},
-    /* GREATEST: concurrent requests may touch out of order; last_used never goes back. */
-    [STMT_TOKEN_TOUCH] = {"token touch",
-                          "UPDATE api_tokens SET last_used = GREATEST(last_used, $2) WHERE id = $1",
-                          2},
-    [STMT_TOKEN_LIST] = {"token list",
-                         "SELECT " STORE_ROWS_TOKEN_COLUMNS " FROM api_tokens "
-                         "WHERE user_id = $1 ORDER BY created_at, rowid",
-                         1},
-    [STMT_TOKEN_DELETE] = {"token delete", "DELETE FROM api_tokens WHERE id = $1 AND user_id = $2",
-                           2},
-    [STMT_STREAM_INSERT] = {"stream insert",
-                            "INSERT INTO streams (" STORE_ROWS_STREAM_COLUMNS
-                            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-                            "$14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, "
-                            "$27, $28, $29, $30, $31)",
-                            31},
-    /* Settings only, as in the SQLite backend: the live columns belong to STMT_STREAM_LIVE. */
-    [STMT_STREAM_UPDATE] = {"stream update",
-                            "UPDATE streams SET name = $6, last_terminated_at = $10, record = $12, "
-                            "suspended = $13, deleted = $14, profiles = $25, user_tags = $26, "
-                            "creator_id = $27, pull = $28, playback_policy = $29, "
-                            "recording_spec = $30, multistream = $31 WHERE id = $1",
-                            31},
-    [STMT_STREAM_LIVE] = {"stream live update",
-                          "UPDATE streams SET is_active = $2, last_seen = GREATEST(last_seen, $3), "
-                          "is_healthy = $4, issues = $5, ingest_rate = $6, outgoing_rate = $7, "
-                          "source_segments = source_segments + $8, "
-                          "transcoded_segments = transcoded_segments + $9, "
-                          "source_segments_duration = source_segments_duration + $10, "
-                          "transcoded_segments_duration = transcoded_segments_duration + $11, "
-                          "source_bytes = source_bytes + $12, "
-                          "transcoded_bytes = transcoded_bytes + $13 WHERE id = $1",
-                          13},
-    [STMT_STREAM_CLOSE_OPEN] = {"stream close open",
-                                "UPDATE streams SET is_active = FALSE, ingest_rate = 0, "
-                                "outgoing_rate = 0 WHERE is_active",
-                                0},
-    [STMT_STREAM_GET] = {"stream get",
-                         "SELECT " STORE_ROWS_STREAM_COLUMNS " FROM streams WHERE id = $1", 1},
-    [STMT_STREAM_GET_BY_KEY] = {"stream get by key",
-                                "SELECT " STORE_ROWS_STREAM_COLUMNS
-                                " FROM streams WHERE stream_key = $1",
-                                1},
-    [STMT_STREAM_GET_BY_PLAYBACK_ID] = {"stream get by playback id",
-                                        "SELECT " STORE_ROWS_STREAM_COLUMNS
-                                        " FROM streams WHERE playback_id = $1",
-                                        1},
-    [STMT_SESSION_INSERT] = {"session insert",
-                             "INSERT INTO sessions (" STORE_ROWS_SESSION_COLUMNS
-                             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-                             "$14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
-                             26},
-    [STMT_SESSION_UPDATE] = {"session update",
-                             "UPDATE sessions SET name = $6, last_seen = $8, ended_at = $9, "
-                             "is_active = $10, record = $11, deleted = $12, is_healthy = $13, "
-                             "issues = $14, recording_status = $15, source_segments = $16, "
-                             "transcoded_segments = $17, source_segments_duration = $18, "
-                             "transcoded_segments_duration = $19, source_bytes = $20, "
-                             "transcoded_bytes = $21, ingest_rate = $22, outgoing_rate = $23, "
-                             "profiles = $24, recording_spec = $25, health = $26 WHERE id = $1",
-                             26},
-    [STMT_SESSION_GET] = {"session get",
-                          "SELECT " STORE_ROWS_SESSION_COLUMNS " FROM sessions WHERE id = $1", 1},
-    [STMT_SESSION_LATEST] = {"session latest",
-                             "SELECT " STORE_ROWS_SESSION_COLUMNS " FROM sessions WHERE "
-                             "parent_id = $1 ORDER BY created_at DESC, rowid DESC LIMIT 1",
-                             1},
-    [STMT_SESSION_CLOSE_OPEN] = {"session close open",
-                                 "UPDATE sessions SET is_active = FALSE, ingest_rate = 0, "
-                                 "outgoing_rate = 0, ended_at = CASE WHEN last_seen > 0 THEN "
-                                 "last_seen ELSE created_at END WHERE is_active",
-                                 0},
-    [STMT_SCHEMA_VERSION] = {"schema version", "SELECT version FROM streamd_schema", 0},
-};
-
 /* ---- Parameters and rows: PostgreSQL's accessors for store_rows.c ------------------------------
  * Every value is sent as text; numbers are formatted into the binder's own buffers. */
 
 typedef struct pg_binder {
     const char *values[MAX_PARAMS];
     char numbers[MAX_PARAMS][NUMBER_TEXT];
-    int count;   /* highest parameter set */
     bool failed; /* an index out of range */
 } pg_binder_t;
 
@@ -139,8 +39,6 @@ static char *param_slot(pg_binder_t *b, int index)
         b->failed = true;
         return NULL;
     }
-    if (index > b->count)
-        b->count = index;
     return b->numbers[index - 1];
 }
 
@@ -235,14 +133,15 @@ typedef struct pg_store {
     size_t free_count;
 } pg_store_t;
 
-/* The parameter types of a statement: text for each one its SQL leaves out, inferred otherwise. */
-static void param_types(const stmt_def_t *def, Oid *types)
+/* The parameter types of statement sql passing count parameters: text for each one its SQL
+ * leaves out (an UPDATE writes only some of a record's columns), inferred otherwise. */
+static void param_types(const char *sql, int count, Oid *types)
 {
-    for (int i = 0; i < def->params; i++) {
+    for (int i = 0; i < count; i++) {
         char ref[16];
         snprintf(ref, sizeof ref, "$%d", i + 1);
         bool used = false;
-        for (const char *p = strstr(def->sql, ref); p && !used; p = strstr(p + 1, ref)) {
+        for (const char *p = strstr(sql, ref); p && !used; p = strstr(p + 1, ref)) {
             char next = p[strlen(ref)];
             used = next < '0' || next > '9';
         }
@@ -253,13 +152,19 @@ static void param_types(const stmt_def_t *def, Oid *types)
 static int conn_prepare(pg_conn_t *conn, char *err, size_t err_size)
 {
     for (int i = 0; i < STMT_COUNT; i++) {
+        char *sql = statement_sql(i, STORE_QUERY_POSTGRES);
+        if (!sql) {
+            snprintf(err, err_size, "preparing %s: out of memory", statement_name(i));
+            return -1;
+        }
         Oid types[MAX_PARAMS];
-        param_types(&stmt_defs[i], types);
-        PGresult *res =
-            PQprepare(conn->db, stmt_defs[i].name, stmt_defs[i].sql, stmt_defs[i].params, types);
+        int count = statement_param_count(i);
+        param_types(sql, count, types);
+        PGresult *res = PQprepare(conn->db, statement_name(i), sql, count, types);
+        free(sql);
         bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         if (!ok)
-            snprintf(err, err_size, "preparing %s: %s", stmt_defs[i].name,
+            snprintf(err, err_size, "preparing %s: %s", statement_name(i),
                      PQerrorMessage(conn->db));
         PQclear(res);
         if (!ok)
@@ -332,27 +237,27 @@ static int pg_status(pg_conn_t *conn, const PGresult *res, const char *what)
     return STORE_ERR;
 }
 
-typedef void (*record_binder_t)(store_params_t *b, const void *record);
-
-/* Runs a prepared statement with record's values; *out gets the result (PQclear it) or NULL. */
-static int run_prepared(pg_conn_t *conn, stmt_id_t id, record_binder_t bind, const void *record,
+/* Runs a prepared statement with args' values; *out gets the result (PQclear it) or NULL. */
+static int run_prepared(pg_conn_t *conn, stmt_id_t id, store_binder_t bind, const void *args,
                         PGresult **out)
 {
     *out = NULL;
-    const stmt_def_t *def = &stmt_defs[id];
+    const char *name = statement_name(id);
+    int count = statement_param_count(id);
     pg_binder_t b = {0};
     if (bind)
-        bind(&(store_params_t){&pg_params_ops, &b}, record);
-    if (b.failed || b.count > def->params) {
-        log_error("store", "%s: parameter out of range", def->name);
+        bind(&(store_params_t){&pg_params_ops, &b}, args);
+    /* A record's binder writes every column; the statement takes the first count. */
+    if (b.failed) {
+        log_error("store", "%s: parameter out of range", name);
         return STORE_ERR;
     }
     if (!conn->prepared)
-        return pg_status(conn, NULL, def->name);
-    PGresult *res = PQexecPrepared(conn->db, def->name, def->params, b.values, NULL, NULL, 0);
+        return pg_status(conn, NULL, name);
+    PGresult *res = PQexecPrepared(conn->db, name, count, b.values, NULL, NULL, 0);
     ExecStatusType status = PQresultStatus(res);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-        int rc = pg_status(conn, res, def->name);
+        int rc = pg_status(conn, res, name);
         PQclear(res);
         return rc;
     }
@@ -376,52 +281,57 @@ static int collect_rows(const PGresult *res, const char *what, const store_row_t
     return STORE_OK;
 }
 
-static void bind_key(store_params_t *b, const void *record)
+static int pg_write(store_t *base, stmt_id_t id, store_binder_t bind, const void *args,
+                    int64_t *changed)
 {
-    store_params_text(b, 1, record);
-}
-
-static int run_lookup(pg_store_t *store, stmt_id_t id, const char *key,
-                      const store_row_type_t *type, void *out)
-{
+    pg_store_t *store = (pg_store_t *)base;
     pg_conn_t *conn = pool_acquire(store);
     PGresult *res = NULL;
-    int rc = run_prepared(conn, id, bind_key, key, &res);
+    int rc = run_prepared(conn, id, bind, args, &res);
+    if (rc == STORE_OK && changed)
+        *changed = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    pool_release(store, conn);
+    return rc;
+}
+
+static int pg_read_one(store_t *base, stmt_id_t id, store_binder_t bind, const void *args,
+                       const store_row_type_t *type, void *out)
+{
+    pg_store_t *store = (pg_store_t *)base;
+    pg_conn_t *conn = pool_acquire(store);
+    PGresult *res = NULL;
+    int rc = run_prepared(conn, id, bind, args, &res);
     if (rc == STORE_OK && PQntuples(res) == 0) {
         rc = STORE_NOT_FOUND;
     } else if (rc == STORE_OK) {
         pg_row_t r = {res, 0};
         store_row_t row = {&pg_row_ops, &r};
         if (type->read(&row, out) != 0)
-            rc = store_out_of_memory(stmt_defs[id].name);
+            rc = store_out_of_memory(statement_name(id));
     }
     PQclear(res);
     pool_release(store, conn);
     return rc;
 }
 
-/* With must_change, a statement that touched no row is STORE_NOT_FOUND; *changed (may be NULL)
- * gets the rows touched. */
-static int run_write(pg_store_t *store, stmt_id_t id, record_binder_t bind, const void *record,
-                     bool must_change, int64_t *changed)
+static int pg_read_all(store_t *base, stmt_id_t id, store_binder_t bind, const void *args,
+                       const store_row_type_t *type, store_rows_t *set)
 {
+    pg_store_t *store = (pg_store_t *)base;
     pg_conn_t *conn = pool_acquire(store);
     PGresult *res = NULL;
-    int rc = run_prepared(conn, id, bind, record, &res);
-    if (rc == STORE_OK) {
-        int64_t rows = strtoll(PQcmdTuples(res), NULL, 10);
-        if (changed)
-            *changed = rows;
-        if (must_change && rows == 0)
-            rc = STORE_NOT_FOUND;
-    }
+    int rc = run_prepared(conn, id, bind, args, &res);
+    if (rc == STORE_OK)
+        rc = collect_rows(res, statement_name(id), type, set);
     PQclear(res);
     pool_release(store, conn);
     return rc;
 }
 
-static int run_scalar(pg_store_t *store, stmt_id_t id, int64_t *out)
+static int pg_read_number(store_t *base, stmt_id_t id, int64_t *out)
 {
+    pg_store_t *store = (pg_store_t *)base;
     pg_conn_t *conn = pool_acquire(store);
     PGresult *res = NULL;
     int rc = run_prepared(conn, id, NULL, NULL, &res);
@@ -429,7 +339,7 @@ static int run_scalar(pg_store_t *store, stmt_id_t id, int64_t *out)
         if (PQntuples(res) == 1 && PQnfields(res) == 1)
             *out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         else
-            rc = pg_status(conn, res, stmt_defs[id].name);
+            rc = pg_status(conn, res, statement_name(id));
     }
     PQclear(res);
     pool_release(store, conn);
@@ -585,129 +495,6 @@ fail:
     return NULL;
 }
 
-/* ---- Operations ----------------------------------------------------------------------------- */
-
-static int pg_schema_version(store_t *base, int *out_version)
-{
-    int64_t version = 0;
-    int rc = run_scalar((pg_store_t *)base, STMT_SCHEMA_VERSION, &version);
-    *out_version = rc == STORE_OK ? (int)version : 0;
-    return rc;
-}
-
-static int pg_user_insert(store_t *base, const store_user_t *user)
-{
-    return run_write((pg_store_t *)base, STMT_USER_INSERT, store_params_user, user, false, NULL);
-}
-
-static int pg_user_get(store_t *base, const char *user_id, store_user_t *out)
-{
-    return run_lookup((pg_store_t *)base, STMT_USER_GET, user_id, &store_row_user, out);
-}
-
-static int pg_user_count(store_t *base, int64_t *out_count)
-{
-    return run_scalar((pg_store_t *)base, STMT_USER_COUNT, out_count);
-}
-
-static int pg_token_insert(store_t *base, const store_api_token_t *token)
-{
-    return run_write((pg_store_t *)base, STMT_TOKEN_INSERT, store_params_token, token, false, NULL);
-}
-
-static int pg_token_find(store_t *base, const char *key_hash, store_api_token_t *out)
-{
-    return run_lookup((pg_store_t *)base, STMT_TOKEN_FIND, key_hash, &store_row_token, out);
-}
-
-static int pg_token_touch(store_t *base, const char *token_id, int64_t now_ms)
-{
-    store_token_op_t op = {.token_id = token_id, .now_ms = now_ms};
-    return run_write((pg_store_t *)base, STMT_TOKEN_TOUCH, store_params_token_touch, &op, true,
-                     NULL);
-}
-
-static int pg_token_delete(store_t *base, const char *user_id, const char *token_id)
-{
-    store_token_op_t op = {.token_id = token_id, .user_id = user_id};
-    return run_write((pg_store_t *)base, STMT_TOKEN_DELETE, store_params_token_delete, &op, true,
-                     NULL);
-}
-
-static int pg_token_list(store_t *base, const char *user_id, store_rows_t *set)
-{
-    pg_store_t *store = (pg_store_t *)base;
-    pg_conn_t *conn = pool_acquire(store);
-    PGresult *res = NULL;
-    int rc = run_prepared(conn, STMT_TOKEN_LIST, bind_key, user_id, &res);
-    if (rc == STORE_OK)
-        rc = collect_rows(res, stmt_defs[STMT_TOKEN_LIST].name, &store_row_token, set);
-    PQclear(res);
-    pool_release(store, conn);
-    return rc;
-}
-
-static int pg_stream_insert(store_t *base, const store_stream_t *stream)
-{
-    return run_write((pg_store_t *)base, STMT_STREAM_INSERT, store_params_stream, stream, false,
-                     NULL);
-}
-
-static int pg_stream_update(store_t *base, const store_stream_t *stream)
-{
-    return run_write((pg_store_t *)base, STMT_STREAM_UPDATE, store_params_stream, stream, true,
-                     NULL);
-}
-
-static int pg_stream_get(store_t *base, store_stream_lookup_t by, const char *key,
-                         store_stream_t *out)
-{
-    stmt_id_t id = by == STORE_STREAM_BY_KEY           ? STMT_STREAM_GET_BY_KEY
-                   : by == STORE_STREAM_BY_PLAYBACK_ID ? STMT_STREAM_GET_BY_PLAYBACK_ID
-                                                       : STMT_STREAM_GET;
-    return run_lookup((pg_store_t *)base, id, key, &store_row_stream, out);
-}
-
-static int pg_stream_update_live(store_t *base, const char *stream_id,
-                                 const store_stream_live_t *live)
-{
-    store_stream_live_args_t args = {stream_id, live};
-    return run_write((pg_store_t *)base, STMT_STREAM_LIVE, store_params_stream_live, &args, true,
-                     NULL);
-}
-
-static int pg_session_insert(store_t *base, const store_session_t *session)
-{
-    return run_write((pg_store_t *)base, STMT_SESSION_INSERT, store_params_session, session, false,
-                     NULL);
-}
-
-static int pg_session_update(store_t *base, const store_session_t *session)
-{
-    return run_write((pg_store_t *)base, STMT_SESSION_UPDATE, store_params_session, session, true,
-                     NULL);
-}
-
-static int pg_session_get(store_t *base, store_session_lookup_t by, const char *key,
-                          store_session_t *out)
-{
-    stmt_id_t id = by == STORE_SESSION_LATEST_OF_STREAM ? STMT_SESSION_LATEST : STMT_SESSION_GET;
-    return run_lookup((pg_store_t *)base, id, key, &store_row_session, out);
-}
-
-static int pg_close_open_sessions(store_t *base, int64_t *out_closed)
-{
-    pg_store_t *store = (pg_store_t *)base;
-    int rc = run_write(store, STMT_STREAM_CLOSE_OPEN, NULL, NULL, false, NULL);
-    if (rc != STORE_OK)
-        return rc;
-    int64_t closed = 0;
-    rc = run_write(store, STMT_SESSION_CLOSE_OPEN, NULL, NULL, false, &closed);
-    if (rc == STORE_OK && out_closed)
-        *out_closed = closed;
-    return rc;
-}
-
 /* ---- List queries: store_query.c plans them, this part runs them ---------------------------- */
 
 static int run_planned(pg_conn_t *conn, const char *sql, const store_query_plan_t *plan,
@@ -774,22 +561,9 @@ static int pg_list(store_t *base, store_query_list_t list, const store_query_t *
 static const store_backend_t pg_backend = {
     .close = pg_close,
     .describe = pg_describe,
-    .schema_version = pg_schema_version,
-    .user_insert = pg_user_insert,
-    .user_get = pg_user_get,
-    .user_count = pg_user_count,
-    .token_insert = pg_token_insert,
-    .token_find = pg_token_find,
-    .token_touch = pg_token_touch,
-    .token_delete = pg_token_delete,
-    .token_list = pg_token_list,
-    .stream_insert = pg_stream_insert,
-    .stream_update = pg_stream_update,
-    .stream_get = pg_stream_get,
-    .stream_update_live = pg_stream_update_live,
-    .session_insert = pg_session_insert,
-    .session_update = pg_session_update,
-    .session_get = pg_session_get,
-    .close_open_sessions = pg_close_open_sessions,
+    .write = pg_write,
+    .read_one = pg_read_one,
+    .read_all = pg_read_all,
+    .read_number = pg_read_number,
     .list = pg_list,
 };

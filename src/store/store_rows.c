@@ -56,6 +56,7 @@ enum session_column {
     SN_PROFILES = SN_COUNTERS + COUNTER_COLUMN_COUNT,
     SN_RECORDING_SPEC,
     SN_HEALTH,
+    SN_NODE_ID,
 };
 
 /* ---- Writing values ------------------------------------------------------------------------ */
@@ -174,20 +175,43 @@ void store_params_session(store_params_t *b, const void *record)
     store_params_text(b, SN_PROFILES + 1, s->profiles_json);
     store_params_text(b, SN_RECORDING_SPEC + 1, s->recording_spec_json);
     store_params_text(b, SN_HEALTH + 1, s->health_json);
+    store_params_text(b, SN_NODE_ID + 1, s->node_id[0] ? s->node_id : NULL);
 }
 
-void store_params_token_touch(store_params_t *b, const void *record)
+void store_params_node(store_params_t *b, const void *record)
 {
-    const store_token_op_t *op = record;
-    store_params_text(b, 1, op->token_id);
-    store_params_int64(b, 2, op->now_ms);
+    const store_node_t *n = record;
+    store_params_text(b, 1, n->id);
+    store_params_text(b, 2, n->http_url);
+    store_params_text(b, 3, n->rtmp_url);
+    store_params_int64(b, 4, n->started_at_ms);
+    store_params_int64(b, 5, n->heartbeat_at_ms);
 }
 
-void store_params_token_delete(store_params_t *b, const void *record)
+void store_params_number(store_params_t *b, const void *record)
 {
-    const store_token_op_t *op = record;
-    store_params_text(b, 1, op->token_id);
-    store_params_text(b, 2, op->user_id);
+    store_params_int64(b, 1, ((const store_args_t *)record)->number);
+}
+
+void store_params_id_number(store_params_t *b, const void *record)
+{
+    const store_args_t *op = record;
+    store_params_text(b, 1, op->id);
+    store_params_int64(b, 2, op->number);
+}
+
+void store_params_id_pair(store_params_t *b, const void *record)
+{
+    const store_args_t *op = record;
+    store_params_text(b, 1, op->id);
+    store_params_text(b, 2, op->other_id);
+}
+
+void store_params_id_pair_number(store_params_t *b, const void *record)
+{
+    const store_args_t *op = record;
+    store_params_id_pair(b, record);
+    store_params_int64(b, 3, op->number);
 }
 
 void store_params_stream_live(store_params_t *b, const void *record)
@@ -392,8 +416,22 @@ static int read_session(const store_row_t *row, void *record)
                  copy_owned(row, SN_PROFILES, &s->profiles_json) |
                  copy_owned(row, SN_RECORDING_SPEC, &s->recording_spec_json) |
                  copy_owned(row, SN_HEALTH, &s->health_json);
+    copy_fixed(row, SN_NODE_ID, s->node_id, sizeof s->node_id);
     if (failed)
         store_session_clear(s);
+    return failed ? -1 : 0;
+}
+
+static int read_node(const store_row_t *row, void *record)
+{
+    store_node_t *n = record;
+    copy_fixed(row, 0, n->id, sizeof n->id);
+    int failed = copy_name(row, 1, &n->http_url) | copy_name(row, 2, &n->rtmp_url);
+    n->started_at_ms = column_int64(row, 3);
+    n->heartbeat_at_ms = column_int64(row, 4);
+    n->down = column_bool(row, 5);
+    if (failed)
+        store_node_clear(n);
     return failed ? -1 : 0;
 }
 
@@ -401,3 +439,4 @@ const store_row_type_t store_row_user = {&store_user_record, read_user};
 const store_row_type_t store_row_token = {&store_token_record, read_token};
 const store_row_type_t store_row_stream = {&store_stream_record, read_stream};
 const store_row_type_t store_row_session = {&store_session_record, read_session};
+const store_row_type_t store_row_node = {&store_node_record, read_node};

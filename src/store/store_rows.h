@@ -33,7 +33,8 @@
 #define STORE_ROWS_SESSION_COLUMNS                                                                 \
     "id, parent_id, user_id, project_id, playback_id, name, created_at, last_seen, ended_at, "     \
     "is_active, record, deleted, is_healthy, issues, "                                             \
-    "recording_status, " STORE_ROWS_COUNTER_COLUMNS ", profiles, recording_spec, health"
+    "recording_status, " STORE_ROWS_COUNTER_COLUMNS ", profiles, recording_spec, health, node_id"
+#define STORE_ROWS_NODE_COLUMNS "id, http_url, rtmp_url, started_at, heartbeat_at, down"
 
 /* A backend's statement parameters (1-based indexes). A backend records its first failure itself,
  * so a record's dozens of writes need one check. */
@@ -62,15 +63,19 @@ void store_params_user(store_params_t *p, const void *record);
 void store_params_token(store_params_t *p, const void *record);
 void store_params_stream(store_params_t *p, const void *record);
 void store_params_session(store_params_t *p, const void *record);
+void store_params_node(store_params_t *p, const void *record);
 
-/* A token touch (parameter 1 the token id, 2 now_ms) or delete (1 the token id, 2 the user id). */
-typedef struct store_token_op {
-    const char *token_id;
-    const char *user_id;
-    int64_t now_ms;
-} store_token_op_t;
-void store_params_token_touch(store_params_t *p, const void *record);
-void store_params_token_delete(store_params_t *p, const void *record);
+/* The arguments of a statement keyed by one or two ids and a number (a time, a flag): the
+ * binders below name which parameters they fill. */
+typedef struct store_args {
+    const char *id;
+    const char *other_id;
+    int64_t number;
+} store_args_t;
+void store_params_number(store_params_t *p, const void *record);         /* ?1 number */
+void store_params_id_number(store_params_t *p, const void *record);      /* ?1 id, ?2 number */
+void store_params_id_pair(store_params_t *p, const void *record);        /* ?1 id, ?2 other_id */
+void store_params_id_pair_number(store_params_t *p, const void *record); /* ... ?3 number */
 
 /* The live update of a stream (store_stream_update_live): parameter 1 is the id, then is_active,
  * last_seen, is_healthy, issues, ingest_rate, outgoing_rate and the six counters added, in the
@@ -109,11 +114,12 @@ typedef struct store_row_type {
     int (*read)(const store_row_t *row, void *record);
 } store_row_type_t;
 
-/* The four record types of store.h, read from STORE_ROWS_USER_, TOKEN_, STREAM_ and
- * SESSION_COLUMNS. */
+/* The record types of store.h, read from STORE_ROWS_USER_, TOKEN_, STREAM_, SESSION_ and
+ * NODE_COLUMNS. */
 extern const store_row_type_t store_row_user;
 extern const store_row_type_t store_row_token;
 extern const store_row_type_t store_row_stream;
 extern const store_row_type_t store_row_session;
+extern const store_row_type_t store_row_node;
 
 #endif

@@ -1,6 +1,7 @@
 /* SQLite backend of the store (store_backend.h behind store.h), the embedded default. A small pool
  * of connections lets HTTP threads read in parallel (WAL) while SQLite serializes the writes. */
 #include "store/migrations.h"
+#include "store/statements.h"
 #include "store/sqlite_internal.h"
 #include "store/store_backend.h"
 #include "store/store_rows.h"
@@ -16,86 +17,6 @@
 /* Four connections cover the HTTP pool's concurrent reads; writers queue inside SQLite anyway. */
 #define POOL_SIZE 4
 #define BUSY_TIMEOUT_MS 5000
-
-/* ---- Statements ------------------------------------------------------------------------------
- * Column i of a SELECT is parameter i + 1 of the INSERT and of the UPDATE (store_rows.h). */
-
-typedef struct stmt_def {
-    const char *name; /* for logs */
-    const char *sql;
-} stmt_def_t;
-
-static const stmt_def_t stmt_defs[STMT_COUNT] = {
-    [STMT_USER_INSERT] = {"user insert", "INSERT INTO users (" STORE_ROWS_USER_COLUMNS
-                                         ") VALUES (?, ?, ?, ?, ?, ?, ?)"},
-    [STMT_USER_GET] = {"user get", "SELECT " STORE_ROWS_USER_COLUMNS " FROM users WHERE id = ?1"},
-    [STMT_USER_COUNT] = {"user count", "SELECT COUNT(*) FROM users"},
-    [STMT_TOKEN_INSERT] = {"token insert", "INSERT INTO api_tokens (" STORE_ROWS_TOKEN_COLUMNS
-                                           ") VALUES (?, ?, ?, ?, ?, ?, ?)"},
-    [STMT_TOKEN_FIND] = {"token find",
-                         "SELECT " STORE_ROWS_TOKEN_COLUMNS " FROM api_tokens WHERE key_hash = ?1"},
-    /* MAX: concurrent requests may touch out of order; last_used never goes back. */
-    [STMT_TOKEN_TOUCH] = {"token touch",
-                          "UPDATE api_tokens SET last_used = MAX(last_used, ?2) WHERE id = ?1"},
-    /* rowid breaks created_at ties in insertion order: "oldest first" even within one ms. */
-    [STMT_TOKEN_LIST] = {"token list", "SELECT " STORE_ROWS_TOKEN_COLUMNS " FROM api_tokens "
-                                       "WHERE user_id = ?1 ORDER BY created_at, rowid"},
-    [STMT_TOKEN_DELETE] = {"token delete", "DELETE FROM api_tokens WHERE id = ?1 AND user_id = ?2"},
-    [STMT_STREAM_INSERT] = {"stream insert",
-                            "INSERT INTO streams (" STORE_ROWS_STREAM_COLUMNS ") VALUES ("
-                            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
-    /* Identity columns (id, owner, keys, creation) never change after insert. */
-    /* Settings only: the live columns belong to STMT_STREAM_LIVE, so an API edit racing a
-     * broadcast's stats update loses neither. */
-    [STMT_STREAM_UPDATE] = {"stream update",
-                            "UPDATE streams SET name = ?6, last_terminated_at = ?10, record = ?12, "
-                            "suspended = ?13, deleted = ?14, profiles = ?25, user_tags = ?26, "
-                            "creator_id = ?27, pull = ?28, playback_policy = ?29, "
-                            "recording_spec = ?30, multistream = ?31 WHERE id = ?1"},
-    /* Totals grow by increments so concurrent broadcasts' updates never overwrite each other. */
-    [STMT_STREAM_LIVE] = {"stream live update",
-                          "UPDATE streams SET is_active = ?2, last_seen = MAX(last_seen, ?3), "
-                          "is_healthy = ?4, issues = ?5, ingest_rate = ?6, outgoing_rate = ?7, "
-                          "source_segments = source_segments + ?8, "
-                          "transcoded_segments = transcoded_segments + ?9, "
-                          "source_segments_duration = source_segments_duration + ?10, "
-                          "transcoded_segments_duration = transcoded_segments_duration + ?11, "
-                          "source_bytes = source_bytes + ?12, "
-                          "transcoded_bytes = transcoded_bytes + ?13 WHERE id = ?1"},
-    [STMT_STREAM_CLOSE_OPEN] = {"stream close open",
-                                "UPDATE streams SET is_active = 0, ingest_rate = 0, "
-                                "outgoing_rate = 0 WHERE is_active = 1"},
-    [STMT_STREAM_GET] = {"stream get",
-                         "SELECT " STORE_ROWS_STREAM_COLUMNS " FROM streams WHERE id = ?1"},
-    [STMT_STREAM_GET_BY_KEY] = {"stream get by key", "SELECT " STORE_ROWS_STREAM_COLUMNS
-                                                     " FROM streams WHERE stream_key = ?1"},
-    [STMT_STREAM_GET_BY_PLAYBACK_ID] = {"stream get by playback id",
-                                        "SELECT " STORE_ROWS_STREAM_COLUMNS
-                                        " FROM streams WHERE playback_id = ?1"},
-    [STMT_SESSION_INSERT] = {"session insert",
-                             "INSERT INTO sessions (" STORE_ROWS_SESSION_COLUMNS ") VALUES ("
-                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
-    [STMT_SESSION_UPDATE] = {"session update",
-                             "UPDATE sessions SET name = ?6, last_seen = ?8, ended_at = ?9, "
-                             "is_active = ?10, record = ?11, deleted = ?12, is_healthy = ?13, "
-                             "issues = ?14, recording_status = ?15, source_segments = ?16, "
-                             "transcoded_segments = ?17, source_segments_duration = ?18, "
-                             "transcoded_segments_duration = ?19, source_bytes = ?20, "
-                             "transcoded_bytes = ?21, ingest_rate = ?22, outgoing_rate = ?23, "
-                             "profiles = ?24, recording_spec = ?25, health = ?26 WHERE id = ?1"},
-    [STMT_SESSION_GET] = {"session get",
-                          "SELECT " STORE_ROWS_SESSION_COLUMNS " FROM sessions WHERE id = ?1"},
-    [STMT_SESSION_LATEST] = {"session latest", "SELECT " STORE_ROWS_SESSION_COLUMNS
-                                               " FROM sessions WHERE parent_id = ?1 "
-                                               "ORDER BY created_at DESC, rowid DESC LIMIT 1"},
-    [STMT_SESSION_CLOSE_OPEN] = {"session close open",
-                                 "UPDATE sessions SET is_active = 0, ingest_rate = 0, "
-                                 "outgoing_rate = 0, ended_at = CASE WHEN last_seen > 0 THEN "
-                                 "last_seen ELSE created_at END WHERE is_active = 1"},
-    [STMT_SCHEMA_VERSION] = {"schema version", "PRAGMA user_version"},
-};
 
 /* ---- The connection pool --------------------------------------------------------------------
  * A connection is used by one thread at a time: a thread takes it off the free stack, runs its
@@ -144,10 +65,17 @@ typedef struct sqlite_binder {
     int rc;
 } sqlite_binder_t;
 
+/* A record's binder writes every column; an UPDATE takes only the parameters it numbers, up to
+ * its highest, and the others are skipped. */
+static bool binding(sqlite_binder_t *b, int index)
+{
+    return b->rc == SQLITE_OK && index <= sqlite3_bind_parameter_count(b->stmt);
+}
+
 static void param_text(void *target, int index, const char *text)
 {
     sqlite_binder_t *b = target;
-    if (b->rc == SQLITE_OK)
+    if (binding(b, index))
         b->rc = text ? sqlite3_bind_text(b->stmt, index, text, -1, SQLITE_STATIC)
                      : sqlite3_bind_null(b->stmt, index);
 }
@@ -155,14 +83,14 @@ static void param_text(void *target, int index, const char *text)
 static void param_int64(void *target, int index, int64_t value)
 {
     sqlite_binder_t *b = target;
-    if (b->rc == SQLITE_OK)
+    if (binding(b, index))
         b->rc = sqlite3_bind_int64(b->stmt, index, value);
 }
 
 static void param_real(void *target, int index, double value)
 {
     sqlite_binder_t *b = target;
-    if (b->rc == SQLITE_OK)
+    if (binding(b, index))
         b->rc = sqlite3_bind_double(b->stmt, index, value);
 }
 
@@ -170,7 +98,7 @@ static void param_real(void *target, int index, double value)
 static void param_boolean(void *target, int index, int value)
 {
     sqlite_binder_t *b = target;
-    if (b->rc == SQLITE_OK)
+    if (binding(b, index))
         b->rc = value < 0 ? sqlite3_bind_null(b->stmt, index)
                           : sqlite3_bind_int(b->stmt, index, value ? 1 : 0);
 }
@@ -259,53 +187,81 @@ static int collect_rows(sqlite3 *db, sqlite3_stmt *stmt, const char *what,
 
 /* ---- Running cached statements ------------------------------------------------------------- */
 
-/* Runs a cached single-row lookup keyed by ?1 = key and reads the row into out. */
-static int run_lookup(sqlite_store_t *store, stmt_id_t id, const char *key,
-                      const store_row_type_t *type, void *out)
+/* Binds args to the connection's cached statement id; NULL with the status in *status on failure
+ * (the statement is then reset). */
+static sqlite3_stmt *bind_stmt(sqlite_conn_t *conn, stmt_id_t id, store_binder_t bind,
+                               const void *args, int *status)
 {
-    sqlite_conn_t *conn = pool_acquire(store);
-    sqlite3_stmt *stmt = conn->stmts[id];
-    const char *what = stmt_defs[id].name;
-    int rc = sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(stmt);
-    int status;
-    store_row_t row = {&sqlite_row_ops, stmt};
-    if (rc == SQLITE_ROW)
-        status = type->read(&row, out) == 0 ? STORE_OK : store_out_of_memory(what);
-    else if (rc == SQLITE_DONE)
-        status = STORE_NOT_FOUND;
-    else
-        status = sqlite_status(conn->db, rc, what);
-    stmt_done(stmt);
-    pool_release(store, conn);
-    return status;
-}
-
-typedef void (*record_binder_t)(store_params_t *b, const void *record);
-
-/* Runs a cached INSERT, UPDATE or DELETE whose parameters bind fills from record. With
- * must_change, a statement that touched no row is STORE_NOT_FOUND. */
-static int run_write(sqlite_store_t *store, stmt_id_t id, record_binder_t bind, const void *record,
-                     bool must_change)
-{
-    sqlite_conn_t *conn = pool_acquire(store);
     sqlite_binder_t b = {conn->stmts[id], SQLITE_OK};
-    bind(&(store_params_t){&sqlite_params_ops, &b}, record);
-    int rc = b.rc == SQLITE_OK ? sqlite3_step(b.stmt) : b.rc;
-    int status;
-    if (rc == SQLITE_DONE)
-        status = must_change && sqlite3_changes(conn->db) == 0 ? STORE_NOT_FOUND : STORE_OK;
-    else
-        status = sqlite_status(conn->db, rc, stmt_defs[id].name);
+    if (bind)
+        bind(&(store_params_t){&sqlite_params_ops, &b}, args);
+    if (b.rc == SQLITE_OK)
+        return b.stmt;
+    *status = sqlite_status(conn->db, b.rc, statement_name(id));
     stmt_done(b.stmt);
+    return NULL;
+}
+
+static int sqlite_write(store_t *base, stmt_id_t id, store_binder_t bind, const void *args,
+                        int64_t *changed)
+{
+    sqlite_store_t *store = (sqlite_store_t *)base;
+    sqlite_conn_t *conn = pool_acquire(store);
+    int status = STORE_OK;
+    sqlite3_stmt *stmt = bind_stmt(conn, id, bind, args, &status);
+    if (stmt) {
+        int rc = sqlite3_step(stmt);
+        if (rc != SQLITE_DONE)
+            status = sqlite_status(conn->db, rc, statement_name(id));
+        else if (changed)
+            *changed = sqlite3_changes(conn->db);
+        stmt_done(stmt);
+    }
     pool_release(store, conn);
     return status;
 }
 
-/* Runs a cached query that returns one integer. */
-static int run_scalar(sqlite_store_t *store, stmt_id_t id, int64_t *out)
+static int sqlite_read_one(store_t *base, stmt_id_t id, store_binder_t bind, const void *args,
+                           const store_row_type_t *type, void *out)
 {
+    sqlite_store_t *store = (sqlite_store_t *)base;
+    sqlite_conn_t *conn = pool_acquire(store);
+    int status = STORE_OK;
+    sqlite3_stmt *stmt = bind_stmt(conn, id, bind, args, &status);
+    if (stmt) {
+        int rc = sqlite3_step(stmt);
+        store_row_t row = {&sqlite_row_ops, stmt};
+        if (rc == SQLITE_ROW)
+            status =
+                type->read(&row, out) == 0 ? STORE_OK : store_out_of_memory(statement_name(id));
+        else if (rc == SQLITE_DONE)
+            status = STORE_NOT_FOUND;
+        else
+            status = sqlite_status(conn->db, rc, statement_name(id));
+        stmt_done(stmt);
+    }
+    pool_release(store, conn);
+    return status;
+}
+
+static int sqlite_read_all(store_t *base, stmt_id_t id, store_binder_t bind, const void *args,
+                           const store_row_type_t *type, store_rows_t *set)
+{
+    sqlite_store_t *store = (sqlite_store_t *)base;
+    sqlite_conn_t *conn = pool_acquire(store);
+    int status = STORE_OK;
+    sqlite3_stmt *stmt = bind_stmt(conn, id, bind, args, &status);
+    if (stmt) {
+        status = collect_rows(conn->db, stmt, statement_name(id), type, set);
+        stmt_done(stmt);
+    }
+    pool_release(store, conn);
+    return status;
+}
+
+static int sqlite_read_number(store_t *base, stmt_id_t id, int64_t *out)
+{
+    sqlite_store_t *store = (sqlite_store_t *)base;
     sqlite_conn_t *conn = pool_acquire(store);
     sqlite3_stmt *stmt = conn->stmts[id];
     int rc = sqlite3_step(stmt);
@@ -313,7 +269,7 @@ static int run_scalar(sqlite_store_t *store, stmt_id_t id, int64_t *out)
     if (rc == SQLITE_ROW)
         *out = sqlite3_column_int64(stmt, 0);
     else
-        status = sqlite_status(conn->db, rc, stmt_defs[id].name);
+        status = sqlite_status(conn->db, rc, statement_name(id));
     stmt_done(stmt);
     pool_release(store, conn);
     return status;
@@ -355,10 +311,16 @@ static int conn_open(sqlite_conn_t *conn, const char *path, int flags, char *err
 static int conn_prepare(sqlite_conn_t *conn, char *err, size_t err_size)
 {
     for (int i = 0; i < STMT_COUNT; i++) {
-        int rc = sqlite3_prepare_v3(conn->db, stmt_defs[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
-                                    &conn->stmts[i], NULL);
+        char *sql = statement_sql(i, STORE_QUERY_SQLITE);
+        if (!sql) {
+            snprintf(err, err_size, "preparing %s: out of memory", statement_name(i));
+            return -1;
+        }
+        int rc =
+            sqlite3_prepare_v3(conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &conn->stmts[i], NULL);
+        free(sql);
         if (rc != SQLITE_OK) {
-            snprintf(err, err_size, "preparing %s: %s", stmt_defs[i].name,
+            snprintf(err, err_size, "preparing %s: %s", statement_name(i),
                      sqlite3_errmsg(conn->db));
             return -1;
         }
@@ -498,148 +460,6 @@ store_t *store_sqlite_open(const char *url, char *err, size_t err_size)
     return NULL;
 }
 
-static int sqlite_schema_version(store_t *base, int *out_version)
-{
-    int64_t version = 0;
-    int rc = run_scalar((sqlite_store_t *)base, STMT_SCHEMA_VERSION, &version);
-    *out_version = rc == STORE_OK ? (int)version : 0;
-    return rc;
-}
-
-/* ---- Users ----------------------------------------------------------------------------------- */
-
-static int sqlite_user_insert(store_t *base, const store_user_t *user)
-{
-    return run_write((sqlite_store_t *)base, STMT_USER_INSERT, store_params_user, user, false);
-}
-
-static int sqlite_user_get(store_t *base, const char *user_id, store_user_t *out)
-{
-    return run_lookup((sqlite_store_t *)base, STMT_USER_GET, user_id, &store_row_user, out);
-}
-
-static int sqlite_user_count(store_t *base, int64_t *out_count)
-{
-    return run_scalar((sqlite_store_t *)base, STMT_USER_COUNT, out_count);
-}
-
-/* ---- API tokens ------------------------------------------------------------------------------ */
-
-static int sqlite_token_insert(store_t *base, const store_api_token_t *token)
-{
-    return run_write((sqlite_store_t *)base, STMT_TOKEN_INSERT, store_params_token, token, false);
-}
-
-static int sqlite_token_find(store_t *base, const char *key_hash, store_api_token_t *out)
-{
-    return run_lookup((sqlite_store_t *)base, STMT_TOKEN_FIND, key_hash, &store_row_token, out);
-}
-
-static int sqlite_token_touch(store_t *base, const char *token_id, int64_t now_ms)
-{
-    store_token_op_t op = {.token_id = token_id, .now_ms = now_ms};
-    return run_write((sqlite_store_t *)base, STMT_TOKEN_TOUCH, store_params_token_touch, &op, true);
-}
-
-static int sqlite_token_delete(store_t *base, const char *user_id, const char *token_id)
-{
-    store_token_op_t op = {.token_id = token_id, .user_id = user_id};
-    return run_write((sqlite_store_t *)base, STMT_TOKEN_DELETE, store_params_token_delete, &op,
-                     true);
-}
-
-static int sqlite_token_list(store_t *base, const char *user_id, store_rows_t *set)
-{
-    sqlite_store_t *store = (sqlite_store_t *)base;
-    sqlite_conn_t *conn = pool_acquire(store);
-    sqlite3_stmt *stmt = conn->stmts[STMT_TOKEN_LIST];
-    const char *what = stmt_defs[STMT_TOKEN_LIST].name;
-    int rc = sqlite3_bind_text(stmt, 1, user_id, -1, SQLITE_STATIC);
-    int status = rc == SQLITE_OK ? collect_rows(conn->db, stmt, what, &store_row_token, set)
-                                 : sqlite_status(conn->db, rc, what);
-    stmt_done(stmt);
-    pool_release(store, conn);
-    return status;
-}
-
-/* ---- Streams --------------------------------------------------------------------------------- */
-
-static int sqlite_stream_insert(store_t *base, const store_stream_t *stream)
-{
-    return run_write((sqlite_store_t *)base, STMT_STREAM_INSERT, store_params_stream, stream,
-                     false);
-}
-
-static int sqlite_stream_update(store_t *base, const store_stream_t *stream)
-{
-    return run_write((sqlite_store_t *)base, STMT_STREAM_UPDATE, store_params_stream, stream, true);
-}
-
-static int sqlite_stream_get(store_t *base, store_stream_lookup_t by, const char *key,
-                             store_stream_t *out)
-{
-    stmt_id_t id = by == STORE_STREAM_BY_KEY           ? STMT_STREAM_GET_BY_KEY
-                   : by == STORE_STREAM_BY_PLAYBACK_ID ? STMT_STREAM_GET_BY_PLAYBACK_ID
-                                                       : STMT_STREAM_GET;
-    return run_lookup((sqlite_store_t *)base, id, key, &store_row_stream, out);
-}
-
-/* ---- Sessions -------------------------------------------------------------------------------- */
-
-static int sqlite_session_insert(store_t *base, const store_session_t *session)
-{
-    return run_write((sqlite_store_t *)base, STMT_SESSION_INSERT, store_params_session, session,
-                     false);
-}
-
-static int sqlite_session_update(store_t *base, const store_session_t *session)
-{
-    return run_write((sqlite_store_t *)base, STMT_SESSION_UPDATE, store_params_session, session,
-                     true);
-}
-
-static int sqlite_session_get(store_t *base, store_session_lookup_t by, const char *key,
-                              store_session_t *out)
-{
-    stmt_id_t id = by == STORE_SESSION_LATEST_OF_STREAM ? STMT_SESSION_LATEST : STMT_SESSION_GET;
-    return run_lookup((sqlite_store_t *)base, id, key, &store_row_session, out);
-}
-
-static int sqlite_stream_update_live(store_t *base, const char *stream_id,
-                                     const store_stream_live_t *live)
-{
-    store_stream_live_args_t args = {stream_id, live};
-    return run_write((sqlite_store_t *)base, STMT_STREAM_LIVE, store_params_stream_live, &args,
-                     true);
-}
-
-static void bind_nothing(store_params_t *b, const void *record)
-{
-    (void)b;
-    (void)record;
-}
-
-static int sqlite_close_open_sessions(store_t *base, int64_t *out_closed)
-{
-    sqlite_store_t *store = (sqlite_store_t *)base;
-    int rc = run_write(store, STMT_STREAM_CLOSE_OPEN, bind_nothing, NULL, false);
-    if (rc != STORE_OK)
-        return rc;
-    sqlite_conn_t *conn = pool_acquire(store);
-    sqlite3_stmt *stmt = conn->stmts[STMT_SESSION_CLOSE_OPEN];
-    int step = sqlite3_step(stmt);
-    if (step == SQLITE_DONE) {
-        rc = STORE_OK;
-        if (out_closed)
-            *out_closed = sqlite3_changes(conn->db);
-    } else {
-        rc = sqlite_status(conn->db, step, stmt_defs[STMT_SESSION_CLOSE_OPEN].name);
-    }
-    stmt_done(stmt);
-    pool_release(store, conn);
-    return rc;
-}
-
 /* ---- List queries ----------------------------------------------------------------------------
  * store_query.c plans the SQL and its values; this part runs them. */
 
@@ -738,22 +558,9 @@ static int sqlite_list(store_t *base, store_query_list_t list, const store_query
 static const store_backend_t sqlite_backend = {
     .close = sqlite_close,
     .describe = sqlite_describe,
-    .schema_version = sqlite_schema_version,
-    .user_insert = sqlite_user_insert,
-    .user_get = sqlite_user_get,
-    .user_count = sqlite_user_count,
-    .token_insert = sqlite_token_insert,
-    .token_find = sqlite_token_find,
-    .token_touch = sqlite_token_touch,
-    .token_delete = sqlite_token_delete,
-    .token_list = sqlite_token_list,
-    .stream_insert = sqlite_stream_insert,
-    .stream_update = sqlite_stream_update,
-    .stream_get = sqlite_stream_get,
-    .stream_update_live = sqlite_stream_update_live,
-    .session_insert = sqlite_session_insert,
-    .session_update = sqlite_session_update,
-    .session_get = sqlite_session_get,
-    .close_open_sessions = sqlite_close_open_sessions,
+    .write = sqlite_write,
+    .read_one = sqlite_read_one,
+    .read_all = sqlite_read_all,
+    .read_number = sqlite_read_number,
     .list = sqlite_list,
 };

@@ -33,6 +33,9 @@ Test(config, defaults)
     cr_assert_eq(cfg.reconnect_window_s, 60);
     cr_assert_eq(cfg.hls_window_segments, 10);
     cr_assert_str_eq(cfg.x264_preset, "veryfast");
+    cr_assert_str_eq(cfg.recordings_dir, "./data/rec");
+    cr_assert_str_eq(cfg.node_id, "");
+    cr_assert_eq(cfg.node_timeout_s, 30);
 }
 
 Test(config, media_flags)
@@ -100,6 +103,29 @@ Test(config, users_add_command)
     cr_assert_eq(parse(&cfg, argv, NULL, err), 0, "%s", err);
     cr_assert_eq(cfg.command, CONFIG_COMMAND_USERS_ADD);
     cr_assert_str_eq(cfg.user_name, "alice");
+}
+
+Test(config, cluster_flags_and_migrate_command)
+{
+    config_t cfg;
+    char err[256];
+    char *argv[] = {"streamd", "migrate", "--node-id", "edge-1.eu_west", "--node-timeout", "10",
+                    "--recordings-dir", "/shared/rec", NULL};
+    char *envp[] = {"STREAMD_NODE_ID=ignored", NULL};
+    cr_assert_eq(parse(&cfg, argv, envp, err), 0, "%s", err);
+    cr_assert_eq(cfg.command, CONFIG_COMMAND_MIGRATE);
+    cr_assert_str_eq(cfg.node_id, "edge-1.eu_west");
+    cr_assert_eq(cfg.node_timeout_s, 10);
+    cr_assert_str_eq(cfg.recordings_dir, "/shared/rec");
+
+    char *bad_id[] = {"streamd", "--node-id", "a/b", NULL};
+    cr_assert_eq(parse(&cfg, bad_id, NULL, err), -1);
+    cr_assert(strstr(err, "--node-id"), "%s", err);
+    char *short_timeout[] = {"streamd", "--node-timeout", "1", NULL};
+    cr_assert_eq(parse(&cfg, short_timeout, NULL, err), -1);
+    cr_assert(strstr(err, "--node-timeout"), "%s", err);
+    char *extra_word[] = {"streamd", "migrate", "now", NULL};
+    cr_assert_eq(parse(&cfg, extra_word, NULL, err), -1);
 }
 
 Test(config, help_and_version)

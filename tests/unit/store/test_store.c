@@ -2,6 +2,7 @@
  * opening and migrations, users, API tokens, stream records, concurrency. Each test opens a fresh
  * database in its own temporary directory (store_test_util.h). Lists: test_store_lists.c;
  * sessions: test_store_sessions.c. */
+#include "store/migrations.h"
 #include "store/store.h"
 #include "store_test_util.h"
 #include "util/ids.h"
@@ -36,7 +37,7 @@ Test(store, fresh_database_is_migrated_and_in_wal_mode)
 {
     int version = 0;
     cr_assert_eq(store_schema_version(store, &version), STORE_OK);
-    cr_assert_eq(version, 2);
+    cr_assert_eq(version, migrations_latest());
     expect_journal_mode_wal();
 }
 
@@ -50,7 +51,7 @@ Test(store, reopen_is_idempotent_and_keeps_data)
     cr_assert_not_null(store, "reopen: %s", err);
     int version = 0;
     cr_assert_eq(store_schema_version(store, &version), STORE_OK);
-    cr_assert_eq(version, 2);
+    cr_assert_eq(version, migrations_latest());
     store_user_t got;
     cr_assert_eq(store_user_get(store, user.id, &got), STORE_OK);
     cr_assert_str_eq(got.name, "alice");
@@ -58,18 +59,21 @@ Test(store, reopen_is_idempotent_and_keeps_data)
     store_user_clear(&user);
 }
 
-Test(store, version_1_database_is_migrated_to_2)
+Test(store, version_1_database_is_migrated_to_latest)
 {
     store_close(store);
     store = NULL;
-    /* Make the file what version 1 left: no health column, user_version 1. */
-    raw_exec("ALTER TABLE sessions DROP COLUMN health; PRAGMA user_version = 1");
+    /* Make the file what version 1 left: no health column (2), no nodes (3), user_version 1. */
+    raw_exec("DROP INDEX sessions_node_active; DROP INDEX sessions_playback; DROP TABLE nodes; "
+             "ALTER TABLE sessions DROP COLUMN node_id; "
+             "ALTER TABLE streams DROP COLUMN publisher_node; "
+             "ALTER TABLE sessions DROP COLUMN health; PRAGMA user_version = 1");
     char err[256] = "";
     store = store_open(db_path, err, sizeof err);
     cr_assert_not_null(store, "%s", err);
     int version = 0;
     cr_assert_eq(store_schema_version(store, &version), STORE_OK);
-    cr_assert_eq(version, 2);
+    cr_assert_eq(version, migrations_latest());
     store_session_t missing;
     cr_assert_eq(store_session_get(store, "none", &missing), STORE_NOT_FOUND);
 }

@@ -25,6 +25,7 @@ static void session_init(store_session_t *s, const store_stream_t *parent, int64
     s->name = text_dup(parent->name);
     s->created_at_ms = created_at_ms;
     s->is_healthy = -1;
+    snprintf(s->node_id, sizeof s->node_id, "node-a");
 }
 
 static void assert_session_eq(const store_session_t *a, const store_session_t *b)
@@ -38,6 +39,7 @@ static void assert_session_eq(const store_session_t *a, const store_session_t *b
     cr_assert_eq(a->created_at_ms, b->created_at_ms);
     cr_assert_eq(a->last_seen_ms, b->last_seen_ms);
     cr_assert_eq(a->ended_at_ms, b->ended_at_ms);
+    cr_assert_str_eq(a->node_id, b->node_id);
     cr_assert_eq(a->is_active, b->is_active);
     cr_assert_eq(a->record, b->record);
     cr_assert_eq(a->deleted, b->deleted);
@@ -137,7 +139,7 @@ Test(store_list, session_latest_and_crash_close)
         .is_active = true, .last_seen_ms = 2500, .is_healthy = 1, .ingest_rate_bps = 10};
     cr_assert_eq(store_stream_update_live(store, data.beta.id, &live), STORE_OK);
     int64_t closed = -1;
-    cr_assert_eq(store_close_open_sessions(store, &closed), STORE_OK);
+    cr_assert_eq(store_close_open_sessions(store, "node-a", true, &closed), STORE_OK);
     cr_assert_eq(closed, 1);
     cr_assert_eq(store_session_get(store, newer.id, &got), STORE_OK);
     cr_assert_not(got.is_active);
@@ -149,7 +151,7 @@ Test(store_list, session_latest_and_crash_close)
     cr_assert_not(stream.is_active);
     cr_assert_float_eq(stream.counters.ingest_rate_bps, 0, 1e-9);
     store_stream_clear(&stream);
-    cr_assert_eq(store_close_open_sessions(store, &closed), STORE_OK);
+    cr_assert_eq(store_close_open_sessions(store, "node-a", true, &closed), STORE_OK);
     cr_assert_eq(closed, 0);
     store_session_clear(&old);
     store_session_clear(&newer);
