@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that includes between the folders of src/ point down the layers ARCHITECTURE.md draws:
 # each folder may include only the folders listed for it below (and itself). "." is the
-# top-level files (main, server, config, housekeeper). Prints every include that breaks a rule.
+# top-level files (main, server, config, housekeeper, cluster). Prints every include that breaks a rule.
 set -euo pipefail
 cd "$(dirname "$0")/../src"
 

@@ -23,12 +23,12 @@ typedef struct housekeeper_config {
     int64_t tick_ms;               /* ms between expiry passes; 0 = HOUSEKEEPER_TICK_MS */
     int64_t retention_interval_ms; /* ms between retention passes; 0 =
                                       HOUSEKEEPER_RETENTION_INTERVAL_MS */
-    const char *data_dir;          /* recordings are under data_dir/rec (borrowed) */
+    const char *recordings_dir;    /* the recordings directory (borrowed) */
     int64_t recordings_max_age_s;  /* seconds; 0 = keep recordings forever */
 } housekeeper_config_t;
 
-/* Starts the thread; config is copied (its data_dir must outlive the housekeeper). Returns NULL
- * with a message in err. */
+/* Starts the thread; config is copied (its recordings_dir must outlive the housekeeper). Returns
+ * NULL with a message in err. */
 housekeeper_t *housekeeper_start(const housekeeper_config_t *config, live_t *live, store_t *store,
                                  char *err, size_t err_size);
 

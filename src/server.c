@@ -3,12 +3,15 @@
  * finds the store gone. */
 #include "server.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "api/auth.h"
+#include "cluster.h"
 #include "housekeeper.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -26,6 +29,7 @@ struct server {
     store_t *store;
     live_config_t live_config; /* read by the registry at every use: lives as long as it */
     live_t *live;
+    cluster_t *cluster;
     housekeeper_t *housekeeper;
     ingest_t *ingest;
     api_deps_t api_deps;
@@ -39,6 +43,18 @@ static void stop_stream_hook(void *opaque, const char *stream_id)
     live_stop_stream(opaque, stream_id);
 }
 
+/* The host name as a node id: the characters --node-id allows, at most 63 of them. */
+static void default_node_id(char *out, size_t size)
+{
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+        snprintf(host, sizeof host, "streamd");
+    size_t len = 0;
+    for (const char *p = host; *p && len + 1 < size; p++)
+        out[len++] = isalnum((unsigned char)*p) || strchr("._-", *p) ? *p : '-';
+    out[len] = '\0';
+}
+
 server_t *server_new(const config_t *config, char *err, size_t err_size)
 {
     server_t *server = calloc(1, sizeof *server);
@@ -47,6 +63,8 @@ server_t *server_new(const config_t *config, char *err, size_t err_size)
         return NULL;
     }
     server->config = *config;
+    if (!server->config.node_id[0])
+        default_node_id(server->config.node_id, sizeof server->config.node_id);
     if (fs_mkdir_p(server->config.data_dir, err, err_size) != 0)
         goto fail;
     server->store = store_open(server->config.db_url, err, err_size);
@@ -55,7 +73,10 @@ server_t *server_new(const config_t *config, char *err, size_t err_size)
     server->api_deps.store = server->store;
     server->api_deps.public_url = server->config.public_url;
     server->api_deps.rtmp_public_url = server->config.rtmp_public_url;
+    server->api_deps.node_id = server->config.node_id;
+    server->api_deps.node_timeout_s = server->config.node_timeout_s;
     server->web_deps.data_dir = server->config.data_dir;
+    server->web_deps.recordings_dir = server->config.recordings_dir;
     return server;
 fail:
     server_free(server);
@@ -117,19 +138,31 @@ static int bootstrap_admin(server_t *server, char *new_key, size_t new_key_size,
     return 0;
 }
 
-/* What an unclean stop left: sessions still open, recordings still waiting. Before any
- * broadcast starts, so none of them is one of this run's. */
+/* What an unclean stop of this node left: sessions still open, recordings still waiting (also
+ * those it owned when it died, which no other node could finalize). Before any broadcast starts,
+ * so none of them is one of this run's. */
 static void recover_unclean_stop(server_t *server)
 {
+    const char *node_id = server->config.node_id;
     int64_t closed = 0;
-    if (store_close_open_sessions(server->store, server->config.node_id, true, &closed) ==
-            STORE_OK &&
-        closed > 0)
+    if (store_close_open_sessions(server->store, node_id, true, &closed) == STORE_OK && closed > 0)
         log_warn("live", "%lld session(s) left open by an unclean stop were closed",
                  (long long)closed);
-    int recovered = recordings_recover_all(server->store, server->config.data_dir);
+    int recovered = recordings_recover(server->store, server->config.recordings_dir, node_id, true);
     if (recovered > 0)
         log_info("live", "%d recording(s) waiting from an earlier run were finalized", recovered);
+}
+
+/* Where a playback or a recording request belongs (web_locator_t): a broadcast of this node is
+ * served here without asking the store; anything else is looked up. */
+static int locate(void *opaque, web_area_t area, const char *id, char *url, size_t size)
+{
+    server_t *server = opaque;
+    if (area == WEB_AREA_LIVE)
+        return live_has_playback(server->live, id)
+                   ? 0
+                   : cluster_playback_owner(server->cluster, id, url, size);
+    return cluster_session_owner(server->cluster, id, url, size);
 }
 
 /* The live registry and its housekeeper, configured from the server's settings. */
@@ -140,17 +173,20 @@ static int start_live(server_t *server, char *err, size_t err_size)
         .pipeline =
             {
                 .data_dir = config->data_dir,
+                .recordings_dir = config->recordings_dir,
+                .node_id = config->node_id,
                 .segment_seconds = config->segment_seconds,
                 .hls_window_segments = config->hls_window_segments,
                 .x264_preset = config->x264_preset,
             },
         .reconnect_window_s = config->reconnect_window_s,
+        .node_timeout_s = config->node_timeout_s,
     };
     server->live = live_new(server->store, &server->live_config, err, err_size);
     if (!server->live)
         return -1;
     housekeeper_config_t housekeeping = {
-        .data_dir = config->data_dir,
+        .recordings_dir = config->recordings_dir,
         .recordings_max_age_s = config->recordings_max_age_s,
     };
     server->housekeeper =
@@ -164,8 +200,17 @@ int server_start(server_t *server, char *new_key, size_t new_key_size, char *err
         return -1;
     /* Only a serving process owns broadcasts (`users add` opens the store too). */
     recover_unclean_stop(server);
-    if (start_live(server, err, err_size) != 0)
+    cluster_config_t cluster = {
+        .node_id = server->config.node_id,
+        .http_url = server->config.public_url,
+        .rtmp_url = server->config.rtmp_public_url,
+        .node_timeout_s = server->config.node_timeout_s,
+        .recordings_dir = server->config.recordings_dir,
+    };
+    server->cluster = cluster_start(server->store, &cluster, err, err_size);
+    if (!server->cluster || start_live(server, err, err_size) != 0)
         return -1;
+    server->web_deps.locator = (web_locator_t){.opaque = server, .owner = locate};
     server->api_deps.hooks.opaque = server->live;
     server->api_deps.hooks.stream_stop = stop_stream_hook;
     server->router = http_router_new();
@@ -237,6 +282,7 @@ void server_free(server_t *server)
     ingest_stop(server->ingest);
     housekeeper_stop(server->housekeeper);
     live_free(server->live);
+    cluster_stop(server->cluster);
     store_close(server->store);
     free(server);
 }

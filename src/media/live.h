@@ -14,6 +14,7 @@
 #ifndef STREAMD_MEDIA_LIVE_H
 #define STREAMD_MEDIA_LIVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,8 +26,9 @@ typedef struct live_broadcast live_broadcast_t;
 
 /* What the registry needs of the server's settings. */
 typedef struct live_config {
-    pipeline_config_t pipeline; /* for every broadcast */
+    pipeline_config_t pipeline; /* for every broadcast; its node_id is this node */
     int reconnect_window_s;     /* seconds an ended session waits for a reconnect */
+    int node_timeout_s;         /* a node whose heartbeat is older holds no publish */
 } live_config_t;
 
 /* Creates an empty registry; store and config (read at every use) must outlive it. Returns NULL
@@ -37,9 +39,11 @@ live_t *live_new(store_t *store, const live_config_t *config, char *err, size_t 
  * live) and frees the registry; NULL is a no-op. */
 void live_free(live_t *live);
 
-/* A publisher asks for stream_key. Returns 0 and the broadcast handle (owned by the registry,
- * valid until live_unpublish), or -1 with a reason for the publisher (unknown key, suspended
- * stream, already live). Any thread. */
+/* A publisher asks for stream_key. The publish is taken in the store (store_stream_claim), so a
+ * key live on another node is refused as one live here is; a reconnect inside the window
+ * continues the session, here or from the node it ended on. Returns 0 and the broadcast handle
+ * (owned by the registry, valid until live_unpublish), or -1 with a reason for the publisher
+ * (unknown key, suspended stream, already live, store unavailable). Any thread. */
 int live_publish(live_t *live, const char *stream_key, const char *peer, live_broadcast_t **out,
                  char *reason, size_t reason_size);
 
@@ -52,6 +56,10 @@ pipeline_t *live_pipeline(live_broadcast_t *broadcast);
  * session stays open for the reconnect window. The handle is invalid afterwards. Ingest; may
  * take seconds. */
 void live_unpublish(live_broadcast_t *broadcast, const char *reason);
+
+/* True when this node has a broadcast (live, or waiting for a reconnect) of playback_id: its
+ * files here are the current ones. Any thread. */
+bool live_has_playback(live_t *live, const char *playback_id);
 
 /* Ends the broadcast of stream_id, if any (API: terminate, delete, suspend). Any thread. */
 void live_stop_stream(live_t *live, const char *stream_id);

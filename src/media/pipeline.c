@@ -295,13 +295,13 @@ static void start_transcoder(pipeline_t *p)
     }
 }
 
-/* Opens data/rec/{sessionId} for a recorded session; a recording that cannot start is failed
+/* Opens RECORDINGS/{sessionId} for a recorded session; a recording that cannot start is failed
  * from the start, and live goes on. No segment was submitted yet: nothing else runs. */
 static void start_recorder(pipeline_t *p)
 {
     char err[RECORDER_ERROR_MAX] = "";
     char dir[PATH_MAX];
-    if (recordings_dir(p->config->data_dir, p->session_id, dir, sizeof dir) == 0)
+    if (recordings_dir(p->config->recordings_dir, p->session_id, dir, sizeof dir) == 0)
         p->recorder = recorder_new(dir, p->session_id, err, sizeof err);
     if (p->recorder)
         session_stats_recording_started(p->stats, clock_now_ms());
@@ -309,8 +309,9 @@ static void start_recorder(pipeline_t *p)
         mark_recording_failed(p, err[0] ? err : "recording directory path too long");
 }
 
-pipeline_t *pipeline_start(store_t *store, const pipeline_config_t *config,
-                           const store_stream_t *stream)
+/* A broadcast of stream: a new session, or earlier (ended on another node) continued. */
+static pipeline_t *pipeline_open(store_t *store, const pipeline_config_t *config,
+                                 const store_stream_t *stream, const store_session_t *earlier)
 {
     pipeline_t *p = calloc(1, sizeof *p);
     if (!p)
@@ -319,10 +320,14 @@ pipeline_t *pipeline_start(store_t *store, const pipeline_config_t *config,
     p->store = store;
     p->config = config;
     memcpy(p->stream_id, stream->id, STORE_ID_SIZE);
-    p->stats = session_stats_new(stream, clock_now_ms(), clock_monotonic_ms());
+    int64_t now = clock_now_ms(), mono = clock_monotonic_ms();
+    p->stats = earlier ? session_stats_resume(stream, earlier, now, mono)
+                       : session_stats_new(stream, now, mono);
     char *source_dir = NULL;
     if (p->stats) {
-        memcpy(p->session_id, session_stats_session(p->stats)->id, STORE_ID_SIZE);
+        store_session_t *session = session_stats_session(p->stats);
+        snprintf(session->node_id, sizeof session->node_id, "%s", config->node_id);
+        memcpy(p->session_id, session->id, STORE_ID_SIZE);
         source_dir = prepare_dirs(p, config->data_dir, stream->playback_id);
     }
     if (!source_dir)
@@ -331,6 +336,8 @@ pipeline_t *pipeline_start(store_t *store, const pipeline_config_t *config,
         .dir = source_dir,
         .target_duration_s = config->segment_seconds,
         .window_segments = config->hls_window_segments,
+        /* A continued session numbers on from where the other node stopped. */
+        .first_sequence = earlier ? earlier->counters.source_segments : 0,
     };
     segmenter_callbacks_t callbacks = {.opaque = p, .on_segment = on_segment};
     char err[256];
@@ -343,16 +350,34 @@ pipeline_t *pipeline_start(store_t *store, const pipeline_config_t *config,
     start_transcoder(p);
     if (session_stats_session(p->stats)->record)
         start_recorder(p);
-    if (store_session_insert(store, session_stats_session(p->stats)) != STORE_OK)
+    /* A continued session's row exists: store_session_adopt made it this node's. */
+    if (!earlier && store_session_insert(store, session_stats_session(p->stats)) != STORE_OK)
         goto fail;
     pthread_mutex_lock(&p->stats_lock);
     flush(p, true);
     pthread_mutex_unlock(&p->stats_lock);
-    log_info("live", "stream %s: session %s started", stream->id, p->session_id);
+    if (earlier)
+        log_info("live",
+                 "stream %s: session %s continues here after a reconnect (it was node %s's)",
+                 stream->id, p->session_id, earlier->node_id);
+    else
+        log_info("live", "stream %s: session %s started", stream->id, p->session_id);
     return p;
 fail:
     pipeline_free(p);
     return NULL;
+}
+
+pipeline_t *pipeline_start(store_t *store, const pipeline_config_t *config,
+                           const store_stream_t *stream)
+{
+    return pipeline_open(store, config, stream, NULL);
+}
+
+pipeline_t *pipeline_resume(store_t *store, const pipeline_config_t *config,
+                            const store_stream_t *stream, const store_session_t *earlier)
+{
+    return pipeline_open(store, config, stream, earlier);
 }
 
 void pipeline_continue(pipeline_t *p)
@@ -448,12 +473,29 @@ static void finish_recording(pipeline_t *p)
         log_warn("live", "session %s: recording not ready: %s", p->session_id, err);
 }
 
+/* True unless a reconnect continued the session on another node: then that node finalizes it
+ * and this one leaves the row alone. */
+static bool still_owned(const pipeline_t *p)
+{
+    store_session_t row;
+    int rc = store_session_get(p->store, p->session_id, &row);
+    bool owned = rc != STORE_OK || !row.node_id[0] || strcmp(row.node_id, p->config->node_id) == 0;
+    if (!owned)
+        log_info("live", "session %s continued on node %s: left to it", p->session_id, row.node_id);
+    store_session_clear(&row);
+    return owned;
+}
+
 void pipeline_finalize(pipeline_t *p)
 {
     if (!p)
         return;
     transcoder_free(p->transcoder); /* finished at unpublish: nothing is in flight */
     p->transcoder = NULL;
+    if (!still_owned(p)) {
+        pipeline_free(p);
+        return;
+    }
     const store_session_t *session = session_stats_session(p->stats);
     if (session->record)
         finish_recording(p);

@@ -24,10 +24,12 @@ typedef struct pipeline pipeline_t;
 
 /* What a broadcast needs of the server's settings. Strings are borrowed. */
 typedef struct pipeline_config {
-    const char *data_dir;    /* live files under data_dir/live, recordings under data_dir/rec */
-    double segment_seconds;  /* target segment duration, media seconds */
-    int hls_window_segments; /* segments listed in a live playlist */
-    const char *x264_preset; /* libx264 speed/quality preset of the renditions */
+    const char *data_dir;       /* live files under data_dir/live */
+    const char *recordings_dir; /* recordings under recordings_dir/{sessionId} */
+    const char *node_id;        /* this node: the owner its sessions record */
+    double segment_seconds;     /* target segment duration, media seconds */
+    int hls_window_segments;    /* segments listed in a live playlist */
+    const char *x264_preset;    /* libx264 speed/quality preset of the renditions */
 } pipeline_config_t;
 
 /* Starts a broadcast of stream: a new session row (inserted), its live directory emptied, its
@@ -36,6 +38,13 @@ typedef struct pipeline_config {
  * the broadcast cannot start (logged). stream is only read during the call. */
 pipeline_t *pipeline_start(store_t *store, const pipeline_config_t *config,
                            const store_stream_t *stream);
+
+/* Continues session earlier, which ended on another node inside the reconnect window and was
+ * adopted by this one (store_session_adopt): same id and counters, its recording continued when
+ * the recordings directory is shared. Otherwise as pipeline_start; earlier is only read during the
+ * call. */
+pipeline_t *pipeline_resume(store_t *store, const pipeline_config_t *config,
+                            const store_stream_t *stream, const store_session_t *earlier);
 
 /* A publish inside the reconnect window continues the session: same counters, the source marks a
  * discontinuity. Called with the registry lock held, by the publishing thread. */
@@ -69,7 +78,8 @@ void pipeline_drain(pipeline_t *pipeline);
 void pipeline_end(pipeline_t *pipeline, int64_t ended_at_ms);
 
 /* The session is final: the recording is finished (playlists closed, MP4 written: seconds), its
- * status written to the store, and the pipeline freed. NULL is a no-op. */
+ * status written to the store, and the pipeline freed; a session another node continued is left
+ * to that node. NULL is a no-op. */
 void pipeline_finalize(pipeline_t *pipeline);
 
 /* The session id (constant, valid until pipeline_finalize). Any thread. */

@@ -45,6 +45,8 @@ typedef struct rendition {
     recorder_variant_t variant;
     bool dir_ready; /* DIR/{name} exists */
     bool closed;    /* finish took it: no more segments */
+    bool continued; /* it holds segments recorded before this recorder: the next one follows a
+                       discontinuity */
 } rendition_t;
 
 struct recorder {
@@ -273,6 +275,16 @@ static rendition_t *rendition_find(recorder_t *r, const char *name, bool create)
         return NULL;
     }
     snprintf(rendition->name, sizeof rendition->name, "%s", name);
+    /* A session continued from another node records into the same (shared) directory: what is
+     * there already stays in the recording. */
+    char dir[PATH_MAX];
+    if (fs_path_format(dir, sizeof dir, "%s/%s", r->dir, name) >= 0 && fs_is_dir(dir)) {
+        if (recorder_read_rendition(r->dir, name, &rendition->segments) < 0)
+            log_warn(LOG_MODULE, "%s: earlier segments of %s could not all be read", r->log_id,
+                     name);
+        rendition->continued = rendition->segments.count > 0;
+        rendition->dir_ready = true;
+    }
     r->renditions[r->rendition_count++] = rendition;
     return rendition;
 }
@@ -320,8 +332,9 @@ static int rendition_add(const recorder_t *r, rendition_t *rendition, const segm
         .number = next_number(rendition, segment),
         .duration_s = segment->duration_s,
         .program_date_time_ms = segment->program_date_time_ms,
-        .discontinuity = segment->discontinuity,
+        .discontinuity = segment->discontinuity || rendition->continued,
     };
+    rendition->continued = false;
     hls_segment_name(entry.number, uri, HLS_URI_MAX);
     if (fs_path_format(path, sizeof path, "%s/%s", dir, uri) < 0)
         return errbuf_set(err, err_size, RECORDER_ERR_IO, "path too long: %s", dir);

@@ -59,8 +59,11 @@ typedef struct recorder_summary {
 
 /* Creates the recorder of one session, writing into dir (created with its parents; e.g.
  * "data/rec/{sessionId}"). log_id names the session in log lines (NULL = dir). Both strings are
- * copied. Returns NULL with a message in err when dir cannot be created or is not a directory, or
- * when out of memory; the caller then marks the recording failed. Free with recorder_free. */
+ * copied. A rendition dir already holds (the session was continued from another node, on a shared
+ * recordings directory) is continued: its segments stay listed and the first new one follows a
+ * discontinuity. Returns NULL with a message in err when dir cannot be created or is not a
+ * directory, or when out of memory; the caller then marks the recording failed. Free with
+ * recorder_free. */
 recorder_t *recorder_new(const char *dir, const char *log_id, char *err, size_t err_size);
 
 /* Records a finished segment of rendition name ("source" or a profile name: [A-Za-z0-9_.-], not

@@ -68,6 +68,11 @@ void recorder_segments_clear(recorder_segments_t *list);
 int recorder_finalize(const char *dir, recorder_final_t *renditions, size_t count,
                       recorder_summary_t *out, char *err, size_t err_size);
 
+/* Reads what the recording in dir holds of rendition name into segments: the complete files its
+ * playlist lists, then those written after it (a cut recording, or one another process
+ * recorded). Returns 0, or a RECORDER_ERR_*. */
+int recorder_read_rendition(const char *dir, const char *name, recorder_segments_t *segments);
+
 /* Frees the segment lists of count renditions. */
 void recorder_finals_free(recorder_final_t *renditions, size_t count);
 

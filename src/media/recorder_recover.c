@@ -216,26 +216,25 @@ static int add_unlisted(const char *rendition_dir, int64_t number, recorder_segm
     return recorder_segments_push(segments, &s);
 }
 
-/* Rebuilds one rendition's segment list from its directory. */
-static int recover_rendition(const char *dir, recorder_final_t *f)
+int recorder_read_rendition(const char *dir, const char *name, recorder_segments_t *segments)
 {
     char rendition_dir[PATH_MAX], playlist[PATH_MAX];
-    if (fs_path_format(rendition_dir, sizeof rendition_dir, "%s/%s", dir, f->name) < 0 ||
+    if (fs_path_format(rendition_dir, sizeof rendition_dir, "%s/%s", dir, name) < 0 ||
         fs_path_format(playlist, sizeof playlist, "%s/%s", rendition_dir, RECORDER_PLAYLIST_NAME) <
             0)
         return RECORDER_ERR_INVALID;
     size_t len = 0;
     char *text = read_file(playlist, &len);
-    int ret = text ? hls_playlist_parse(text, len, take_listed, &f->segments, NULL) : 0;
+    int ret = text ? hls_playlist_parse(text, len, take_listed, segments, NULL) : 0;
     free(text);
     if (ret < 0)
         return ret;
-    keep_existing(rendition_dir, &f->segments);
-    int64_t after = f->segments.count ? f->segments.items[f->segments.count - 1].number : -1;
+    keep_existing(rendition_dir, segments);
+    int64_t after = segments->count ? segments->items[segments->count - 1].number : -1;
     int64_t *numbers = NULL;
     ssize_t found = scan_segment_files(rendition_dir, after, &numbers);
     for (ssize_t i = 0; i < found && ret == 0; i++)
-        ret = add_unlisted(rendition_dir, numbers[i], &f->segments);
+        ret = add_unlisted(rendition_dir, numbers[i], segments);
     free(numbers);
     return found < 0 ? RECORDER_ERR_NOMEM : ret;
 }
@@ -302,7 +301,7 @@ int recorder_recover(const char *dir, recorder_summary_t *out, char *err, size_t
     size_t count = 0;
     int ret = list_renditions(dir, renditions, &count, err, err_size);
     for (size_t i = 0; i < count && ret == 0; i++) {
-        ret = recover_rendition(dir, &renditions[i]);
+        ret = recorder_read_rendition(dir, renditions[i].name, &renditions[i].segments);
         if (ret < 0)
             errbuf_set(err, err_size, ret, "cannot recover %s/%s", dir, renditions[i].name);
     }

@@ -78,6 +78,23 @@ session_stats_t *session_stats_new(const store_stream_t *stream, int64_t now_ms,
     return stats;
 }
 
+session_stats_t *session_stats_resume(const store_stream_t *stream, const store_session_t *earlier,
+                                      int64_t now_ms, int64_t mono_ms)
+{
+    session_stats_t *stats = session_stats_new(stream, now_ms, mono_ms);
+    if (!stats)
+        return NULL;
+    store_session_t *s = &stats->session;
+    memcpy(s->id, earlier->id, STORE_ID_SIZE);
+    s->created_at_ms = earlier->created_at_ms;
+    s->counters = earlier->counters;
+    s->counters.ingest_rate_bps = 0;
+    s->counters.outgoing_rate_bps = 0;
+    s->record = earlier->record;
+    s->recording_status = earlier->recording_status;
+    return stats;
+}
+
 void session_stats_free(session_stats_t *stats)
 {
     if (!stats)

@@ -33,6 +33,13 @@ typedef struct session_stats session_stats_t;
  * measured from mono_ms (monotonic ms). NULL when out of memory. */
 session_stats_t *session_stats_new(const store_stream_t *stream, int64_t now_ms, int64_t mono_ms);
 
+/* The session earlier (read from the store: it ended on another node inside the reconnect window)
+ * continued here as a new broadcast of stream at now_ms: its id, creation, counters (rates at 0),
+ * record flag and recording status are kept, the rest is as session_stats_new makes it. NULL when
+ * out of memory. */
+session_stats_t *session_stats_resume(const store_stream_t *stream, const store_session_t *earlier,
+                                      int64_t now_ms, int64_t mono_ms);
+
 /* Frees the stats and the session row; NULL is a no-op. */
 void session_stats_free(session_stats_t *stats);
 

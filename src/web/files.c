@@ -56,34 +56,63 @@ static void serve_file(http_request_t *req, const char *path, const media_type_t
     http_reply_file(req, fd, (uint64_t)st.st_size, type->content_type, type->cache_control);
 }
 
-/* Serves DATA/{area}/{id}/{rest} when id and rest are safe and rest has a known type. */
-static void serve_under(http_request_t *req, const char *area, const media_type_t *types,
-                        size_t type_count)
+/* Redirects to the node that owns the media, keeping the path; false when it is this node's. */
+static bool redirected(http_request_t *req, const web_deps_t *deps, web_area_t area, const char *id)
+{
+    char base[512], url[1024];
+    if (!deps->locator.owner ||
+        deps->locator.owner(deps->locator.opaque, area, id, base, sizeof base) != 1)
+        return false;
+    if (snprintf(url, sizeof url, "%s%s", base, req->path) >= (int)sizeof url)
+        return false;
+    http_add_header(req, "Location", url);
+    http_add_header(req, "Cache-Control", "no-cache");
+    http_reply(req, 302, NULL);
+    return true;
+}
+
+/* Serves ROOT/{id}/{rest} when id and rest are safe and rest has a known type. A live playback
+ * is asked for its owner first (a stale directory of an earlier broadcast here must not hide the
+ * live one elsewhere); a recording only when it is not here. */
+static void serve_under(http_request_t *req, const char *root, web_area_t area,
+                        const media_type_t *types, size_t type_count)
 {
     const web_deps_t *deps = req->context;
     const char *id = req->params[0];
     const char *rest = req->params[1];
     const media_type_t *type = type_of(rest, types, type_count);
     char path[PATH_MAX];
-    int len = snprintf(path, sizeof path, "%s/%s/%s/%s", deps->data_dir, area, id, rest);
+    int len = snprintf(path, sizeof path, "%s/%s/%s", root, id, rest);
     if (!fs_path_is_safe(id, 1) || !fs_path_is_safe(rest, 2) || !type || len < 0 ||
         (size_t)len >= sizeof path) {
         http_reply_error(req, 404, "not found");
         return;
     }
+    if (area == WEB_AREA_LIVE && redirected(req, deps, area, id))
+        return;
+    if (area == WEB_AREA_RECORDING && access(path, F_OK) != 0 && redirected(req, deps, area, id))
+        return;
     serve_file(req, path, type);
 }
 
 /* GET /hls/{playbackId}/{path}: params[0] = playback id, params[1] = path inside it. */
 static void serve_live(http_request_t *req)
 {
-    serve_under(req, "live", live_types, sizeof live_types / sizeof live_types[0]);
+    const web_deps_t *deps = req->context;
+    char root[PATH_MAX];
+    if (snprintf(root, sizeof root, "%s/live", deps->data_dir) >= (int)sizeof root) {
+        http_reply_error(req, 404, "not found");
+        return;
+    }
+    serve_under(req, root, WEB_AREA_LIVE, live_types, sizeof live_types / sizeof live_types[0]);
 }
 
 /* GET /recordings/{sessionId}/{path}: a recording's VOD playlists, segments and output.mp4. */
 static void serve_recording(http_request_t *req)
 {
-    serve_under(req, "rec", recording_types, sizeof recording_types / sizeof recording_types[0]);
+    const web_deps_t *deps = req->context;
+    serve_under(req, deps->recordings_dir, WEB_AREA_RECORDING, recording_types,
+                sizeof recording_types / sizeof recording_types[0]);
 }
 
 int web_register_routes(http_router_t *router, const web_deps_t *deps)

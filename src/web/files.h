@@ -1,16 +1,30 @@
-/* Media files over HTTP: live HLS (/hls/{playbackId}/...) and recordings (/recordings/{sessionId}/
- * ...) from the data directory, with the content types, caching and range support players need.
- * Handlers run on HTTP worker threads. */
+/* Media files over HTTP: live HLS (/hls/{playbackId}/...) from the data directory and recordings
+ * (/recordings/{sessionId}/...) from the recordings directory, with the content types, caching and
+ * range support players need; a live playback another node broadcasts, or a recording only another
+ * node has, is redirected there (302). Handlers run on HTTP worker threads. */
 #ifndef STREAMD_WEB_FILES_H
 #define STREAMD_WEB_FILES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "http/router.h"
 
+/* The two kinds of media a request asks for. */
+typedef enum { WEB_AREA_LIVE, WEB_AREA_RECORDING } web_area_t;
+
+/* Where media belongs when nodes share the work: owner returns 1 with the HTTP base of the node
+ * that serves id (a playback id, or a session id) in url, or 0 to answer here. Any thread. */
+typedef struct web_locator {
+    void *opaque;
+    int (*owner)(void *opaque, web_area_t area, const char *id, char *url, size_t size);
+} web_locator_t;
+
 /* What the file routes need; owned by the server, read-only here. */
 typedef struct web_deps {
-    const char *data_dir; /* live/ and rec/ are under it */
+    const char *data_dir;       /* live/ is under it */
+    const char *recordings_dir; /* a recording is recordings_dir/{sessionId} */
+    web_locator_t locator;      /* owner NULL: every request is this node's */
 } web_deps_t;
 
 /* Adds GET /hls/{playbackId}/{path} and GET /recordings/{sessionId}/{path} to router; deps must

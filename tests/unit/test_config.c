@@ -109,8 +109,9 @@ Test(config, cluster_flags_and_migrate_command)
 {
     config_t cfg;
     char err[256];
-    char *argv[] = {"streamd", "migrate", "--node-id", "edge-1.eu_west", "--node-timeout", "10",
-                    "--recordings-dir", "/shared/rec", NULL};
+    char *argv[] = {"streamd",          "migrate",        "--node-id",
+                    "edge-1.eu_west",   "--node-timeout", "10",
+                    "--recordings-dir", "/shared/rec",    NULL};
     char *envp[] = {"STREAMD_NODE_ID=ignored", NULL};
     cr_assert_eq(parse(&cfg, argv, envp, err), 0, "%s", err);
     cr_assert_eq(cfg.command, CONFIG_COMMAND_MIGRATE);

@@ -37,7 +37,7 @@ static void start(int64_t tick_ms, int64_t retention_interval_ms, int64_t max_ag
     housekeeper_config_t config = {
         .tick_ms = tick_ms,
         .retention_interval_ms = retention_interval_ms,
-        .data_dir = fx.dir,
+        .recordings_dir = fx.rec_dir,
         .recordings_max_age_s = max_age_s,
     };
     char err[256];

@@ -19,6 +19,7 @@
 
 typedef struct live_fixture {
     char dir[64];
+    char rec_dir[80];     /* dir/rec: the recordings */
     live_config_t config; /* 2 s segments, 10 listed, veryfast, a 2 s reconnect window */
     store_t *store;
     store_user_t user;
@@ -48,12 +49,16 @@ __attribute__((unused)) static void live_fixture_setup_store(void)
 {
     snprintf(fx.dir, sizeof fx.dir, "/tmp/streamd-live-XXXXXX");
     cr_assert_not_null(mkdtemp(fx.dir));
+    snprintf(fx.rec_dir, sizeof fx.rec_dir, "%s/rec", fx.dir);
     fx.config = (live_config_t){
         .pipeline = {.data_dir = fx.dir,
+                     .recordings_dir = fx.rec_dir,
+                     .node_id = "node-test",
                      .segment_seconds = 2.0,
                      .hls_window_segments = 10,
                      .x264_preset = "veryfast"},
         .reconnect_window_s = 2,
+        .node_timeout_s = 30,
     };
     char db[96], err[256];
     snprintf(db, sizeof db, "%s/streamd.db", fx.dir);

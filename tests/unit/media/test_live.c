@@ -150,3 +150,90 @@ Test(live, a_replaced_broadcast_is_finalized_by_the_housekeeper)
     store_session_clear(&first);
     store_stream_clear(&s);
 }
+
+/* ---- Two nodes on one store ------------------------------------------------------------------ */
+
+static void beat(const char *node_id)
+{
+    store_node_t node = {.http_url = "http://node",
+                         .rtmp_url = "rtmp://node/live",
+                         .heartbeat_at_ms = clock_now_ms()};
+    snprintf(node.id, sizeof node.id, "%s", node_id);
+    cr_assert_eq(store_node_heartbeat(fx.store, &node), STORE_OK);
+}
+
+/* Lines of a playlist that name a segment file. */
+static int listed_segments(const char *playlist)
+{
+    FILE *f = fopen(playlist, "r");
+    cr_assert_not_null(f, "%s", playlist);
+    char line[512];
+    int count = 0;
+    while (fgets(line, sizeof line, f))
+        count += strstr(line, ".ts") != NULL;
+    fclose(f);
+    return count;
+}
+
+/* A second node shares the store and the recordings directory (not the live one): it refuses a
+ * key live on the first, and a reconnect to it inside the window continues the session, whose
+ * recording then holds what both nodes got. The first node leaves that session alone. */
+Test(live, a_reconnect_to_another_node_continues_the_session_there)
+{
+    live_config_t other_config = fx.config;
+    char other_dir[96];
+    snprintf(other_dir, sizeof other_dir, "%s/other", fx.dir);
+    other_config.pipeline.data_dir = other_dir;
+    other_config.pipeline.node_id = "node-other";
+    char err[256];
+    live_t *other = live_new(fx.store, &other_config, err, sizeof err);
+    cr_assert_not_null(other, "%s", err);
+    beat("node-test");
+    beat("node-other");
+
+    store_stream_t s;
+    make_stream(&s, "show", false);
+    s.record = true;
+    cr_assert_eq(store_stream_update(fx.store, &s), STORE_OK);
+    live_broadcast_t *b = publish(&s);
+    live_broadcast_t *refused = NULL;
+    char reason[128] = "";
+    cr_assert_eq(live_publish(other, s.stream_key, "t", &refused, reason, sizeof reason), -1);
+    cr_assert_str_eq(reason, "stream is already live", "the RTMP error a second publisher gets");
+    feed(live_pipeline(b));
+    live_unpublish(b, "blip");
+    store_session_t first;
+    latest_session(&s, &first);
+    cr_assert_str_eq(first.node_id, "node-test");
+
+    cr_assert_eq(live_publish(other, s.stream_key, "t", &b, reason, sizeof reason), 0, "%s",
+                 reason);
+    store_session_t again;
+    latest_session(&s, &again);
+    cr_assert_str_eq(again.id, first.id, "the same session");
+    cr_assert_str_eq(again.node_id, "node-other");
+    cr_assert(again.is_active);
+    cr_assert_eq(again.counters.source_segments, first.counters.source_segments);
+    store_session_clear(&again);
+    cr_assert_eq(live_publish(live, s.stream_key, "t", &refused, reason, sizeof reason), -1,
+                 "now live on the other node");
+    feed(live_pipeline(b));
+    live_unpublish(b, "done");
+
+    live_expire(live, clock_now_ms() + 3000); /* the first node's window passed: not its own */
+    latest_session(&s, &again);
+    cr_assert_eq(again.recording_status, STORE_RECORDING_WAITING);
+    store_session_clear(&again);
+    live_expire(other, clock_now_ms() + 3000);
+    latest_session(&s, &again);
+    cr_assert_eq(again.recording_status, STORE_RECORDING_READY);
+    cr_assert_geq(again.counters.source_segments, 2 * first.counters.source_segments - 1);
+    char playlist[256];
+    snprintf(playlist, sizeof playlist, "%s/%s/source/index.m3u8", fx.rec_dir, again.id);
+    cr_assert_eq(listed_segments(playlist), again.counters.source_segments,
+                 "the recording holds both nodes' segments");
+    store_session_clear(&again);
+    store_session_clear(&first);
+    store_stream_clear(&s);
+    live_free(other);
+}

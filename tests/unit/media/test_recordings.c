@@ -19,7 +19,7 @@
 #define NOW_MS 1800000000000LL /* ms since epoch */
 
 static char root[64];
-static char data_dir[PATH_MAX];
+static char rec_dir[PATH_MAX]; /* the recordings directory */
 static store_t *store;
 static store_user_t owner;
 static store_stream_t stream;
@@ -36,7 +36,7 @@ static void setup(void)
     log_set_level(LOG_ERROR);
     snprintf(root, sizeof root, "/tmp/test_recordings.XXXXXX");
     cr_assert_not_null(mkdtemp(root));
-    snprintf(data_dir, sizeof data_dir, "%s", root);
+    snprintf(rec_dir, sizeof rec_dir, "%s/rec", root);
     char db[128], err[256] = "";
     snprintf(db, sizeof db, "%s/streamd.db", root);
     store = store_open(db, err, sizeof err);
@@ -69,8 +69,8 @@ TestSuite(recordings, .init = setup, .fini = teardown);
 
 /* Inserts a recorded session of the stream; with_files makes its recording directory with a
  * file in it. The caller clears *s. */
-static void add_session(store_session_t *s, store_recording_status_t status, int64_t last_seen_ms,
-                        int64_t source_segments, bool with_files)
+static void add_session_on(const char *node_id, store_session_t *s, store_recording_status_t status,
+                           int64_t last_seen_ms, int64_t source_segments, bool with_files)
 {
     memset(s, 0, sizeof *s);
     cr_assert_eq(ids_uuid_v4(s->id), 0);
@@ -85,14 +85,21 @@ static void add_session(store_session_t *s, store_recording_status_t status, int
     s->is_healthy = -1;
     s->recording_status = status;
     s->counters.source_segments = source_segments;
+    snprintf(s->node_id, sizeof s->node_id, "%s", node_id);
     cr_assert_eq(store_session_insert(store, s), STORE_OK);
     if (!with_files)
         return;
     char dir[PATH_MAX], path[PATH_MAX + 16], err[256] = "";
-    cr_assert_eq(recordings_dir(data_dir, s->id, dir, sizeof dir), 0);
+    cr_assert_eq(recordings_dir(rec_dir, s->id, dir, sizeof dir), 0);
     cr_assert_eq(fs_mkdir_p(dir, err, sizeof err), 0, "%s", err);
     snprintf(path, sizeof path, "%s/output.mp4", dir);
     cr_assert_eq(fs_write_atomic(path, "mp4", 3, err, sizeof err), 0, "%s", err);
+}
+
+static void add_session(store_session_t *s, store_recording_status_t status, int64_t last_seen_ms,
+                        int64_t source_segments, bool with_files)
+{
+    add_session_on("node-a", s, status, last_seen_ms, source_segments, with_files);
 }
 
 static store_recording_status_t status_of(const char *session_id, char **issues)
@@ -109,7 +116,7 @@ static store_recording_status_t status_of(const char *session_id, char **issues)
 static bool recording_exists(const char *session_id)
 {
     char dir[PATH_MAX];
-    cr_assert_eq(recordings_dir(data_dir, session_id, dir, sizeof dir), 0);
+    cr_assert_eq(recordings_dir(rec_dir, session_id, dir, sizeof dir), 0);
     return fs_is_dir(dir);
 }
 
@@ -117,13 +124,13 @@ Test(recordings, dir_layout)
 {
     char out[128];
     cr_assert_eq(
-        recordings_dir("/srv/streamd", "0f8c5c1e-1111-4222-8333-444455556666", out, sizeof out), 0);
-    cr_assert_str_eq(out, "/srv/streamd/rec/0f8c5c1e-1111-4222-8333-444455556666");
+        recordings_dir("/srv/rec", "0f8c5c1e-1111-4222-8333-444455556666", out, sizeof out), 0);
+    cr_assert_str_eq(out, "/srv/rec/0f8c5c1e-1111-4222-8333-444455556666");
     char tiny[16];
     cr_assert_eq(
-        recordings_dir("/srv/streamd", "0f8c5c1e-1111-4222-8333-444455556666", tiny, sizeof tiny),
-        -1, "a path that does not fit");
-    cr_assert_eq(recordings_dir("./data", "abc", out, sizeof out), 0);
+        recordings_dir("/srv/rec", "0f8c5c1e-1111-4222-8333-444455556666", tiny, sizeof tiny), -1,
+        "a path that does not fit");
+    cr_assert_eq(recordings_dir("./data/rec", "abc", out, sizeof out), 0);
     cr_assert_str_eq(out, "./data/rec/abc");
 }
 
@@ -163,10 +170,10 @@ Test(recordings, expire_deletes_only_old_ready_recordings)
     add_session(&old_failed, STORE_RECORDING_FAILED, NOW_MS - 10 * DAY_MS, 5, true);
     add_session(&old_no_files, STORE_RECORDING_READY, NOW_MS - 10 * DAY_MS, 5, false);
 
-    cr_assert_eq(recordings_expire(store, data_dir, 0, NOW_MS), 0, "0 keeps recordings forever");
+    cr_assert_eq(recordings_expire(store, rec_dir, 0, NOW_MS), 0, "0 keeps recordings forever");
     cr_assert(recording_exists(old_ready.id));
 
-    cr_assert_eq(recordings_expire(store, data_dir, 24 * 3600, NOW_MS), 2);
+    cr_assert_eq(recordings_expire(store, rec_dir, 24 * 3600, NOW_MS), 2);
     cr_assert_not(recording_exists(old_ready.id));
     cr_assert_eq(status_of(old_ready.id, NULL), STORE_RECORDING_DELETED);
     cr_assert_eq(status_of(old_no_files.id, NULL), STORE_RECORDING_DELETED, "already gone");
@@ -176,9 +183,8 @@ Test(recordings, expire_deletes_only_old_ready_recordings)
     cr_assert_eq(status_of(old_failed.id, NULL), STORE_RECORDING_FAILED);
     cr_assert(fs_is_dir(root), "the data directory stays");
 
-    cr_assert_eq(recordings_expire(store, data_dir, 24 * 3600, NOW_MS), 0,
-                 "nothing left to expire");
-    cr_assert_eq(recordings_expire(store, data_dir, 24 * 3600, NOW_MS + DAY_MS), 1);
+    cr_assert_eq(recordings_expire(store, rec_dir, 24 * 3600, NOW_MS), 0, "nothing left to expire");
+    cr_assert_eq(recordings_expire(store, rec_dir, 24 * 3600, NOW_MS + DAY_MS), 1);
     cr_assert_not(recording_exists(new_ready.id));
     store_session_clear(&old_ready);
     store_session_clear(&new_ready);
@@ -192,7 +198,7 @@ Test(recordings, recover_all_settles_every_waiting_recording)
     add_session(&empty, STORE_RECORDING_WAITING, NOW_MS, 0, false);
     add_session(&counted, STORE_RECORDING_WAITING, NOW_MS, 4, true); /* no segment on disk */
     add_session(&ready, STORE_RECORDING_READY, NOW_MS, 4, true);
-    cr_assert_eq(recordings_recover_all(store, data_dir), 2, "the waiting ones");
+    cr_assert_eq(recordings_recover(store, rec_dir, "node-a", true), 2, "the waiting ones");
     cr_assert_eq(status_of(empty.id, NULL), STORE_RECORDING_NONE);
     char *issues = NULL;
     cr_assert_eq(status_of(counted.id, &issues), STORE_RECORDING_FAILED);
@@ -200,8 +206,40 @@ Test(recordings, recover_all_settles_every_waiting_recording)
     cr_assert_not_null(strstr(issues, "Recording failed: "), "%s", issues);
     free(issues);
     cr_assert_eq(status_of(ready.id, NULL), STORE_RECORDING_READY, "left alone");
-    cr_assert_eq(recordings_recover_all(store, data_dir), 0, "none waits any more");
+    cr_assert_eq(recordings_recover(store, rec_dir, "node-a", true), 0, "none waits any more");
     store_session_clear(&empty);
     store_session_clear(&counted);
     store_session_clear(&ready);
+}
+
+Test(recordings, recover_takes_a_nodes_own_and_a_dead_nodes_shared_recordings)
+{
+    store_session_t mine, unowned, theirs_shared, theirs_elsewhere, third;
+    add_session_on("node-a", &mine, STORE_RECORDING_WAITING, NOW_MS, 0, false);
+    add_session_on("", &unowned, STORE_RECORDING_WAITING, NOW_MS, 0, false);
+    add_session_on("node-b", &theirs_shared, STORE_RECORDING_WAITING, NOW_MS, 0, true);
+    add_session_on("node-b", &theirs_elsewhere, STORE_RECORDING_WAITING, NOW_MS, 0, false);
+    add_session_on("node-c", &third, STORE_RECORDING_WAITING, NOW_MS, 0, true);
+
+    cr_assert_eq(recordings_recover(store, rec_dir, "node-b", false), 1,
+                 "a dead node's recording whose directory is here");
+    cr_assert_neq(status_of(theirs_shared.id, NULL), STORE_RECORDING_WAITING);
+    cr_assert_eq(status_of(theirs_elsewhere.id, NULL), STORE_RECORDING_WAITING,
+                 "on the dead node's own disk: it waits for that node");
+    cr_assert_eq(status_of(mine.id, NULL), STORE_RECORDING_WAITING);
+
+    cr_assert_eq(recordings_recover(store, rec_dir, "node-a", true), 2, "its own and the unowned");
+    cr_assert_neq(status_of(mine.id, NULL), STORE_RECORDING_WAITING);
+    cr_assert_neq(status_of(unowned.id, NULL), STORE_RECORDING_WAITING);
+    cr_assert_eq(status_of(third.id, NULL), STORE_RECORDING_WAITING, "another live node's");
+    cr_assert_eq(status_of(theirs_elsewhere.id, NULL), STORE_RECORDING_WAITING);
+
+    cr_assert_eq(recordings_recover(store, rec_dir, "node-b", true), 1,
+                 "the node, back, finalizes what waited for it");
+    cr_assert_neq(status_of(theirs_elsewhere.id, NULL), STORE_RECORDING_WAITING);
+    store_session_clear(&mine);
+    store_session_clear(&unowned);
+    store_session_clear(&theirs_shared);
+    store_session_clear(&theirs_elsewhere);
+    store_session_clear(&third);
 }
