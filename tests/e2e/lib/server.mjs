@@ -28,6 +28,22 @@ export const STREAMD_BIN = process.env.STREAMD_BIN
   : path.resolve(e2eDir, '../../build/streamd');
 
 const READY_TIMEOUT_MS = 20_000;
+
+/**
+ * The PostgreSQL cluster tests/pg/cluster.sh started for this run (its STREAMD_TEST_DB URL), or
+ * null. With STREAMD_E2E_DB=postgres every server of the suite uses a database of its own there.
+ */
+export const PG_URL = process.env.STREAMD_TEST_DB || null;
+const PG_BY_DEFAULT = process.env.STREAMD_E2E_DB === 'postgres';
+
+/** A fresh, empty database on the test cluster; returns its URL. */
+export async function createPgDatabase() {
+  if (!PG_URL) throw new Error('no PostgreSQL test cluster: run under tests/pg/cluster.sh');
+  const name = `e2e_${randomUUID().replaceAll('-', '')}`;
+  const r = await execFileP('psql', ['-v', 'ON_ERROR_STOP=1', '-qAt', PG_URL, '-c', `CREATE DATABASE ${name}`]);
+  if (r.code !== 0) throw new Error(`CREATE DATABASE ${name} failed: ${r.stderr}`);
+  return PG_URL.replace(/^postgresql:\/\/\/[^?]+/, `postgresql:///${name}`);
+}
 const STOP_TIMEOUT_MS = 10_000;
 const LOG_TAIL_LINES = 80;
 
@@ -70,7 +86,11 @@ class Server {
     this.nice = opts.nice;
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'streamd-e2e-'));
     this.logFile = path.join(this.dataDir, 'server.log');
-    this.apiKey = randomUUID();
+    this.apiKey = opts.apiKey ?? randomUUID();
+    // opts.dbUrl: a database another server uses too (a second node); opts.db: 'postgres' for a
+    // fresh PostgreSQL database, 'sqlite' for the file in the data dir.
+    this.dbUrl = opts.dbUrl ?? null;
+    this.wantPg = opts.db ? opts.db === 'postgres' : PG_BY_DEFAULT;
     this.log = '';
     this.child = null;
     this.exit = null; // { code, signal } once the process has exited
@@ -81,6 +101,11 @@ class Server {
 
   get dbPath() {
     return path.join(this.dataDir, 'streamd.db');
+  }
+
+  /** True when the server's store is PostgreSQL. */
+  get pg() {
+    return !!this.dbUrl && this.dbUrl.startsWith('postgres');
   }
 
   /** The RTMP ingest base (OBS "Server"): rtmp://127.0.0.1:PORT/live. */
@@ -104,6 +129,7 @@ class Server {
     if (!fs.existsSync(this.bin)) {
       throw new Error(`streamd binary not found at ${this.bin} (set STREAMD_BIN)`);
     }
+    if (!this.dbUrl && this.wantPg) this.dbUrl = await createPgDatabase();
     for (let attempt = 1; ; attempt++) {
       this.httpPort = await freePort();
       this.rtmpPort = await freePort();
@@ -116,6 +142,7 @@ class Server {
         '--public-url', this.base,
         '--api-key', this.apiKey,
         '--log-level', 'debug',
+        ...(this.dbUrl ? ['--db', this.dbUrl] : []),
         ...this.extraFlags,
       ];
       try {
@@ -281,10 +308,20 @@ class Server {
    * same data dir with the same flags, on fresh ports (so `base` and `rtmpPort` change).
    */
   async crashRestart() {
+    await this.kill();
+    await this.startAgain();
+  }
+
+  /** kill -9: the server dies as in a crash (no clean-exit assertion); startAgain() brings it back. */
+  async kill() {
     if (this.child && !this.exit) {
       this.child.kill('SIGKILL');
       await this.exited;
     }
+  }
+
+  /** Starts the server again after kill(), on the same data dir and flags, on fresh ports. */
+  async startAgain() {
     this.child = null;
     this.exit = null;
     this.stopped = false;
@@ -387,8 +424,13 @@ class Server {
     return { name, apiKey: m[1] };
   }
 
-  /** Runs SQL against the server's SQLite database with the sqlite3 CLI. */
+  /** Runs SQL against the server's database: psql on PostgreSQL, the sqlite3 CLI on SQLite. */
   async sql(statements) {
+    if (this.pg) {
+      const r = await execFileP('psql', ['-v', 'ON_ERROR_STOP=1', '-qAt', this.dbUrl, '-c', statements]);
+      if (r.code !== 0) throw new Error(`psql failed (exit ${r.code}): ${r.stderr}\nSQL:\n${statements}`);
+      return r.stdout;
+    }
     const r = await new Promise((resolve) => {
       const p = spawn('sqlite3', ['-bail', this.dbPath], { stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
@@ -482,9 +524,14 @@ export async function seedSession(srv, stream, fields = {}) {
   };
   if (row.record && !('recording_status' in fields)) row.recording_status = 'waiting';
   const cols = Object.keys(row);
+  // booleans are 0/1 integers in SQLite, BOOLEAN in PostgreSQL
+  const BOOLEAN_COLUMNS = new Set(['is_active', 'record', 'deleted', 'is_healthy']);
+  for (const c of BOOLEAN_COLUMNS) {
+    if (typeof row[c] === 'number') row[c] = row[c] !== 0;
+  }
   const lit = (v) => {
     if (v === null || v === undefined) return 'NULL';
-    if (typeof v === 'boolean') return v ? '1' : '0';
+    if (typeof v === 'boolean') return srv.pg ? (v ? 'TRUE' : 'FALSE') : v ? '1' : '0';
     if (typeof v === 'number') return String(v);
     if (typeof v === 'object') v = JSON.stringify(v);
     return `'${String(v).replaceAll("'", "''")}'`;
