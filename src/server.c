@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "api/auth.h"
+#include "api/auth_cache.h"
 #include "cluster.h"
 #include "housekeeper.h"
 #include "http/router.h"
@@ -32,6 +33,7 @@ struct server {
     cluster_t *cluster;
     housekeeper_t *housekeeper;
     ingest_t *ingest;
+    auth_cache_t *auth_cache; /* cleared by the store's watcher; freed after the store */
     api_deps_t api_deps;
     web_deps_t web_deps;
     http_router_t *router; /* filled before the HTTP server starts, read-only after */
@@ -70,6 +72,12 @@ server_t *server_new(const config_t *config, char *err, size_t err_size)
     server->store = store_open(server->config.db_url, err, err_size);
     if (!server->store)
         goto fail;
+    server->auth_cache = auth_cache_new();
+    if (!server->auth_cache) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
+    server->api_deps.auth_cache = server->auth_cache;
     server->api_deps.store = server->store;
     server->api_deps.public_url = server->config.public_url;
     server->api_deps.rtmp_public_url = server->config.rtmp_public_url;
@@ -81,6 +89,11 @@ server_t *server_new(const config_t *config, char *err, size_t err_size)
 fail:
     server_free(server);
     return NULL;
+}
+
+static void clear_auth_cache(void *opaque)
+{
+    auth_cache_clear(opaque);
 }
 
 static int create_user(server_t *server, const char *name, bool admin, store_user_t *user,
@@ -198,6 +211,10 @@ int server_start(server_t *server, char *new_key, size_t new_key_size, char *err
 {
     if (bootstrap_admin(server, new_key, new_key_size, err, err_size) != 0)
         return -1;
+    if (store_watch_auth(server->store, clear_auth_cache, server->auth_cache) != STORE_OK) {
+        snprintf(err, err_size, "cannot watch the store for key changes");
+        return -1;
+    }
     /* Only a serving process owns broadcasts (`users add` opens the store too). */
     recover_unclean_stop(server);
     cluster_config_t cluster = {
@@ -284,5 +301,6 @@ void server_free(server_t *server)
     live_free(server->live);
     cluster_stop(server->cluster);
     store_close(server->store);
+    auth_cache_free(server->auth_cache);
     free(server);
 }

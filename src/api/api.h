@@ -21,10 +21,12 @@ typedef struct api_hooks {
 /* What handlers need from the server; owned by the server, read-only for the API. */
 typedef struct api_deps {
     store_t *store;
-    const char *public_url;      /* base of the URLs the API hands out, no trailing slash */
-    const char *rtmp_public_url; /* where encoders publish, as GET /api/ingest tells them */
-    const char *node_id;         /* this node; GET /api/ingest lists it first */
-    int node_timeout_s;          /* a node whose heartbeat is older is not listed */
+    struct auth_cache *auth_cache; /* keys that authenticated lately (api/auth_cache.h); NULL =
+                                      every request asks the store */
+    const char *public_url;        /* base of the URLs the API hands out, no trailing slash */
+    const char *rtmp_public_url;   /* where encoders publish, as GET /api/ingest tells them */
+    const char *node_id;           /* this node; GET /api/ingest lists it first */
+    int node_timeout_s;            /* a node whose heartbeat is older is not listed */
     api_hooks_t hooks;
 } api_deps_t;
 

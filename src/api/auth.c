@@ -1,6 +1,8 @@
 /* Authorization header parsing and API key checks, with Studio's error messages. */
 #include "api/auth.h"
 
+#include "api/auth_cache.h"
+
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,18 +50,35 @@ static int reject(api_request_t *req, int status, const char *message)
     return -1;
 }
 
+/* The token of hash and its user, from the cache or else the store (then cached); a
+ * store_status_t. */
+static int find_key(api_request_t *req, const char *hash, int64_t now)
+{
+    auth_cache_t *cache = req->deps->auth_cache;
+    if (cache && auth_cache_get(cache, hash, now, &req->token, &req->user))
+        return STORE_OK;
+    store_t *store = req->deps->store;
+    uint64_t generation = cache ? auth_cache_generation(cache) : 0;
+    int rc = store_api_token_find(store, hash, &req->token);
+    if (rc == STORE_OK)
+        rc = store_user_get(store, req->token.user_id, &req->user);
+    if (rc == STORE_OK && cache)
+        auth_cache_put(cache, generation, &req->token, &req->user, now);
+    return rc;
+}
+
 static int check_key(api_request_t *req, const char *key, const char *claimed_user_id)
 {
     if (key[0] == '\0')
         return reject(req, 401, "no authorization token provided");
     char hash[IDS_SHA256_HEX_LEN + 1];
     ids_sha256_hex(key, strlen(key), hash);
-    store_t *store = req->deps->store;
-    int rc = store_api_token_find(store, hash, &req->token);
-    if (rc == STORE_NOT_FOUND)
-        return reject(req, 401, "no token found");
+    int64_t now = clock_now_ms();
+    int rc = find_key(req, hash, now);
     if (rc == STORE_UNAVAILABLE)
         return reject(req, 503, "database unavailable, retry later");
+    if (rc == STORE_NOT_FOUND)
+        return reject(req, 401, "no token found");
     if (rc != STORE_OK)
         return reject(req, 500, "Internal server error: store");
     /* The lookup is by hash; compare again in constant time so no timing tells how much of a
@@ -67,17 +86,14 @@ static int check_key(api_request_t *req, const char *key, const char *claimed_us
     if (!ids_equal_constant_time(hash, req->token.key_hash, IDS_SHA256_HEX_LEN) ||
         (claimed_user_id && strcmp(claimed_user_id, req->token.user_id) != 0))
         return reject(req, 401, "no token found");
-    rc = store_user_get(store, req->token.user_id, &req->user);
-    if (rc == STORE_UNAVAILABLE)
-        return reject(req, 503, "database unavailable, retry later");
-    if (rc != STORE_OK)
-        return reject(req, 401, "no token found");
     if (req->user.suspended)
         return reject(req, 403, "user is suspended");
-    int64_t now = clock_now_ms();
     if (now - req->token.last_used_ms > TOKEN_TOUCH_INTERVAL_MS &&
-        store_api_token_touch(store, req->token.id, now) == STORE_OK)
+        store_api_token_touch(req->deps->store, req->token.id, now) == STORE_OK) {
         req->token.last_used_ms = now;
+        if (req->deps->auth_cache)
+            auth_cache_touched(req->deps->auth_cache, hash, now);
+    }
     req->authenticated = true;
     return 0;
 }

@@ -275,6 +275,24 @@ static int read_rows(store_t *store, stmt_id_t id, store_binder_t bind, const vo
     return rc;
 }
 
+/* A key or a user changed: this node's watcher hears it now, the others through the backend. */
+static void auth_changed(store_t *store)
+{
+    if (store->auth_changed)
+        store->auth_changed(store->auth_opaque);
+    if (store->backend->announce_auth)
+        store->backend->announce_auth(store);
+}
+
+int store_watch_auth(store_t *store, store_auth_changed_t fn, void *opaque)
+{
+    if (!store)
+        return STORE_INVALID;
+    store->auth_changed = fn;
+    store->auth_opaque = opaque;
+    return fn && store->backend->watch_auth ? store->backend->watch_auth(store) : STORE_OK;
+}
+
 /* ---- The calls of store.h -------------------------------------------------------------------- */
 
 int store_schema_version(store_t *store, int *out_version)
@@ -343,7 +361,10 @@ int store_api_token_delete(store_t *store, const char *user_id, const char *toke
     if (!store || !user_id || !token_id)
         return STORE_INVALID;
     store_args_t op = {.id = token_id, .other_id = user_id};
-    return write_one(store, STMT_TOKEN_DELETE, store_params_id_pair, &op);
+    int rc = write_one(store, STMT_TOKEN_DELETE, store_params_id_pair, &op);
+    if (rc == STORE_OK)
+        auth_changed(store);
+    return rc;
 }
 
 int store_api_token_list(store_t *store, const char *user_id, store_api_token_t **out,

@@ -297,6 +297,17 @@ int store_node_list_stale(store_t *store, int64_t before_ms, store_node_t **out,
  * one caller gets STORE_OK and takes over its sessions; the others STORE_NOT_FOUND. */
 int store_node_mark_down(store_t *store, const char *node_id, int64_t before_ms);
 
+/* Called when an API key or a user changed, here or on any node sharing the database, and when
+ * the store cannot tell whether it missed such a change (its notification channel reconnected):
+ * whatever was cached about keys and users must be dropped. Runs on the changing thread or on
+ * the store's listener thread. */
+typedef void (*store_auth_changed_t)(void *opaque);
+
+/* Sets the one watcher of key and user changes (NULL fn: none); before serving, from one
+ * thread. On PostgreSQL this listens (LISTEN/NOTIFY) on a connection of its own. Returns a
+ * store_status_t. */
+int store_watch_auth(store_t *store, store_auth_changed_t fn, void *opaque);
+
 /* The schema version the store is at (for tests and logs). */
 int store_schema_version(store_t *store, int *out_version);
 

@@ -17,6 +17,8 @@
 /* Every backend's store starts with this, so store.c can find the operations. */
 struct store {
     const struct store_backend *backend;
+    store_auth_changed_t auth_changed; /* store_watch_auth's; set before serving */
+    void *auth_opaque;
 };
 
 /* Fills a statement's parameters from args (store_rows.h's binders); NULL binds nothing. */
@@ -40,6 +42,10 @@ typedef struct store_backend {
                     const store_row_type_t *type, store_rows_t *set);
     /* The first column of the first row, an integer. */
     int (*read_number)(store_t *store, stmt_id_t id, int64_t *out);
+    /* Other nodes learn of a key or user change (NULL: the backend serves one node only). */
+    void (*announce_auth)(store_t *store);
+    /* Starts telling store->auth_changed of the changes other nodes announce (NULL: none). */
+    int (*watch_auth)(store_t *store);
     /* A page of list's rows appended to set (freed and empty on failure); out_total may be
      * NULL. q is not NULL but is otherwise unchecked: the planner refuses a malformed one. */
     int (*list)(store_t *store, store_query_list_t list, const store_query_t *q, store_rows_t *set,

@@ -12,7 +12,10 @@
 
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,11 +129,15 @@ typedef struct pg_conn {
 
 typedef struct pg_store {
     store_t base; /* first: store.c sees only this */
+    char *url;    /* for the listener's connection */
     pg_conn_t conns[POOL_SIZE];
     pthread_mutex_t pool_lock;
     pthread_cond_t pool_available;
     pg_conn_t *free_conns[POOL_SIZE];
     size_t free_count;
+    bool listening;          /* the listener thread runs */
+    pthread_t listener;      /* LISTENs for key and user changes (store_watch_auth) */
+    atomic_bool stop_listen; /* tells it to end */
 } pg_store_t;
 
 /* The parameter types of statement sql passing count parameters: text for each one its SQL
@@ -425,6 +432,11 @@ static int migrate(PGconn *db, const char *where, char *err, size_t err_size)
 static void pg_close(store_t *base)
 {
     pg_store_t *store = (pg_store_t *)base;
+    if (store->listening) {
+        atomic_store(&store->stop_listen, true);
+        pthread_join(store->listener, NULL);
+    }
+    free(store->url);
     for (int i = 0; i < POOL_SIZE; i++)
         PQfinish(store->conns[i].db);
     pthread_cond_destroy(&store->pool_available);
@@ -466,13 +478,17 @@ store_t *store_pg_open(const char *url, char *err, size_t err_size)
         return NULL;
     }
     store->base.backend = &pg_backend;
-    if (pthread_mutex_init(&store->pool_lock, NULL) != 0) {
+    store->url = strdup(url);
+    atomic_init(&store->stop_listen, false);
+    if (!store->url || pthread_mutex_init(&store->pool_lock, NULL) != 0) {
+        free(store->url);
         free(store);
         snprintf(err, err_size, "creating the pool lock failed");
         return NULL;
     }
     if (pthread_cond_init(&store->pool_available, NULL) != 0) {
         pthread_mutex_destroy(&store->pool_lock);
+        free(store->url);
         free(store);
         snprintf(err, err_size, "creating the pool condition failed");
         return NULL;
@@ -493,6 +509,93 @@ store_t *store_pg_open(const char *url, char *err, size_t err_size)
 fail:
     pg_close(&store->base);
     return NULL;
+}
+
+/* ---- Key and user changes across nodes: LISTEN / NOTIFY ---------------------------------------
+ */
+
+#define AUTH_CHANNEL "streamd_auth"
+#define LISTEN_POLL_MS 500   /* how soon the listener sees a stop */
+#define LISTEN_RETRY_MS 1000 /* between reconnects while the database is away */
+
+static void pg_announce_auth(store_t *base)
+{
+    pg_store_t *store = (pg_store_t *)base;
+    pg_conn_t *conn = pool_acquire(store);
+    PGresult *res = conn->prepared ? PQexec(conn->db, "NOTIFY " AUTH_CHANNEL) : NULL;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        log_warn("store", "telling the other nodes of a key change failed: %s",
+                 PQerrorMessage(conn->db));
+    PQclear(res);
+    pool_release(store, conn);
+}
+
+/* A connection LISTENing on the channel, or NULL (logged once per outage by the caller). */
+static PGconn *listen_connect(const char *url)
+{
+    PGconn *db = PQconnectdb(url);
+    PGresult *res = PQstatus(db) == CONNECTION_OK ? PQexec(db, "LISTEN " AUTH_CHANNEL) : NULL;
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok) {
+        PQfinish(db);
+        return NULL;
+    }
+    return db;
+}
+
+static void *listen_main(void *arg)
+{
+    pg_store_t *store = arg;
+    store_t *base = &store->base;
+    PGconn *db = NULL;
+    bool warned = false;
+    while (!atomic_load(&store->stop_listen)) {
+        if (!db) {
+            db = listen_connect(store->url);
+            if (!db) {
+                if (!warned)
+                    log_warn("store", "listening for key changes: the database is unavailable; "
+                                      "retrying");
+                warned = true;
+                usleep(LISTEN_RETRY_MS * 1000);
+                continue;
+            }
+            warned = false;
+            /* What changed while nobody listened is unknown: everything is stale. */
+            base->auth_changed(base->auth_opaque);
+        }
+        struct pollfd pfd = {.fd = PQsocket(db), .events = POLLIN};
+        if (poll(&pfd, 1, LISTEN_POLL_MS) <= 0)
+            continue;
+        if (PQconsumeInput(db) == 0) {
+            PQfinish(db);
+            db = NULL;
+            continue;
+        }
+        bool changed = false;
+        for (PGnotify *n = PQnotifies(db); n; n = PQnotifies(db)) {
+            changed = true;
+            PQfreemem(n);
+        }
+        if (changed)
+            base->auth_changed(base->auth_opaque);
+    }
+    PQfinish(db);
+    return NULL;
+}
+
+static int pg_watch_auth(store_t *base)
+{
+    pg_store_t *store = (pg_store_t *)base;
+    if (store->listening)
+        return STORE_OK;
+    if (pthread_create(&store->listener, NULL, listen_main, store) != 0) {
+        log_error("store", "cannot start the thread that listens for key changes");
+        return STORE_ERR;
+    }
+    store->listening = true;
+    return STORE_OK;
 }
 
 /* ---- List queries: store_query.c plans them, this part runs them ---------------------------- */
@@ -565,5 +668,7 @@ static const store_backend_t pg_backend = {
     .read_one = pg_read_one,
     .read_all = pg_read_all,
     .read_number = pg_read_number,
+    .announce_auth = pg_announce_auth,
+    .watch_auth = pg_watch_auth,
     .list = pg_list,
 };

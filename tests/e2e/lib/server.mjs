@@ -413,7 +413,7 @@ class Server {
 
   /** `streamd users add NAME --data DIR`; returns { name, apiKey } parsed from "API key: <key>". */
   async addUser(name) {
-    const r = await execFileP(this.bin, ['users', 'add', name, '--data', this.dataDir]);
+    const r = await execFileP(this.bin, ['users', 'add', name, '--data', this.dataDir, ...(this.dbUrl ? ['--db', this.dbUrl] : [])]);
     const out = `${r.stdout}\n${r.stderr}`;
     const m = /API key:\s*(\S+)/.exec(out);
     if (r.code !== 0 || !m) {

@@ -122,6 +122,22 @@ test('node A restarts and finalizes its recording, which plays through node B', 
   assert.equal(sessions.length, 1);
 });
 
+test('a key revoked on one node is refused on the other at once (LISTEN/NOTIFY)', async () => {
+  const created = await a.request('POST', '/api/api-token', { body: { name: 'short-lived' } });
+  assert.equal(created.status, 201, created.text);
+  const tok = created.json;
+  const used = await b.request('GET', '/api/stream', { key: tok.key });
+  assert.equal(used.status, 200, 'node B accepts the new key (and now holds it in its cache)');
+  assert.equal((await b.request('GET', '/api/stream', { key: tok.key })).status, 200);
+  assert.equal((await a.request('DELETE', `/api/api-token/${tok.id}`)).status, 204);
+  const refused = await pollUntil(async () => {
+    const r = await b.request('GET', '/api/stream', { key: tok.key });
+    return r.status === 401 ? r : null;
+  }, { timeoutMs: 2000, intervalMs: 20 });
+  assert.ok(refused.ok, 'node B refuses the revoked key within 2 s');
+  assert.deepEqual(refused.value.json, { errors: ['no token found'] });
+});
+
 test('both nodes stop cleanly', async () => {
   await b.stop();
   await a.stop();
