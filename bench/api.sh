@@ -2,14 +2,23 @@
 # API benchmark: requests/s and p99 latency of GET /api/stream/{id} on streamd, measured with wrk
 # over keep-alive connections, next to nginx serving the very same JSON body as a static file.
 # nginx is the reference ceiling for "answer a small HTTP GET"; the ratio says how much of that
-# streamd reaches while doing auth (SHA-256 key lookup), a SQLite read and JSON serialization.
+# streamd reaches while doing auth (SHA-256 key, cached), a store read and JSON serialization.
+# streamd runs twice in the same script: on SQLite, then on PostgreSQL (a throwaway cluster that
+# tests/pg/cluster.sh starts), whose CPU column counts the database server's processes too.
 #
 # Usage: bench/api.sh            (from the repo root or anywhere)
 # Env:   DURATION=10s  WARMUP=2s  CONNECTIONS=32  THREADS=2  NGINX_WORKERS=<nproc>  STREAMD=build/streamd
+#        PG=1 (0: SQLite and nginx only)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
+
+PG=${PG:-1}
+# The PostgreSQL column needs a server: run this script again inside a throwaway cluster.
+if [ "$PG" = 1 ] && [ -z "${STREAMD_TEST_DB:-}" ]; then
+    exec "$repo/tests/pg/cluster.sh" "$repo/bench/api.sh" "$@"
+fi
 
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
@@ -46,33 +55,47 @@ ensure_streamd
 # --- temp dir, processes, cleanup -------------------------------------------------------------
 start_scratch bench
 streamd_pid=""
+pg_pid=""
 nginx_pid=""
-bench_processes() { echo $streamd_pid $nginx_pid; }
+bench_processes() { echo $streamd_pid $pg_pid $nginx_pid; }
 
 
 # --- streamd ----------------------------------------------------------------------------------
 api_key=$(cat /proc/sys/kernel/random/uuid)
-free_port http_port
-free_port rtmp_port
-base="http://127.0.0.1:$http_port"
-mkdir -p "$tmp/data"
-"$STREAMD" --data "$tmp/data" --http "127.0.0.1:$http_port" --rtmp "127.0.0.1:$rtmp_port" \
-    --public-url "$base" --api-key "$api_key" >"$tmp/streamd.log" 2>&1 &
-streamd_pid=$!
-wait_ready http_200 "$base/healthz" "$tmp/streamd.log" "$streamd_pid" streamd
-
 auth="Authorization: Bearer $api_key"
-created=$(curl -s -w '\n%{http_code}' -X POST -H "$auth" -H 'Content-Type: application/json' \
-    -d '{"name":"bench"}' "$base/api/stream")
-[ "$(tail -n1 <<<"$created")" = 201 ] || die "POST /api/stream did not answer 201: $created"
-created=$(sed '$d' <<<"$created")
-if command -v jq >/dev/null 2>&1; then
-    stream_id=$(jq -r '.id // empty' <<<"$created")
-else # first "id" key; the Stream object starts with its own id
-    stream_id=$(grep -o '"id"[[:space:]]*:[[:space:]]*"[^"]*"' <<<"$created" | head -n1 | sed 's/.*"\([^"]*\)"$/\1/')
+
+# Starts streamd (extra flags after the name) on free ports and creates one stream; sets
+# <name>_pid, <name>_base and <name>_path (the measured GET).
+start_streamd() { # name [flags...]
+    local name=$1 http rtmp base created id
+    shift
+    free_port http
+    free_port rtmp
+    base="http://127.0.0.1:$http"
+    mkdir -p "$tmp/data-$name"
+    "$STREAMD" --data "$tmp/data-$name" --http "127.0.0.1:$http" --rtmp "127.0.0.1:$rtmp" \
+        --public-url "$base" --api-key "$api_key" "$@" >"$tmp/$name.log" 2>&1 &
+    printf -v "${name}_pid" '%s' $!
+    wait_ready http_200 "$base/healthz" "$tmp/$name.log" "$!" "$name"
+    created=$(curl -s -w '\n%{http_code}' -X POST -H "$auth" -H 'Content-Type: application/json' \
+        -d '{"name":"bench"}' "$base/api/stream")
+    [ "$(tail -n1 <<<"$created")" = 201 ] || die "$name: POST /api/stream did not answer 201: $created"
+    created=$(sed '$d' <<<"$created")
+    if command -v jq >/dev/null 2>&1; then
+        id=$(jq -r '.id // empty' <<<"$created")
+    else # first "id" key; the Stream object starts with its own id
+        id=$(grep -o '"id"[[:space:]]*:[[:space:]]*"[^"]*"' <<<"$created" | head -n1 | sed 's/.*"\([^"]*\)"$/\1/')
+    fi
+    [ -n "$id" ] || die "$name: no id in POST /api/stream answer: $created"
+    printf -v "${name}_base" '%s' "$base"
+    printf -v "${name}_path" '%s' "/api/stream/$id"
+}
+start_streamd streamd
+base=$streamd_base
+path=$streamd_path
+if [ "$PG" = 1 ]; then
+    start_streamd pg --db "$STREAMD_TEST_DB" ${PG_FLAGS:-}
 fi
-[ -n "$stream_id" ] || die "no id in POST /api/stream answer: $created"
-path="/api/stream/$stream_id"
 
 # The body nginx serves is exactly what streamd answers to the measured request.
 mkdir -p "$tmp/www/api/stream"
@@ -162,18 +185,28 @@ thread_count() { find "/proc/$1/task" -mindepth 1 -maxdepth 1 | wc -l; }
 # master and workers. Divided by requests it gives server CPU per request, which the shared cores
 # disturb less than req/s does.
 server_pids() { # name
-    if [ "$1" = streamd ]; then echo "$streamd_pid"; else echo "$nginx_pid" $(pgrep -P "$nginx_pid"); fi
+    case $1 in
+    streamd) echo "$streamd_pid" ;;
+    pg) # streamd and the database cluster's postmaster and backends
+        local postmaster
+        postmaster=$(head -n1 "$STREAMD_TEST_PG_DATA/postmaster.pid")
+        echo "$pg_pid" "$postmaster" $(pgrep -P "$postmaster") ;;
+    *) echo "$nginx_pid" $(pgrep -P "$nginx_pid") ;;
+    esac
 }
 
 rps_streamd="" p99_streamd="" req_streamd="" cpu_streamd="" rps_nginx="" p99_nginx="" req_nginx="" cpu_nginx=""
+rps_pg="" p99_pg="" req_pg="" cpu_pg="" own_cpu_pg=""
 run_wrk() { # name url -> sets rps_<name>, p99_<name>, req_<name>, cpu_<name> (server CPU us/request)
     local name=$1 url=$2 out="$tmp/wrk-$1.txt"
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -H "$auth" "$url" >/dev/null
-    local pids ticks_before ticks_after
+    local pids ticks_before ticks_after own_before own_after
     read -r -a pids <<<"$(server_pids "$name")"
     ticks_before=$(cpu_ticks "${pids[@]}")
+    own_before=$(cpu_ticks "${pids[0]}")
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "$auth" "$url" >"$out"
     ticks_after=$(cpu_ticks "${pids[@]}")
+    own_after=$(cpu_ticks "${pids[0]}")
     local rps p99 non2xx sockerr
     # wrk's "Non-2xx or 3xx responses" counts statuses >= 400; a 3xx would pass unseen, which is
     # why the request is also checked for exactly 200 with curl before and after the run.
@@ -198,6 +231,9 @@ run_wrk() { # name url -> sets rps_<name>, p99_<name>, req_<name>, cpu_<name> (s
     printf -v "req_$name" '%s' "$(awk '/requests in/ {print $1}' "$out")"
     printf -v "cpu_$name" '%s' "$(awk -v t=$((ticks_after - ticks_before)) -v hz="$clock_ticks" \
         -v n="$(awk '/requests in/ {print $1}' "$out")" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
+    # The first process alone (streamd without its database), for the PostgreSQL row.
+    printf -v "own_cpu_$name" '%s' "$(awk -v t=$((own_after - own_before)) -v hz="$clock_ticks" \
+        -v n="$(awk '/requests in/ {print $1}' "$out")" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
 }
 
 echo "$("$STREAMD" --version 2>/dev/null | head -n1 || true) ($STREAMD), nginx $("$NGINX_BIN" -v 2>&1 | sed 's|.*/||'), $(wrk --version 2>&1 | head -n1 | awk '{print $1, $2}')"
@@ -206,23 +242,32 @@ echo "response bytes headers+body: streamd $(response_bytes "$base$path"), nginx
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (after a $WARMUP warmup each); nproc=$(nproc), streamd threads=$(thread_count "$streamd_pid"), nginx workers=$NGINX_WORKERS"
 run_wrk streamd "$base$path"
 streamd_threads_loaded=$(thread_count "$streamd_pid")
+[ "$PG" = 1 ] && run_wrk pg "$pg_base$pg_path"
 run_wrk nginx "$nginx_base$path"
 
-# Body still served, server still alive after the load.
+# Body still served, servers still alive after the load.
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" "$base$path")" = 200 ] ||
     die "streamd no longer answers 200 after the run"
+[ "$PG" != 1 ] || [ "$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" "$pg_base$pg_path")" = 200 ] ||
+    die "streamd on PostgreSQL no longer answers 200 after the run"
 
 echo
-printf '%-8s %12s %10s %12s %18s\n' target req/s "p99 ms" requests "server CPU us/req"
-printf '%-8s %12.0f %10.3f %12s %18s\n' streamd "$rps_streamd" "$p99_streamd" "$req_streamd" "$cpu_streamd"
-printf '%-8s %12.0f %10.3f %12s %18s\n' nginx "$rps_nginx" "$p99_nginx" "$req_nginx" "$cpu_nginx"
+printf '%-10s %12s %10s %12s %18s\n' target req/s "p99 ms" requests "server CPU us/req"
+printf '%-10s %12.0f %10.3f %12s %18s\n' sqlite "$rps_streamd" "$p99_streamd" "$req_streamd" "$cpu_streamd"
+[ "$PG" = 1 ] && printf '%-10s %12.0f %10.3f %12s %18s  (streamd alone %s)\n' postgres "$rps_pg" \
+    "$p99_pg" "$req_pg" "$cpu_pg" "$own_cpu_pg"
+printf '%-10s %12.0f %10.3f %12s %18s\n' nginx "$rps_nginx" "$p99_nginx" "$req_nginx" "$cpu_nginx"
 awk -v a="$rps_streamd" -v b="$rps_nginx" -v c="$p99_streamd" -v d="$p99_nginx" \
     -v e="$cpu_streamd" -v f="$cpu_nginx" 'BEGIN {
-    printf "ratio streamd/nginx: req/s %.2f   p99 %.2f   CPU/req %.2f\n", a / b, (d > 0 ? c / d : 0),
+    printf "ratio sqlite/nginx:   req/s %.2f   p99 %.2f   CPU/req %.2f\n", a / b, (d > 0 ? c / d : 0),
         (f > 0 ? e / f : 0) }'
+[ "$PG" = 1 ] && awk -v a="$rps_pg" -v b="$rps_streamd" -v c="$p99_pg" -v d="$p99_streamd" \
+    -v e="$cpu_pg" -v f="$cpu_streamd" 'BEGIN {
+    printf "ratio postgres/sqlite: req/s %.2f   p99 %.2f   CPU/req %.2f (the database included)\n",
+        a / b, (d > 0 ? c / d : 0), (f > 0 ? e / f : 0) }'
 echo "streamd: $req_streamd requests, 0 with status >= 400, 0 socket errors, 200 with curl before and after;" \
     "$streamd_threads_loaded threads under load"
 echo
 streamd_env=""
 [ "$STREAMD" = build/streamd ] || streamd_env="STREAMD=$STREAMD "
-echo "rerun: ${streamd_env}DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS THREADS=$THREADS NGINX_WORKERS=$NGINX_WORKERS bench/api.sh"
+echo "rerun: ${streamd_env}PG=$PG DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS THREADS=$THREADS NGINX_WORKERS=$NGINX_WORKERS bench/api.sh"

@@ -26,6 +26,7 @@ struct pipeline {
     store_t *store;
     const pipeline_config_t *config;
     atomic_bool stop_requested;
+    int64_t publish_started_ms; /* ms since epoch: the current publish began (stats lock) */
 
     char stream_id[STORE_ID_SIZE];
     char session_id[STORE_ID_SIZE];
@@ -130,8 +131,16 @@ static void flush(pipeline_t *p, bool active)
                                                              clock_monotonic_ms(), &stream_live);
     if (store_session_update(p->store, row) != STORE_OK)
         log_error("live", "session %s: counters not saved (will retry)", p->session_id);
-    bool added = store_stream_update_live(p->store, p->stream_id, &stream_live) == STORE_OK;
+    store_stream_controls_t controls;
+    bool added =
+        store_stream_update_live(p->store, p->stream_id, &stream_live, &controls) == STORE_OK;
     session_stats_written(p->stats, added, clock_monotonic_ms());
+    /* A terminate, delete or suspend made on another node reaches this one here. */
+    if (added && active &&
+        (controls.suspended || controls.deleted ||
+         controls.last_terminated_at_ms >= p->publish_started_ms) &&
+        !atomic_exchange(&p->stop_requested, true))
+        log_info("live", "session %s: the stream was stopped through the API", p->session_id);
 }
 
 /* The recording cannot go on: the session says so (status, health issue) and live goes on.
@@ -321,6 +330,7 @@ static pipeline_t *pipeline_open(store_t *store, const pipeline_config_t *config
     p->config = config;
     memcpy(p->stream_id, stream->id, STORE_ID_SIZE);
     int64_t now = clock_now_ms(), mono = clock_monotonic_ms();
+    p->publish_started_ms = now;
     p->stats = earlier ? session_stats_resume(stream, earlier, now, mono)
                        : session_stats_new(stream, now, mono);
     char *source_dir = NULL;
@@ -386,7 +396,8 @@ void pipeline_continue(pipeline_t *p)
         log_warn("live", "session %s: %s", p->session_id, segmenter_strerror(p->segmenter));
     atomic_store(&p->stop_requested, false);
     pthread_mutex_lock(&p->stats_lock);
-    session_stats_continue(p->stats, clock_now_ms(), clock_monotonic_ms());
+    p->publish_started_ms = clock_now_ms();
+    session_stats_continue(p->stats, p->publish_started_ms, clock_monotonic_ms());
     flush(p, true);
     pthread_mutex_unlock(&p->stats_lock);
     log_info("live", "stream %s: session %s continues after a reconnect", p->stream_id,

@@ -66,7 +66,7 @@ static void take_counters(store_t *store, store_session_t *s, const recorder_sum
     c->source_segments = (int64_t)summary->source_segments;
     c->source_segments_duration_s = summary->source_duration_s;
     c->source_bytes = (int64_t)summary->source_bytes;
-    store_stream_update_live(store, s->parent_id, &live);
+    store_stream_update_live(store, s->parent_id, &live, NULL);
 }
 
 /* A node finalizes its own recordings (and those no node owns) at its start; another node's

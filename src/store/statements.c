@@ -38,7 +38,9 @@ static const statement_t statements[STMT_COUNT] = {
                             "suspended = ?13, deleted = ?14, profiles = ?25, user_tags = ?26, "
                             "creator_id = ?27, pull = ?28, playback_policy = ?29, "
                             "recording_spec = ?30, multistream = ?31 WHERE id = ?1"},
-    /* Totals grow by increments so concurrent broadcasts' updates never overwrite each other. */
+    /* Totals grow by increments so concurrent broadcasts' updates never overwrite each other. The
+     * controls come back with it: the owner of a broadcast learns of a terminate on another node
+     * at its next write. */
     [STMT_STREAM_LIVE] = {"stream live update",
                           "UPDATE streams SET is_active = ?2, last_seen = {max}(last_seen, ?3), "
                           "is_healthy = ?4, issues = ?5, ingest_rate = ?6, outgoing_rate = ?7, "
@@ -47,7 +49,8 @@ static const statement_t statements[STMT_COUNT] = {
                           "source_segments_duration = source_segments_duration + ?10, "
                           "transcoded_segments_duration = transcoded_segments_duration + ?11, "
                           "source_bytes = source_bytes + ?12, "
-                          "transcoded_bytes = transcoded_bytes + ?13 WHERE id = ?1"},
+                          "transcoded_bytes = transcoded_bytes + ?13 WHERE id = ?1 "
+                          "RETURNING suspended, deleted, last_terminated_at"},
     /* ?1 = the node whose broadcasts ended; ?2 = 1 to include the rows no node holds (written
      * before nodes existed), which only a node's own start-up may close. */
     [STMT_STREAM_CLOSE_OPEN] = {"stream close open",

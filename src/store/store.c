@@ -104,6 +104,13 @@ const store_record_type_t store_stream_record = {sizeof(store_stream_t), clear_s
 const store_record_type_t store_session_record = {sizeof(store_session_t), clear_session};
 const store_record_type_t store_node_record = {sizeof(store_node_t), clear_node};
 
+static void clear_nothing(void *record)
+{
+    (void)record;
+}
+
+const store_record_type_t store_controls_record = {sizeof(store_stream_controls_t), clear_nothing};
+
 void store_rows_free(store_rows_t *set, const store_record_type_t *type)
 {
     for (size_t i = 0; i < set->count; i++)
@@ -412,12 +419,18 @@ int store_stream_get_by_playback_id(store_t *store, const char *playback_id, sto
                        sizeof *out);
 }
 
-int store_stream_update_live(store_t *store, const char *stream_id, const store_stream_live_t *live)
+int store_stream_update_live(store_t *store, const char *stream_id, const store_stream_live_t *live,
+                             store_stream_controls_t *controls)
 {
+    store_stream_controls_t ignored;
+    if (!controls)
+        controls = &ignored;
+    memset(controls, 0, sizeof *controls);
     if (!store || !stream_id || !live)
         return STORE_INVALID;
     store_stream_live_args_t args = {stream_id, live};
-    return write_one(store, STMT_STREAM_LIVE, store_params_stream_live, &args);
+    return store->backend->read_one(store, STMT_STREAM_LIVE, store_params_stream_live, &args,
+                                    &store_row_controls, controls);
 }
 
 int store_stream_claim(store_t *store, const char *stream_id, const char *node_id,

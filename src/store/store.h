@@ -244,10 +244,19 @@ typedef struct store_stream_live {
     store_counters_t added;   /* added to the stream's running totals (its rates are ignored) */
 } store_stream_live_t;
 
+/* What the API may have changed about a live stream, on any node: its broadcast must end when
+ * the stream is suspended or deleted, or was terminated after the publish began. */
+typedef struct store_stream_controls {
+    bool suspended;
+    bool deleted;
+    int64_t last_terminated_at_ms; /* ms since epoch; 0 = never */
+} store_stream_controls_t;
+
 /* Writes the live fields of the stream and adds to its totals in one statement, so concurrent
- * writers never lose an increment. */
-int store_stream_update_live(store_t *store, const char *stream_id,
-                             const store_stream_live_t *live);
+ * writers never lose an increment; *controls (may be NULL) gets the stream's controls as that
+ * statement left them. */
+int store_stream_update_live(store_t *store, const char *stream_id, const store_stream_live_t *live,
+                             store_stream_controls_t *controls);
 
 /* Sessions: same contract as streams (update writes every mutable field). */
 int store_session_insert(store_t *store, const store_session_t *session);

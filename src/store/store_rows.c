@@ -440,3 +440,14 @@ const store_row_type_t store_row_token = {&store_token_record, read_token};
 const store_row_type_t store_row_stream = {&store_stream_record, read_stream};
 const store_row_type_t store_row_session = {&store_session_record, read_session};
 const store_row_type_t store_row_node = {&store_node_record, read_node};
+
+static int read_controls(const store_row_t *row, void *record)
+{
+    store_stream_controls_t *c = record;
+    c->suspended = column_bool(row, 0);
+    c->deleted = column_bool(row, 1);
+    c->last_terminated_at_ms = column_int64(row, 2);
+    return 0;
+}
+
+const store_row_type_t store_row_controls = {&store_controls_record, read_controls};

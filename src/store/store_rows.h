@@ -121,5 +121,7 @@ extern const store_row_type_t store_row_token;
 extern const store_row_type_t store_row_stream;
 extern const store_row_type_t store_row_session;
 extern const store_row_type_t store_row_node;
+/* suspended, deleted, last_terminated_at: a store_stream_controls_t. */
+extern const store_row_type_t store_row_controls;
 
 #endif

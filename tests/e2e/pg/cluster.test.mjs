@@ -1,7 +1,7 @@
 // Two nodes on one PostgreSQL database (tests/pg/cluster.sh starts the server): ffmpeg publishes
 // to node A; the SDK on node B sees the session live with growing counters; GET /api/ingest on B
 // lists both nodes; HLS from B redirects (302) to A and plays in ffprobe; publishing the same key
-// to B is refused; after kill -9 of A, B closes the session within the node timeout with the
+// to B is refused; a terminate on B ends a broadcast on A; after kill -9 of A, B closes the session within the node timeout with the
 // counters A last wrote; A restarts, finalizes its recording, and the recording plays through B.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,6 +75,26 @@ test('publishing the same key to node B is refused', async () => {
   assert.ok(/stream is already live/.test(b.log) || /already live/.test(r.stderr),
     `node B refuses it as a second publisher is refused\n${logLines(b, ['[live]', '[rtmp'])}`);
   assert.ok(state.pub.running(), 'the publisher on node A is unaffected');
+});
+
+test('a terminate on node B ends the broadcast node A runs', async () => {
+  const other = await createStream(b, { name: 'terminated elsewhere', profiles: [] });
+  const pub = publish({ ...SRC, seconds: 30, url: a.rtmpUrl(other.streamKey) });
+  const live = await pollUntil(async () => {
+    const st = (await b.request('GET', `/api/stream/${other.id}`)).json;
+    return st.isActive && st.sourceSegments >= 1 ? st : null;
+  }, { timeoutMs: 20_000, intervalMs: 250 });
+  assert.ok(live.ok, 'the second stream got live on node A');
+  const t0 = Date.now();
+  assert.equal((await b.request('DELETE', `/api/stream/${other.id}/terminate`)).status, 204);
+  const r = await waitExit(pub, 10_000);
+  assert.ok(!r.timedOut, 'ffmpeg is disconnected by node A');
+  assert.ok(Date.now() - t0 < 4000, `within 4 s of the terminate on node B (${Date.now() - t0} ms)`);
+  const ended = await pollUntil(async () => {
+    const st = (await b.request('GET', `/api/stream/${other.id}`)).json;
+    return st.isActive === false ? st : null;
+  }, { timeoutMs: 10_000 });
+  assert.ok(ended.ok, 'the stream ends');
 });
 
 test('kill -9 of node A: node B closes the session within the timeout with the counters A last wrote', async () => {

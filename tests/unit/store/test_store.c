@@ -377,11 +377,11 @@ Test(store, stream_live_update_sets_state_and_adds_to_totals)
         .outgoing_rate_bps = 99.25,
         .added = {2, 4, 4.0, 8.0, 1000, 2000, 0, 0},
     };
-    cr_assert_eq(store_stream_update_live(store, s.id, &live), STORE_OK);
+    cr_assert_eq(store_stream_update_live(store, s.id, &live, NULL), STORE_OK);
     live.last_seen_ms = 4000; /* a late writer must not move last_seen back */
     live.is_healthy = -1;
     live.issues_json = NULL;
-    cr_assert_eq(store_stream_update_live(store, s.id, &live), STORE_OK);
+    cr_assert_eq(store_stream_update_live(store, s.id, &live, NULL), STORE_OK);
     store_stream_t got;
     cr_assert_eq(store_stream_get(store, s.id, &got), STORE_OK);
     cr_assert(got.is_active);
@@ -396,7 +396,7 @@ Test(store, stream_live_update_sets_state_and_adds_to_totals)
     cr_assert_float_eq(got.counters.ingest_rate_bps, 1234.5, 1e-9);
     cr_assert_float_eq(got.counters.outgoing_rate_bps, 99.25, 1e-9);
     store_stream_clear(&got);
-    cr_assert_eq(store_stream_update_live(store, "missing", &live), STORE_NOT_FOUND);
+    cr_assert_eq(store_stream_update_live(store, "missing", &live, NULL), STORE_NOT_FOUND);
     store_stream_clear(&s);
     store_user_clear(&alice);
 }

@@ -198,8 +198,8 @@ Test(store_nodes, closing_a_nodes_broadcasts_leaves_the_others_alone)
     cr_assert_eq(store_stream_claim(store, stream.id, "node-a", 0), STORE_OK);
     cr_assert_eq(store_stream_claim(store, other.id, "node-b", 0), STORE_OK);
     store_stream_live_t live = {.is_active = true, .last_seen_ms = 2500, .is_healthy = 1};
-    cr_assert_eq(store_stream_update_live(store, stream.id, &live), STORE_OK);
-    cr_assert_eq(store_stream_update_live(store, other.id, &live), STORE_OK);
+    cr_assert_eq(store_stream_update_live(store, stream.id, &live, NULL), STORE_OK);
+    cr_assert_eq(store_stream_update_live(store, other.id, &live, NULL), STORE_OK);
     store_session_t on_a, on_b, unowned;
     session_on("node-a", &on_a, true, 0);
     session_on("node-b", &on_b, true, 0);

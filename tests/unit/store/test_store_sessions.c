@@ -137,7 +137,7 @@ Test(store_list, session_latest_and_crash_close)
 
     store_stream_live_t live = {
         .is_active = true, .last_seen_ms = 2500, .is_healthy = 1, .ingest_rate_bps = 10};
-    cr_assert_eq(store_stream_update_live(store, data.beta.id, &live), STORE_OK);
+    cr_assert_eq(store_stream_update_live(store, data.beta.id, &live, NULL), STORE_OK);
     int64_t closed = -1;
     cr_assert_eq(store_close_open_sessions(store, "node-a", true, &closed), STORE_OK);
     cr_assert_eq(closed, 1);
