@@ -63,6 +63,8 @@ static const option_spec_t options[] = {
                   "recordings directory, shared by every node if it can be (default DATA/rec)"),
     STRING_OPTION("node-id", "STREAMD_NODE_ID", node_id,
                   "this node's id among those sharing the database (default: the host name)"),
+    STRING_OPTION("node-url", "STREAMD_NODE_URL", node_url,
+                  "this node's own HTTP base, for redirects from other nodes (default --public-url)"),
     {"node-timeout", "STREAMD_NODE_TIMEOUT", OPT_INT, offsetof(config_t, node_timeout_s), 0,
      "seconds without a heartbeat before other nodes end a node's sessions (default 30)"},
 };
@@ -275,6 +277,14 @@ static int derive_values(config_t *cfg, char *err, size_t err_size)
         return errbuf_set(err, err_size, -1,
                           "--public-url must start with http:// or https:// (got %s)",
                           cfg->public_url);
+    len = strlen(cfg->node_url);
+    while (len > 0 && cfg->node_url[len - 1] == '/')
+        cfg->node_url[--len] = '\0';
+    if (cfg->node_url[0] == '\0')
+        snprintf(cfg->node_url, sizeof cfg->node_url, "%s", cfg->public_url);
+    if (strncmp(cfg->node_url, "http://", 7) != 0 && strncmp(cfg->node_url, "https://", 8) != 0)
+        return errbuf_set(err, err_size, -1,
+                          "--node-url must start with http:// or https:// (got %s)", cfg->node_url);
     if (cfg->db_url[0] == '\0' && snprintf(cfg->db_url, sizeof cfg->db_url, "%s/streamd.db",
                                            cfg->data_dir) >= (int)sizeof cfg->db_url)
         return errbuf_set(err, err_size, -1, "--data: path too long");

@@ -29,6 +29,8 @@ typedef struct config {
     config_listen_t rtmp;          /* --rtmp, STREAMD_RTMP; default 0.0.0.0:1935 */
     char public_url[512];          /* --public-url, STREAMD_PUBLIC_URL; no trailing slash */
     char rtmp_public_url[512];     /* --rtmp-public-url; default rtmp://HOST:RTMP_PORT/live */
+    char node_url[512];            /* --node-url: where other nodes and a proxy reach this node's
+                                      HTTP (redirects to it); default the public URL */
     char db_url[PATH_MAX + 32];    /* --db, STREAMD_DB; default DATA/streamd.db */
     char api_key[256];             /* --api-key, STREAMD_API_KEY; "" = generate on first start */
     log_level_t log_level;         /* --log-level, STREAMD_LOG_LEVEL; default info */

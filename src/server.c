@@ -219,7 +219,7 @@ int server_start(server_t *server, char *new_key, size_t new_key_size, char *err
     recover_unclean_stop(server);
     cluster_config_t cluster = {
         .node_id = server->config.node_id,
-        .http_url = server->config.public_url,
+        .http_url = server->config.node_url,
         .rtmp_url = server->config.rtmp_public_url,
         .node_timeout_s = server->config.node_timeout_s,
         .recordings_dir = server->config.recordings_dir,

@@ -36,6 +36,7 @@ Test(config, defaults)
     cr_assert_str_eq(cfg.recordings_dir, "./data/rec");
     cr_assert_str_eq(cfg.node_id, "");
     cr_assert_eq(cfg.node_timeout_s, 30);
+    cr_assert_str_eq(cfg.node_url, "http://localhost:8935", "the public URL");
 }
 
 Test(config, media_flags)
@@ -118,6 +119,13 @@ Test(config, cluster_flags_and_migrate_command)
     cr_assert_str_eq(cfg.node_id, "edge-1.eu_west");
     cr_assert_eq(cfg.node_timeout_s, 10);
     cr_assert_str_eq(cfg.recordings_dir, "/shared/rec");
+
+    char *node_url[] = {"streamd", "--public-url", "https://video.example.com",
+                        "--node-url", "http://10.0.0.5:8935/", NULL};
+    cr_assert_eq(parse(&cfg, node_url, NULL, err), 0, "%s", err);
+    cr_assert_str_eq(cfg.node_url, "http://10.0.0.5:8935");
+    char *bad_url[] = {"streamd", "--node-url", "10.0.0.5:8935", NULL};
+    cr_assert_eq(parse(&cfg, bad_url, NULL, err), -1);
 
     char *bad_id[] = {"streamd", "--node-id", "a/b", NULL};
     cr_assert_eq(parse(&cfg, bad_id, NULL, err), -1);
