@@ -63,8 +63,9 @@ static const option_spec_t options[] = {
                   "recordings directory, shared by every node if it can be (default DATA/rec)"),
     STRING_OPTION("node-id", "STREAMD_NODE_ID", node_id,
                   "this node's id among those sharing the database (default: the host name)"),
-    STRING_OPTION("node-url", "STREAMD_NODE_URL", node_url,
-                  "this node's own HTTP base, for redirects from other nodes (default --public-url)"),
+    STRING_OPTION(
+        "node-url", "STREAMD_NODE_URL", node_url,
+        "this node's own HTTP base, for redirects from other nodes (default --public-url)"),
     {"node-timeout", "STREAMD_NODE_TIMEOUT", OPT_INT, offsetof(config_t, node_timeout_s), 0,
      "seconds without a heartbeat before other nodes end a node's sessions (default 30)"},
 };

@@ -120,7 +120,7 @@ Test(config, cluster_flags_and_migrate_command)
     cr_assert_eq(cfg.node_timeout_s, 10);
     cr_assert_str_eq(cfg.recordings_dir, "/shared/rec");
 
-    char *node_url[] = {"streamd", "--public-url", "https://video.example.com",
+    char *node_url[] = {"streamd",    "--public-url",          "https://video.example.com",
                         "--node-url", "http://10.0.0.5:8935/", NULL};
     cr_assert_eq(parse(&cfg, node_url, NULL, err), 0, "%s", err);
     cr_assert_str_eq(cfg.node_url, "http://10.0.0.5:8935");
