@@ -135,20 +135,22 @@ static int elsewhere(const cluster_t *c, const store_node_t *node, char *url, si
     return 1;
 }
 
-int cluster_playback_owner(cluster_t *c, const char *playback_id, char *url, size_t size)
+/* The owner of id through lookup (a store_node_of_* call), when it is another live node. */
+static int owner(cluster_t *c, int (*lookup)(store_t *, const char *, store_node_t *),
+                 const char *id, char *url, size_t size)
 {
     store_node_t node;
-    int found = store_node_of_playback(c->store, playback_id, &node) == STORE_OK &&
-                elsewhere(c, &node, url, size);
+    int found = lookup(c->store, id, &node) == STORE_OK && elsewhere(c, &node, url, size);
     store_node_clear(&node);
     return found;
 }
 
+int cluster_playback_owner(cluster_t *c, const char *playback_id, char *url, size_t size)
+{
+    return owner(c, store_node_of_playback, playback_id, url, size);
+}
+
 int cluster_session_owner(cluster_t *c, const char *session_id, char *url, size_t size)
 {
-    store_node_t node;
-    int found = store_node_of_session(c->store, session_id, &node) == STORE_OK &&
-                elsewhere(c, &node, url, size);
-    store_node_clear(&node);
-    return found;
+    return owner(c, store_node_of_session, session_id, url, size);
 }

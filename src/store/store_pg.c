@@ -7,6 +7,7 @@
 #include "store/migrations.h"
 #include "store/statements.h"
 #include "store/store_backend.h"
+#include "store/store_pool.h"
 #include "store/store_rows.h"
 #include "util/log.h"
 
@@ -20,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POOL_SIZE 4
 #define MAX_PARAMS STORE_QUERY_MAX_BINDS /* the largest statement: a planned list */
 #define NUMBER_TEXT 32                   /* "-9223372036854775808", "%.17g" of a double */
 #define TEXT_OID 25                      /* pg_type.oid of text */
@@ -130,11 +130,8 @@ typedef struct pg_conn {
 typedef struct pg_store {
     store_t base; /* first: store.c sees only this */
     char *url;    /* for the listener's connection */
-    pg_conn_t conns[POOL_SIZE];
-    pthread_mutex_t pool_lock;
-    pthread_cond_t pool_available;
-    pg_conn_t *free_conns[POOL_SIZE];
-    size_t free_count;
+    pg_conn_t conns[STORE_POOL_MAX];
+    store_pool_t pool;       /* of conns */
     bool listening;          /* the listener thread runs */
     pthread_t listener;      /* LISTENs for key and user changes (store_watch_auth) */
     atomic_bool stop_listen; /* tells it to end */
@@ -201,21 +198,14 @@ static void conn_heal(pg_conn_t *conn)
 
 static pg_conn_t *pool_acquire(pg_store_t *store)
 {
-    pthread_mutex_lock(&store->pool_lock);
-    while (store->free_count == 0)
-        pthread_cond_wait(&store->pool_available, &store->pool_lock);
-    pg_conn_t *conn = store->free_conns[--store->free_count];
-    pthread_mutex_unlock(&store->pool_lock);
+    pg_conn_t *conn = store_pool_take(&store->pool);
     conn_heal(conn);
     return conn;
 }
 
 static void pool_release(pg_store_t *store, pg_conn_t *conn)
 {
-    pthread_mutex_lock(&store->pool_lock);
-    store->free_conns[store->free_count++] = conn;
-    pthread_cond_signal(&store->pool_available);
-    pthread_mutex_unlock(&store->pool_lock);
+    store_pool_put(&store->pool, conn);
 }
 
 /* ---- Errors and running statements ---------------------------------------------------------- */
@@ -437,10 +427,9 @@ static void pg_close(store_t *base)
         pthread_join(store->listener, NULL);
     }
     free(store->url);
-    for (int i = 0; i < POOL_SIZE; i++)
+    for (int i = 0; i < STORE_POOL_MAX; i++)
         PQfinish(store->conns[i].db);
-    pthread_cond_destroy(&store->pool_available);
-    pthread_mutex_destroy(&store->pool_lock);
+    store_pool_destroy(&store->pool);
     free(store);
 }
 
@@ -480,17 +469,14 @@ store_t *store_pg_open(const char *url, char *err, size_t err_size)
     store->base.backend = &pg_backend;
     store->url = strdup(url);
     atomic_init(&store->stop_listen, false);
-    if (!store->url || pthread_mutex_init(&store->pool_lock, NULL) != 0) {
-        free(store->url);
+    if (!store->url) {
         free(store);
-        snprintf(err, err_size, "creating the pool lock failed");
+        snprintf(err, err_size, "out of memory");
         return NULL;
     }
-    if (pthread_cond_init(&store->pool_available, NULL) != 0) {
-        pthread_mutex_destroy(&store->pool_lock);
+    if (store_pool_init(&store->pool, err, err_size) != 0) {
         free(store->url);
         free(store);
-        snprintf(err, err_size, "creating the pool condition failed");
         return NULL;
     }
     char where[256] = "";
@@ -499,11 +485,11 @@ store_t *store_pg_open(const char *url, char *err, size_t err_size)
     describe(store->conns[0].db, where, sizeof where);
     if (migrate(store->conns[0].db, where, err, err_size) != 0)
         goto fail;
-    for (int i = 0; i < POOL_SIZE; i++) {
+    for (int i = 0; i < STORE_POOL_MAX; i++) {
         if ((i > 0 && conn_open(&store->conns[i], url, err, err_size) != 0) ||
             conn_prepare(&store->conns[i], err, err_size) != 0)
             goto fail;
-        store->free_conns[store->free_count++] = &store->conns[i];
+        store_pool_put(&store->pool, &store->conns[i]);
     }
     return &store->base;
 fail:

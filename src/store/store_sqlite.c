@@ -4,6 +4,7 @@
 #include "store/statements.h"
 #include "store/sqlite_internal.h"
 #include "store/store_backend.h"
+#include "store/store_pool.h"
 #include "store/store_rows.h"
 #include "util/log.h"
 
@@ -14,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Four connections cover the HTTP pool's concurrent reads; writers queue inside SQLite anyway. */
-#define POOL_SIZE 4
 #define BUSY_TIMEOUT_MS 5000
 
 /* ---- The connection pool --------------------------------------------------------------------
@@ -30,30 +29,18 @@ typedef struct sqlite_conn {
 
 typedef struct sqlite_store {
     store_t base; /* first: store.c sees only this */
-    sqlite_conn_t conns[POOL_SIZE];
-    pthread_mutex_t pool_lock;     /* guards free_conns and free_count */
-    pthread_cond_t pool_available; /* signalled when a connection is put back */
-    sqlite_conn_t *free_conns[POOL_SIZE];
-    size_t free_count;
+    sqlite_conn_t conns[STORE_POOL_MAX];
+    store_pool_t pool; /* of conns */
 } sqlite_store_t;
 
 static sqlite_conn_t *pool_acquire(sqlite_store_t *store)
 {
-    pthread_mutex_lock(&store->pool_lock);
-    while (store->free_count == 0)
-        pthread_cond_wait(&store->pool_available, &store->pool_lock);
-    sqlite_conn_t *conn = store->free_conns[--store->free_count];
-    pthread_mutex_unlock(&store->pool_lock);
-    return conn;
+    return store_pool_take(&store->pool);
 }
 
-/* LIFO: the connection used last is reused first, so its page cache is warm. */
 static void pool_release(sqlite_store_t *store, sqlite_conn_t *conn)
 {
-    pthread_mutex_lock(&store->pool_lock);
-    store->free_conns[store->free_count++] = conn;
-    pthread_cond_signal(&store->pool_available);
-    pthread_mutex_unlock(&store->pool_lock);
+    store_pool_put(&store->pool, conn);
 }
 
 /* ---- Rows: SQLite's accessors for store_rows.c ---------------------------------------------- */
@@ -391,10 +378,9 @@ static void sqlite_close(store_t *base)
 {
     sqlite_store_t *store = (sqlite_store_t *)base;
     /* The last connection to close checkpoints the WAL into the main file and removes it. */
-    for (int i = 0; i < POOL_SIZE; i++)
+    for (int i = 0; i < STORE_POOL_MAX; i++)
         conn_close(&store->conns[i]);
-    pthread_cond_destroy(&store->pool_available);
-    pthread_mutex_destroy(&store->pool_lock);
+    store_pool_destroy(&store->pool);
     free(store);
 }
 
@@ -417,27 +403,20 @@ static sqlite_store_t *open_pool(const char *url, char *err, size_t err_size)
         return NULL;
     }
     store->base.backend = &sqlite_backend;
-    if (pthread_mutex_init(&store->pool_lock, NULL) != 0) {
+    if (store_pool_init(&store->pool, err, err_size) != 0) {
         free(store);
-        snprintf(err, err_size, "creating the pool lock failed");
-        return NULL;
-    }
-    if (pthread_cond_init(&store->pool_available, NULL) != 0) {
-        pthread_mutex_destroy(&store->pool_lock);
-        free(store);
-        snprintf(err, err_size, "creating the pool condition failed");
         return NULL;
     }
     if (open_first(store, path, err, err_size) != 0)
         goto fail;
-    for (int i = 1; i < POOL_SIZE; i++) {
+    for (int i = 1; i < STORE_POOL_MAX; i++) {
         if (conn_open(&store->conns[i], path, SQLITE_OPEN_READWRITE, err, err_size) != 0)
             goto fail;
     }
-    for (int i = 0; i < POOL_SIZE; i++) {
+    for (int i = 0; i < STORE_POOL_MAX; i++) {
         if (conn_prepare(&store->conns[i], err, err_size) != 0)
             goto fail;
-        store->free_conns[store->free_count++] = &store->conns[i];
+        store_pool_put(&store->pool, &store->conns[i]);
     }
     return store;
 fail:
