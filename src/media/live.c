@@ -196,8 +196,8 @@ void live_unpublish(live_broadcast_t *b, const char *reason)
     /* Inactive in the store first: a node that takes the publish next finds it ended. */
     if (store_stream_release(live->store, b->stream_id, live->config->pipeline.node_id) != STORE_OK)
         log_warn("live",
-                 "stream %s: publish not released in the store (it frees when this "
-                 "node's heartbeat stops)",
+                 "stream %s: publish not released in the store (other nodes refuse the key "
+                 "until this node publishes it again, stops, or is taken over)",
                  b->stream_id);
     /* Logged under the registry lock: once it is released the housekeeper may free b. */
     log_info("live", "stream %s: broadcast ended (%s); session %s waits %d s for a reconnect",
