@@ -92,6 +92,16 @@ cluster_t *cluster_start(store_t *store, const cluster_config_t *config, char *e
     if (c->config.heartbeat_ms <= 0)
         c->config.heartbeat_ms = CLUSTER_HEARTBEAT_MS;
     c->started_at_ms = clock_now_ms();
+    /* Two processes with one id would take each other's sessions for their own. A restart right
+     * after a crash looks the same, so this warns rather than refuses. */
+    store_node_t earlier;
+    if (store_node_get(store, config->node_id, &earlier) == STORE_OK && !earlier.down &&
+        c->started_at_ms - earlier.heartbeat_at_ms < timeout_ms(c))
+        log_warn("cluster",
+                 "node id %s had a heartbeat %lld ms ago: if another streamd runs with this id, "
+                 "give each node its own --node-id",
+                 config->node_id, (long long)(c->started_at_ms - earlier.heartbeat_at_ms));
+    store_node_clear(&earlier);
     if (beat(c, c->started_at_ms) != STORE_OK) {
         snprintf(err, err_size, "cannot register node %s in the store", config->node_id);
         free(c);
