@@ -6,7 +6,7 @@ mode=${1:-run}
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev
       libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libx264-dev)
 if [ "$mode" = test ]; then
-    pkgs+=(libcriterion-dev clang libclang-rt-dev nodejs npm curl ffmpeg sqlite3 wrk nginx-light jq postgresql-15)
+    pkgs+=(libcriterion-dev clang libclang-rt-dev nodejs npm curl ffmpeg sqlite3 wrk nginx-light libnginx-mod-stream jq postgresql-15)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -90,6 +90,9 @@ class Server {
     // opts.dbUrl: a database another server uses too (a second node); opts.db: 'postgres' for a
     // fresh PostgreSQL database, 'sqlite' for the file in the data dir.
     this.dbUrl = opts.dbUrl ?? null;
+    // opts.publicUrl: the URL the API hands out, when a proxy is in front (then --node-url is the
+    // server's own address, for the redirects of other nodes).
+    this.publicUrl = opts.publicUrl ?? null;
     this.wantPg = opts.db ? opts.db === 'postgres' : PG_BY_DEFAULT;
     this.log = '';
     this.child = null;
@@ -139,7 +142,8 @@ class Server {
         '--data', this.dataDir,
         '--http', `127.0.0.1:${this.httpPort}`,
         '--rtmp', `127.0.0.1:${this.rtmpPort}`,
-        '--public-url', this.base,
+        '--public-url', this.publicUrl ?? this.base,
+        ...(this.publicUrl ? ['--node-url', this.base] : []),
         '--api-key', this.apiKey,
         '--log-level', 'debug',
         ...(this.dbUrl ? ['--db', this.dbUrl] : []),
