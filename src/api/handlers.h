@@ -31,6 +31,13 @@ void tokens_create(api_request_t *req);
 void tokens_list(api_request_t *req);
 void tokens_delete(api_request_t *req);
 
+/* /api/access-control/signing-key (signing_keys.c). */
+void signing_keys_create(api_request_t *req);
+void signing_keys_list(api_request_t *req);
+void signing_keys_get(api_request_t *req);
+void signing_keys_update(api_request_t *req);
+void signing_keys_delete(api_request_t *req);
+
 /* health.c */
 void health_get(api_request_t *req);
 

@@ -38,6 +38,11 @@ static const route_t routes[] = {
     {"POST", "/api/api-token", tokens_create, false},
     {"GET", "/api/api-token", tokens_list, false},
     {"DELETE", "/api/api-token/:id", tokens_delete, false},
+    {"POST", "/api/access-control/signing-key", signing_keys_create, false},
+    {"GET", "/api/access-control/signing-key", signing_keys_list, false},
+    {"GET", "/api/access-control/signing-key/:id", signing_keys_get, false},
+    {"PATCH", "/api/access-control/signing-key/:id", signing_keys_update, false},
+    {"DELETE", "/api/access-control/signing-key/:id", signing_keys_delete, false},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 

@@ -113,10 +113,25 @@ static const char migration_3[] =
     "CREATE INDEX sessions_node_active ON sessions(node_id, is_active);"
     "CREATE INDEX sessions_playback ON sessions(playback_id, created_at);";
 
+/* Version 4: signing keys for gated playback. Only the public key is kept (the private one is
+ * returned once, at creation); a playback JWT names its key by that public key. */
+static const char migration_4[] = "CREATE TABLE signing_keys ("
+                                  "{rowid}"
+                                  "id TEXT PRIMARY KEY,"
+                                  "user_id TEXT NOT NULL REFERENCES users(id),"
+                                  "project_id TEXT NOT NULL,"
+                                  "name TEXT NOT NULL,"
+                                  "public_key TEXT NOT NULL UNIQUE,"
+                                  "disabled {bool} NOT NULL DEFAULT {false},"
+                                  "created_at {int} NOT NULL,"
+                                  "last_seen {int} NOT NULL DEFAULT 0);"
+                                  "CREATE INDEX signing_keys_user ON signing_keys(user_id);";
+
 static const char *const migrations[] = {
     migration_1,
     migration_2,
     migration_3,
+    migration_4,
 };
 
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))

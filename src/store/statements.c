@@ -127,6 +127,22 @@ static const statement_t statements[STMT_COUNT] = {
     /* Exactly one caller sees a row change: the node that takes the dead one's sessions. */
     [STMT_NODE_MARK_DOWN] = {"node mark down", "UPDATE nodes SET down = TRUE WHERE id = ?1 AND "
                                                "NOT down AND heartbeat_at < ?2"},
+    [STMT_SIGNING_KEY_INSERT] = {"signing key insert",
+                                 "INSERT INTO signing_keys (" STORE_ROWS_SIGNING_KEY_COLUMNS
+                                 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
+    [STMT_SIGNING_KEY_GET] = {"signing key get",
+                              "SELECT " STORE_ROWS_SIGNING_KEY_COLUMNS
+                              " FROM signing_keys WHERE id = ?1 AND user_id = ?2"},
+    [STMT_SIGNING_KEY_FIND] = {"signing key find", "SELECT " STORE_ROWS_SIGNING_KEY_COLUMNS
+                                                   " FROM signing_keys WHERE public_key = ?1"},
+    [STMT_SIGNING_KEY_LIST] = {"signing key list",
+                               "SELECT " STORE_ROWS_SIGNING_KEY_COLUMNS " FROM signing_keys "
+                               "WHERE user_id = ?1 ORDER BY created_at, rowid"},
+    [STMT_SIGNING_KEY_UPDATE] = {"signing key update",
+                                 "UPDATE signing_keys SET name = ?4, disabled = ?6 "
+                                 "WHERE id = ?1 AND user_id = ?2"},
+    [STMT_SIGNING_KEY_DELETE] = {"signing key delete",
+                                 "DELETE FROM signing_keys WHERE id = ?1 AND user_id = ?2"},
     [STMT_SCHEMA_VERSION] = {"schema version", "{schema_version}"},
 };
 

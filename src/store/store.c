@@ -71,6 +71,15 @@ void store_node_clear(store_node_t *node)
     memset(node, 0, sizeof *node);
 }
 
+void store_signing_key_clear(store_signing_key_t *key)
+{
+    if (!key)
+        return;
+    free(key->name);
+    free(key->public_key);
+    memset(key, 0, sizeof *key);
+}
+
 /* ---- Record types and row arrays ------------------------------------------------------------- */
 
 static void clear_user(void *record)
@@ -103,6 +112,14 @@ const store_record_type_t store_token_record = {sizeof(store_api_token_t), clear
 const store_record_type_t store_stream_record = {sizeof(store_stream_t), clear_stream};
 const store_record_type_t store_session_record = {sizeof(store_session_t), clear_session};
 const store_record_type_t store_node_record = {sizeof(store_node_t), clear_node};
+
+static void clear_signing_key(void *record)
+{
+    store_signing_key_clear(record);
+}
+
+const store_record_type_t store_signing_key_record = {sizeof(store_signing_key_t),
+                                                      clear_signing_key};
 
 static void clear_nothing(void *record)
 {
@@ -151,6 +168,12 @@ void store_session_list_free(store_session_t *sessions, size_t count)
 {
     store_rows_t set = {sessions, sessions ? count : 0, count};
     store_rows_free(&set, &store_session_record);
+}
+
+void store_signing_key_list_free(store_signing_key_t *keys, size_t count)
+{
+    store_rows_t set = {keys, keys ? count : 0, count};
+    store_rows_free(&set, &store_signing_key_record);
 }
 
 void store_node_list_free(store_node_t *nodes, size_t count)
@@ -300,6 +323,13 @@ int store_watch_auth(store_t *store, store_auth_changed_t fn, void *opaque)
     return fn && store->backend->watch_auth ? store->backend->watch_auth(store) : STORE_OK;
 }
 
+/* Every row of a statement keyed by ?1 = key; a NULL key is STORE_INVALID (outputs zeroed). */
+static int read_rows_by_key(store_t *store, stmt_id_t id, const char *key,
+                            const store_row_type_t *type, void **out, size_t *out_count)
+{
+    return read_rows(key ? store : NULL, id, bind_key, key, type, out, out_count);
+}
+
 /* ---- The calls of store.h -------------------------------------------------------------------- */
 
 int store_schema_version(store_t *store, int *out_version)
@@ -377,15 +407,62 @@ int store_api_token_delete(store_t *store, const char *user_id, const char *toke
 int store_api_token_list(store_t *store, const char *user_id, store_api_token_t **out,
                          size_t *out_count)
 {
-    if (!user_id) {
-        if (out)
-            *out = NULL;
-        if (out_count)
-            *out_count = 0;
+    return read_rows_by_key(store, STMT_TOKEN_LIST, user_id, &store_row_token, (void **)out,
+                            out_count);
+}
+
+int store_signing_key_create(store_t *store, store_signing_key_t *key)
+{
+    if (!store || !key || !key->name || !key->public_key)
         return STORE_INVALID;
+    if (ids_uuid_v4(key->id) != 0) {
+        log_error("store", "signing key create: the random generator failed");
+        return STORE_ERR;
     }
-    return read_rows(store, STMT_TOKEN_LIST, bind_key, user_id, &store_row_token, (void **)out,
-                     out_count);
+    key->created_at_ms = clock_now_ms();
+    key->last_seen_ms = 0;
+    return write_any(store, STMT_SIGNING_KEY_INSERT, store_params_signing_key, key);
+}
+
+int store_signing_key_get(store_t *store, const char *user_id, const char *key_id,
+                          store_signing_key_t *out)
+{
+    if (!out)
+        return STORE_INVALID;
+    memset(out, 0, sizeof *out);
+    if (!store || !user_id || !key_id)
+        return STORE_INVALID;
+    store_args_t op = {.id = key_id, .other_id = user_id};
+    return store->backend->read_one(store, STMT_SIGNING_KEY_GET, store_params_id_pair, &op,
+                                    &store_row_signing_key, out);
+}
+
+int store_signing_key_find(store_t *store, const char *public_key, store_signing_key_t *out)
+{
+    return read_by_key(store, STMT_SIGNING_KEY_FIND, public_key, &store_row_signing_key, out,
+                       sizeof *out);
+}
+
+int store_signing_key_list(store_t *store, const char *user_id, store_signing_key_t **out,
+                           size_t *out_count)
+{
+    return read_rows_by_key(store, STMT_SIGNING_KEY_LIST, user_id, &store_row_signing_key,
+                            (void **)out, out_count);
+}
+
+int store_signing_key_update(store_t *store, const store_signing_key_t *key)
+{
+    if (!store || !key || !key->name)
+        return STORE_INVALID;
+    return write_one(store, STMT_SIGNING_KEY_UPDATE, store_params_signing_key, key);
+}
+
+int store_signing_key_delete(store_t *store, const char *user_id, const char *key_id)
+{
+    if (!store || !user_id || !key_id)
+        return STORE_INVALID;
+    store_args_t op = {.id = key_id, .other_id = user_id};
+    return write_one(store, STMT_SIGNING_KEY_DELETE, store_params_id_pair, &op);
 }
 
 int store_stream_insert(store_t *store, const store_stream_t *stream)

@@ -130,6 +130,18 @@ typedef struct store_node {
     bool down;               /* another node took over its sessions (until it beats again) */
 } store_node_t;
 
+/* A key that signs playback JWTs (gated playback, playbackPolicy type "jwt"). */
+typedef struct store_signing_key {
+    char id[STORE_ID_SIZE];
+    char user_id[STORE_ID_SIZE];
+    char project_id[STORE_ID_SIZE];
+    char *name;            /* owned */
+    char *public_key;      /* owned; base64 of the PEM, as the API shows it and a JWT's "pub" */
+    bool disabled;         /* a disabled key signs nothing valid */
+    int64_t created_at_ms; /* ms since epoch */
+    int64_t last_seen_ms;  /* ms since epoch; 0 = never */
+} store_signing_key_t;
+
 /* Query over streams or sessions. Field names are the API's (e.g. "sourceSegments",
  * "user.email"); the API layer checks them against its allowed list, the store (store_query.c) maps
  * them to columns and answers STORE_INVALID for a name it does not know. */
@@ -192,12 +204,14 @@ void store_api_token_clear(store_api_token_t *token);
 void store_stream_clear(store_stream_t *stream);
 void store_session_clear(store_session_t *session);
 void store_node_clear(store_node_t *node);
+void store_signing_key_clear(store_signing_key_t *key);
 
 /* Releases an array returned by a list call and its records; NULL is a no-op. */
 void store_api_token_list_free(store_api_token_t *tokens, size_t count);
 void store_stream_list_free(store_stream_t *streams, size_t count);
 void store_session_list_free(store_session_t *sessions, size_t count);
 void store_node_list_free(store_node_t *nodes, size_t count);
+void store_signing_key_list_free(store_signing_key_t *keys, size_t count);
 
 /* Users. store_user_create fills in id, project_id and created_at_ms of *user (name, email,
  * admin, suspended are read from it) and inserts it. */
@@ -217,6 +231,21 @@ int store_api_token_list(store_t *store, const char *user_id, store_api_token_t 
                          size_t *out_count);
 /* Deletes the user's token; STORE_NOT_FOUND when it is not the user's. */
 int store_api_token_delete(store_t *store, const char *user_id, const char *token_id);
+
+/* Signing keys. store_signing_key_create fills id and created_at_ms of *key and inserts it
+ * (user_id, project_id, name, public_key, disabled are read from it); STORE_CONFLICT when the
+ * public key exists. Get, update and delete answer STORE_NOT_FOUND for a key that is not
+ * user_id's; update writes name and disabled. */
+int store_signing_key_create(store_t *store, store_signing_key_t *key);
+int store_signing_key_get(store_t *store, const char *user_id, const char *key_id,
+                          store_signing_key_t *out);
+/* The key whose public key is public_key, whoever owns it (verification checks the owner). */
+int store_signing_key_find(store_t *store, const char *public_key, store_signing_key_t *out);
+/* The user's keys, oldest first; the caller frees *out with store_signing_key_list_free. */
+int store_signing_key_list(store_t *store, const char *user_id, store_signing_key_t **out,
+                           size_t *out_count);
+int store_signing_key_update(store_t *store, const store_signing_key_t *key);
+int store_signing_key_delete(store_t *store, const char *user_id, const char *key_id);
 
 /* Streams. Insert takes every field as given (the API layer fills ids, keys and defaults);
  * STORE_CONFLICT when id, stream_key or playback_id is taken. Update writes the settings of the

@@ -21,6 +21,7 @@ extern const store_record_type_t store_token_record;
 extern const store_record_type_t store_stream_record;
 extern const store_record_type_t store_session_record;
 extern const store_record_type_t store_node_record;
+extern const store_record_type_t store_signing_key_record;
 extern const store_record_type_t store_controls_record; /* owns nothing */
 
 /* A growable array of records of one type, as a list call returns it (rows is the array). The

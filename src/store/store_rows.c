@@ -188,6 +188,19 @@ void store_params_node(store_params_t *b, const void *record)
     store_params_int64(b, 5, n->heartbeat_at_ms);
 }
 
+void store_params_signing_key(store_params_t *b, const void *record)
+{
+    const store_signing_key_t *k = record;
+    store_params_text(b, 1, k->id);
+    store_params_text(b, 2, k->user_id);
+    store_params_text(b, 3, k->project_id);
+    store_params_text(b, 4, k->name);
+    store_params_text(b, 5, k->public_key);
+    store_params_bool(b, 6, k->disabled);
+    store_params_int64(b, 7, k->created_at_ms);
+    store_params_int64(b, 8, k->last_seen_ms);
+}
+
 void store_params_number(store_params_t *b, const void *record)
 {
     store_params_int64(b, 1, ((const store_args_t *)record)->number);
@@ -440,6 +453,23 @@ const store_row_type_t store_row_token = {&store_token_record, read_token};
 const store_row_type_t store_row_stream = {&store_stream_record, read_stream};
 const store_row_type_t store_row_session = {&store_session_record, read_session};
 const store_row_type_t store_row_node = {&store_node_record, read_node};
+
+static int read_signing_key(const store_row_t *row, void *record)
+{
+    store_signing_key_t *k = record;
+    copy_fixed(row, 0, k->id, sizeof k->id);
+    copy_fixed(row, 1, k->user_id, sizeof k->user_id);
+    copy_fixed(row, 2, k->project_id, sizeof k->project_id);
+    int failed = copy_name(row, 3, &k->name) | copy_name(row, 4, &k->public_key);
+    k->disabled = column_bool(row, 5);
+    k->created_at_ms = column_int64(row, 6);
+    k->last_seen_ms = column_int64(row, 7);
+    if (failed)
+        store_signing_key_clear(k);
+    return failed ? -1 : 0;
+}
+
+const store_row_type_t store_row_signing_key = {&store_signing_key_record, read_signing_key};
 
 static int read_controls(const store_row_t *row, void *record)
 {

@@ -34,6 +34,8 @@
     "id, parent_id, user_id, project_id, playback_id, name, created_at, last_seen, ended_at, "     \
     "is_active, record, deleted, is_healthy, issues, "                                             \
     "recording_status, " STORE_ROWS_COUNTER_COLUMNS ", profiles, recording_spec, health, node_id"
+#define STORE_ROWS_SIGNING_KEY_COLUMNS                                                             \
+    "id, user_id, project_id, name, public_key, disabled, created_at, last_seen"
 #define STORE_ROWS_NODE_COLUMNS "id, http_url, rtmp_url, started_at, heartbeat_at, down"
 
 /* A backend's statement parameters (1-based indexes). A backend records its first failure itself,
@@ -64,6 +66,7 @@ void store_params_token(store_params_t *p, const void *record);
 void store_params_stream(store_params_t *p, const void *record);
 void store_params_session(store_params_t *p, const void *record);
 void store_params_node(store_params_t *p, const void *record);
+void store_params_signing_key(store_params_t *p, const void *record);
 
 /* The arguments of a statement keyed by one or two ids and a number (a time, a flag): the
  * binders below name which parameters they fill. */
@@ -121,6 +124,7 @@ extern const store_row_type_t store_row_token;
 extern const store_row_type_t store_row_stream;
 extern const store_row_type_t store_row_session;
 extern const store_row_type_t store_row_node;
+extern const store_row_type_t store_row_signing_key;
 /* suspended, deleted, last_terminated_at: a store_stream_controls_t. */
 extern const store_row_type_t store_row_controls;
 

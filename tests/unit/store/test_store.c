@@ -63,8 +63,10 @@ Test(store, version_1_database_is_migrated_to_latest)
 {
     store_close(store);
     store = NULL;
-    /* Make the file what version 1 left: no health column (2), no nodes (3), user_version 1. */
-    raw_exec("DROP INDEX sessions_node_active; DROP INDEX sessions_playback; DROP TABLE nodes; "
+    /* Make the file what version 1 left: no health column (2), no nodes (3), no signing keys (4),
+     * user_version 1. */
+    raw_exec("DROP INDEX signing_keys_user; DROP TABLE signing_keys; "
+             "DROP INDEX sessions_node_active; DROP INDEX sessions_playback; DROP TABLE nodes; "
              "ALTER TABLE sessions DROP COLUMN node_id; "
              "ALTER TABLE streams DROP COLUMN publisher_node; "
              "ALTER TABLE sessions DROP COLUMN health; PRAGMA user_version = 1");
