@@ -33,7 +33,8 @@ struct server {
     cluster_t *cluster;
     housekeeper_t *housekeeper;
     ingest_t *ingest;
-    auth_cache_t *auth_cache; /* cleared by the store's watcher; freed after the store */
+    auth_cache_t *auth_cache;       /* cleared by the store's watcher; freed after the store */
+    playback_gate_t *playback_gate; /* read by the web routes; freed after HTTP stops */
     api_deps_t api_deps;
     web_deps_t web_deps;
     http_router_t *router; /* filled before the HTTP server starts, read-only after */
@@ -78,6 +79,12 @@ server_t *server_new(const config_t *config, char *err, size_t err_size)
         goto fail;
     }
     server->api_deps.auth_cache = server->auth_cache;
+    server->playback_gate = playback_gate_new(server->store);
+    if (!server->playback_gate) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
+    server->web_deps.gate = server->playback_gate;
     server->api_deps.store = server->store;
     server->api_deps.public_url = server->config.public_url;
     server->api_deps.rtmp_public_url = server->config.rtmp_public_url;
@@ -300,6 +307,7 @@ void server_free(server_t *server)
     housekeeper_stop(server->housekeeper);
     live_free(server->live);
     cluster_stop(server->cluster);
+    playback_gate_free(server->playback_gate);
     store_close(server->store);
     auth_cache_free(server->auth_cache);
     free(server);

@@ -25,6 +25,18 @@ void http_reply_error(http_request_t *req, int status, const char *fmt, ...)
     http_reply(req, status, json_pack("{s:[s]}", "errors", message));
 }
 
+void http_reply_text(http_request_t *req, int status, char *text, size_t len,
+                     const char *content_type, const char *cache_control)
+{
+    req->status = status;
+    free(req->reply_text);
+    req->reply_text = text;
+    req->reply_text_len = len;
+    req->content_type = content_type;
+    if (cache_control)
+        http_add_header(req, "Cache-Control", cache_control);
+}
+
 void http_add_header(http_request_t *req, const char *name, const char *value)
 {
     if (req->header_count == HTTP_MAX_EXTRA_HEADERS)
@@ -194,6 +206,8 @@ void http_request_release(http_request_t *req)
     req->has_file = false;
     json_decref(req->reply_body);
     req->reply_body = NULL;
+    free(req->reply_text);
+    req->reply_text = NULL;
     for (size_t i = 0; i < req->header_count; i++) {
         free(req->headers[i].name);
         free(req->headers[i].value);

@@ -39,7 +39,9 @@ typedef struct http_request {
     bool has_file;
     uint64_t file_offset;     /* bytes */
     uint64_t file_length;     /* bytes to send from file_offset */
-    const char *content_type; /* static string for a file reply */
+    const char *content_type; /* static string for a file or text reply */
+    char *reply_text;         /* owned; a text reply (http_reply_text) when not NULL */
+    size_t reply_text_len;
     http_header_t headers[HTTP_MAX_EXTRA_HEADERS];
     size_t header_count;
 } http_request_t;
@@ -56,6 +58,11 @@ void http_reply_error(http_request_t *req, int status, const char *fmt, ...)
  * cache_control are static strings. */
 void http_reply_file(http_request_t *req, int fd, uint64_t size, const char *content_type,
                      const char *cache_control);
+
+/* Replies with text (taken; len bytes) of content_type (a static string), with cache_control
+ * (static) when not NULL. */
+void http_reply_text(http_request_t *req, int status, char *text, size_t len,
+                     const char *content_type, const char *cache_control);
 
 /* Adds a response header (copied). Silently ignored past HTTP_MAX_EXTRA_HEADERS. */
 void http_add_header(http_request_t *req, const char *name, const char *value);

@@ -55,6 +55,13 @@ static enum MHD_Result send_reply(struct MHD_Connection *connection, http_reques
             close(req->reply_fd);
         else
             MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
+    } else if (req->reply_text) {
+        response = MHD_create_response_from_buffer(req->reply_text_len, req->reply_text,
+                                                   MHD_RESPMEM_MUST_FREE);
+        if (response) {
+            req->reply_text = NULL; /* MHD frees it with the response */
+            MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
+        }
     } else if (req->reply_body) {
         char *text = json_dumps(req->reply_body, JSON_COMPACT);
         if (!text) {

@@ -101,23 +101,6 @@ static int take_listed(void *opaque, const hls_segment_t *segment)
     return recorder_segments_push(out, &entry);
 }
 
-/* Reads a whole file, up to PLAYLIST_READ_MAX bytes; returns the bytes (caller frees), or NULL
- * when it is missing or out of memory. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *file = fopen(path, "rbe");
-    if (!file)
-        return NULL;
-    struct stat st;
-    size_t size = fstat(fileno(file), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size : 0;
-    if (size > PLAYLIST_READ_MAX)
-        size = PLAYLIST_READ_MAX;
-    char *buf = malloc(size + 1);
-    *len = buf ? fread(buf, 1, size, file) : 0;
-    fclose(file);
-    return buf;
-}
-
 static bool regular_file_size(const char *path, uint64_t *bytes)
 {
     struct stat st;
@@ -224,7 +207,7 @@ int recorder_read_rendition(const char *dir, const char *name, recorder_segments
             0)
         return RECORDER_ERR_INVALID;
     size_t len = 0;
-    char *text = read_file(playlist, &len);
+    char *text = fs_read_file(playlist, PLAYLIST_READ_MAX, &len);
     int ret = text ? hls_playlist_parse(text, len, take_listed, segments, NULL) : 0;
     free(text);
     if (ret < 0)

@@ -373,3 +373,22 @@ int fs_remove_files(const char *dir, int max_depth, char *err, size_t err_size)
     close(fd);
     return r.first_error;
 }
+
+char *fs_read_file(const char *path, size_t max, size_t *len)
+{
+    *len = 0;
+    FILE *file = fopen(path, "rbe");
+    if (!file)
+        return NULL;
+    struct stat st;
+    size_t size = fstat(fileno(file), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size : 0;
+    if (size > max)
+        size = max;
+    char *buf = malloc(size + 1);
+    if (buf) {
+        *len = fread(buf, 1, size, file);
+        buf[*len] = '\0';
+    }
+    fclose(file);
+    return buf;
+}

@@ -68,6 +68,10 @@ bool fs_path_is_safe(const char *path, int max_components);
 /* "a/b" in a new string sized to fit (caller frees); NULL when out of memory. */
 char *fs_join(const char *a, const char *b);
 
+/* The first max bytes (at most) of the file at path, NUL-terminated, for the caller to free;
+ * *len gets their count. NULL when it cannot be opened or when out of memory. */
+char *fs_read_file(const char *path, size_t max, size_t *len);
+
 /* Formats a path into out (size bytes with the NUL); 0, or -ENAMETOOLONG when it does not fit
  * (out then holds the cut path). */
 int fs_path_format(char *out, size_t size, const char *fmt, ...)

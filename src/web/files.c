@@ -1,14 +1,20 @@
 /* Static media files from the data directory, served read-only with path checks. */
 #include "web/files.h"
 
+#include "util/clock.h"
 #include "util/fs.h"
+#include "util/log.h"
+#include "web/playback_jwt.h"
 
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define PLAYLIST_MAX (1024 * 1024) /* bytes of a playlist rewritten for a token */
 
 typedef struct media_type {
     const char *extension;
@@ -56,14 +62,18 @@ static void serve_file(http_request_t *req, const char *path, const media_type_t
     http_reply_file(req, fd, (uint64_t)st.st_size, type->content_type, type->cache_control);
 }
 
-/* Redirects to the node that owns the media, keeping the path; false when it is this node's. */
-static bool redirected(http_request_t *req, const web_deps_t *deps, web_area_t area, const char *id)
+/* Redirects to the node that owns the media, keeping the path and the token; false when it is
+ * this node's. */
+static bool redirected(http_request_t *req, const web_deps_t *deps, web_area_t area, const char *id,
+                       const char *token)
 {
-    char base[512], url[1024];
+    char base[512], url[1024 + PLAYBACK_JWT_MAX];
     if (!deps->locator.owner ||
         deps->locator.owner(deps->locator.opaque, area, id, base, sizeof base) != 1)
         return false;
-    if (snprintf(url, sizeof url, "%s%s", base, req->path) >= (int)sizeof url)
+    int len = token ? snprintf(url, sizeof url, "%s%s?jwt=%s", base, req->path, token)
+                    : snprintf(url, sizeof url, "%s%s", base, req->path);
+    if (len < 0 || (size_t)len >= sizeof url)
         return false;
     http_add_header(req, "Location", url);
     http_add_header(req, "Cache-Control", "no-cache");
@@ -71,9 +81,49 @@ static bool redirected(http_request_t *req, const web_deps_t *deps, web_area_t a
     return true;
 }
 
-/* Serves ROOT/{id}/{rest} when id and rest are safe and rest has a known type. A live playback
- * is asked for its owner first (a stale directory of an earlier broadcast here must not hide the
- * live one elsewhere); a recording only when it is not here. */
+/* The playlist at path with ?jwt=token (or &jwt=) after every URI it lists, so that the player's
+ * next requests carry the token; NULL (404) when it cannot be read. */
+static void serve_playlist_with_token(http_request_t *req, const char *path,
+                                      const media_type_t *type, const char *token)
+{
+    size_t len = 0;
+    char *text = fs_read_file(path, PLAYLIST_MAX, &len);
+    size_t token_len = strlen(token);
+    size_t lines = 1;
+    for (size_t i = 0; text && i < len; i++)
+        lines += text[i] == '\n';
+    char *out = text ? malloc(len + lines * (token_len + 6) + 1) : NULL;
+    if (!out) {
+        free(text);
+        http_reply_error(req, 404, "not found");
+        return;
+    }
+    size_t used = 0;
+    for (const char *line = text; line < text + len;) {
+        const char *end = memchr(line, '\n', (size_t)(text + len - line));
+        size_t line_len = end ? (size_t)(end - line) : (size_t)(text + len - line);
+        size_t content = line_len > 0 && line[line_len - 1] == '\r' ? line_len - 1 : line_len;
+        memcpy(out + used, line, content);
+        used += content;
+        if (content > 0 && line[0] != '#') {
+            used += (size_t)sprintf(out + used, "%sjwt=", memchr(line, '?', content) ? "&" : "?");
+            memcpy(out + used, token, token_len);
+            used += token_len;
+        }
+        memcpy(out + used, line + content, line_len - content);
+        used += line_len - content;
+        if (end)
+            out[used++] = '\n';
+        line = end ? end + 1 : text + len;
+    }
+    free(text);
+    http_reply_text(req, 200, out, used, type->content_type, type->cache_control);
+}
+
+/* Serves ROOT/{id}/{rest} when id and rest are safe, rest has a known type and the stream's
+ * playback policy lets this request in. A live playback is asked for its owner first (a stale
+ * directory of an earlier broadcast here must not hide the live one elsewhere); a recording only
+ * when it is not here. */
 static void serve_under(http_request_t *req, const char *root, web_area_t area,
                         const media_type_t *types, size_t type_count)
 {
@@ -88,11 +138,26 @@ static void serve_under(http_request_t *req, const char *root, web_area_t area,
         http_reply_error(req, 404, "not found");
         return;
     }
-    if (area == WEB_AREA_LIVE && redirected(req, deps, area, id))
+    const char *token = http_query(req, "jwt");
+    if (!token || !token[0])
+        token = http_header(req, "Livepeer-Jwt");
+    if (token && !token[0])
+        token = NULL;
+    playback_gate_decision_t gate = {0};
+    if (deps->gate)
+        playback_gate_check(deps->gate, area, id, token, clock_now_ms(), &gate);
+    if (gate.status) {
+        log_info("web", "%s %s refused (%d): %s", req->method, req->path, gate.status, gate.reason);
+        http_reply_error(req, gate.status, "%s", gate.reason);
         return;
-    if (area == WEB_AREA_RECORDING && access(path, F_OK) != 0 && redirected(req, deps, area, id))
+    }
+    bool elsewhere = area == WEB_AREA_LIVE || access(path, F_OK) != 0;
+    if (elsewhere && redirected(req, deps, area, id, gate.needs_token ? token : NULL))
         return;
-    serve_file(req, path, type);
+    if (gate.needs_token && strcmp(type->extension, ".m3u8") == 0)
+        serve_playlist_with_token(req, path, type, token);
+    else
+        serve_file(req, path, type);
 }
 
 /* GET /hls/{playbackId}/{path}: params[0] = playback id, params[1] = path inside it. */

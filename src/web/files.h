@@ -1,7 +1,10 @@
 /* Media files over HTTP: live HLS (/hls/{playbackId}/...) from the data directory and recordings
  * (/recordings/{sessionId}/...) from the recordings directory, with the content types, caching and
  * range support players need; a live playback another node broadcasts, or a recording only another
- * node has, is redirected there (302). Handlers run on HTTP worker threads. */
+ * node has, is redirected there (302). A gated stream's media is served only with a valid
+ * playback token (?jwt= or the Livepeer-Jwt header; playback_gate.h), and its playlists pass the
+ * token on to every URI they list, so a player's later requests carry it. Handlers run on HTTP
+ * worker threads. */
 #ifndef STREAMD_WEB_FILES_H
 #define STREAMD_WEB_FILES_H
 
@@ -9,9 +12,7 @@
 #include <stddef.h>
 
 #include "http/router.h"
-
-/* The two kinds of media a request asks for. */
-typedef enum { WEB_AREA_LIVE, WEB_AREA_RECORDING } web_area_t;
+#include "web/playback_gate.h"
 
 /* Where media belongs when nodes share the work: owner returns 1 with the HTTP base of the node
  * that serves id (a playback id, or a session id) in url, or 0 to answer here. Any thread. */
@@ -25,6 +26,7 @@ typedef struct web_deps {
     const char *data_dir;       /* live/ is under it */
     const char *recordings_dir; /* a recording is recordings_dir/{sessionId} */
     web_locator_t locator;      /* owner NULL: every request is this node's */
+    playback_gate_t *gate;      /* playback policies; NULL: everything is public */
 } web_deps_t;
 
 /* Adds GET /hls/{playbackId}/{path} and GET /recordings/{sessionId}/{path} to router; deps must

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/es256_test_util.h"
+#include "jwt_test_util.h"
 #include "web/playback_jwt.h"
 
 static char *pub, *priv;
@@ -24,33 +24,6 @@ static void teardown(void)
 
 TestSuite(playback_jwt, .init = setup, .fini = teardown);
 
-/* base64url without padding of len bytes. */
-static void b64url(const void *data, size_t len, char *out)
-{
-    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    size_t n = strlen(out);
-    while (n && out[n - 1] == '=')
-        out[--n] = '\0';
-    for (char *p = out; *p; p++)
-        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-}
-
-/* header.payload.signature, signed with priv. */
-static char *make_token(const char *header, const char *payload)
-{
-    char *token = malloc(16384);
-    char h[2048], p[8192], s[128];
-    b64url(header, strlen(header), h);
-    b64url(payload, strlen(payload), p);
-    snprintf(token, 16384, "%s.%s", h, p);
-    unsigned char sig[ES256_SIGNATURE_SIZE];
-    es256_sign_for_test(priv, token, strlen(token), sig);
-    b64url(sig, sizeof sig, s);
-    strcat(token, ".");
-    strcat(token, s);
-    return token;
-}
-
 static char *claims(const char *sub, long long exp)
 {
     char *payload = malloc(4096);
@@ -62,7 +35,7 @@ static char *claims(const char *sub, long long exp)
 Test(playback_jwt, a_client_token_parses_and_verifies)
 {
     char *payload = claims("abcdefghijklmnop", 1900000000);
-    char *token = make_token("{\"alg\":\"ES256\",\"typ\":\"JWT\"}", payload);
+    char *token = jwt_make_for_test(priv, "{\"alg\":\"ES256\",\"typ\":\"JWT\"}", payload);
     playback_jwt_t jwt;
     char err[128] = "";
     cr_assert_eq(playback_jwt_parse(token, strlen(token), &jwt, err, sizeof err), 0, "%s", err);
@@ -85,10 +58,11 @@ Test(playback_jwt, a_client_token_parses_and_verifies)
 Test(playback_jwt, malformed_tokens_are_refused_with_a_reason)
 {
     char *payload = claims("abc", 1900000000);
-    char *hs256 = make_token("{\"alg\":\"HS256\"}", payload);
-    char *none = make_token("{\"alg\":\"none\"}", payload);
-    char *no_exp = make_token("{\"alg\":\"ES256\"}", "{\"sub\":\"abc\",\"pub\":\"x\"}");
-    char *array = make_token("{\"alg\":\"ES256\"}", "[1,2]");
+    char *hs256 = jwt_make_for_test(priv, "{\"alg\":\"HS256\"}", payload);
+    char *none = jwt_make_for_test(priv, "{\"alg\":\"none\"}", payload);
+    char *no_exp =
+        jwt_make_for_test(priv, "{\"alg\":\"ES256\"}", "{\"sub\":\"abc\",\"pub\":\"x\"}");
+    char *array = jwt_make_for_test(priv, "{\"alg\":\"ES256\"}", "[1,2]");
     const char *bad[] = {"",         "a",   "a.b", "a.b.c.d", "!!.??.**",
                          "e30.e30.", hs256, none,  no_exp,    array};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
