@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_MAX_BODY_BYTES (1024 * 1024) /* larger request bodies get 413 */
+#define HTTP_MAX_BODY_BYTES (1024 * 1024)       /* larger request bodies get 413 */
+#define HTTP_DRAIN_MAX_BYTES (16 * 1024 * 1024) /* of an oversized body, read before the 413 */
 #define HTTP_MAX_PATH_PARAMS 4
 #define HTTP_MAX_EXTRA_HEADERS 8
 

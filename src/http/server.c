@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@ typedef struct request_state {
     size_t body_size;
     size_t body_capacity;
     bool too_large;
+    uint64_t received; /* body bytes read, kept or not */
 } request_state_t;
 
 static void add_common_headers(struct MHD_Response *response, struct MHD_Connection *connection)
@@ -121,15 +123,24 @@ static void append_body(request_state_t *state, const char *data, size_t size)
     state->body[state->body_size] = '\0';
 }
 
-static bool declared_too_large(struct MHD_Connection *connection)
+/* The body length the request declares, or 0. */
+static unsigned long long declared_length(struct MHD_Connection *connection)
 {
     const char *length =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (!length)
-        return false;
+        return 0;
     char *end = NULL;
     unsigned long long declared = strtoull(length, &end, 10);
-    return end != length && declared > HTTP_MAX_BODY_BYTES;
+    return end != length ? declared : 0;
+}
+
+/* A client that waits for "100 Continue" sends nothing more when refused at once. */
+static bool expects_continue(struct MHD_Connection *connection)
+{
+    const char *expect =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    return expect && strcasecmp(expect, "100-continue") == 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
@@ -144,14 +155,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         if (!state)
             return MHD_NO;
         *request_cls = state;
-        /* Refuse a declared oversized body before reading it (the connection then closes). */
-        if (declared_too_large(connection))
-            return reply_too_large(connection, method, url);
+        /* A declared oversized body is refused, but read (up to HTTP_DRAIN_MAX_BYTES) before
+         * the answer: a client still sending when the connection closed would see a broken
+         * pipe instead of the 413. One that waits for 100 Continue, or declares more than is
+         * worth reading, is answered at once. */
+        unsigned long long declared = declared_length(connection);
+        if (declared > HTTP_MAX_BODY_BYTES) {
+            if (expects_continue(connection) || declared > HTTP_DRAIN_MAX_BYTES)
+                return reply_too_large(connection, method, url);
+            state->too_large = true;
+        }
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        state->received += *upload_data_size;
         append_body(state, upload_data, *upload_data_size);
         *upload_data_size = 0;
+        if (state->too_large && state->received > HTTP_DRAIN_MAX_BYTES)
+            return reply_too_large(connection, method, url);
         return MHD_YES;
     }
     if (state->too_large)

@@ -118,6 +118,16 @@ function bigJsonFile(bytes) {
   return file;
 }
 
+test('413: Node fetch (the SDK\'s transport) posting 2 and 12 MiB reads the 413 body, no broken pipe', async () => {
+  for (const mib of [2, 12]) {
+    const r = await srv.request('POST', '/api/stream', { body: `{"name":"${'x'.repeat(mib * 1024 * 1024)}"}` });
+    assert.equal(r.status, 413, `${mib} MiB: ${r.status} ${r.text.slice(0, 200)}`);
+    assert.ok(Array.isArray(r.json?.errors), `${mib} MiB: the 413 body is {"errors":[...]}: ${r.text.slice(0, 200)}`);
+  }
+  const after = await srv.request('GET', '/api/stream');
+  assert.equal(after.status, 200, 'the server answers normally after');
+});
+
 test('413: bodies over 1 MiB (curl, with Content-Length and chunked)', async () => {
   const file = bigJsonFile(1024 * 1024 + 4096);
   const args = ['-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', `@${file}`];
