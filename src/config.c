@@ -220,7 +220,6 @@ static void apply_defaults(config_t *cfg)
     cfg->http.port = 8935;
     snprintf(cfg->rtmp.host, sizeof cfg->rtmp.host, "0.0.0.0");
     cfg->rtmp.port = 1935;
-    snprintf(cfg->public_url, sizeof cfg->public_url, "http://localhost:8935");
     cfg->log_level = LOG_INFO;
     cfg->segment_seconds = 2.0;
     cfg->reconnect_window_s = 60;
@@ -271,6 +270,15 @@ static int derive_values(config_t *cfg, char *err, size_t err_size)
                           "--x264-preset: expected ultrafast, superfast, veryfast, faster, fast, "
                           "medium, slow, slower or veryslow (got %s)",
                           cfg->x264_preset);
+    if (cfg->public_url[0] == '\0') {
+        /* From --http: a wildcard address is reached as localhost. */
+        const char *host = cfg->http.host;
+        bool wildcard = !host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+        bool v6 = !wildcard && strchr(host, ':');
+        snprintf(cfg->public_url, sizeof cfg->public_url, "http://%s%s%s:%u", v6 ? "[" : "",
+                 wildcard ? "localhost" : host, v6 ? "]" : "", (unsigned)cfg->http.port);
+        cfg->public_url_derived = true;
+    }
     size_t len = strlen(cfg->public_url);
     while (len > 0 && cfg->public_url[len - 1] == '/')
         cfg->public_url[--len] = '\0';
@@ -290,6 +298,7 @@ static int derive_values(config_t *cfg, char *err, size_t err_size)
                                            cfg->data_dir) >= (int)sizeof cfg->db_url)
         return errbuf_set(err, err_size, -1, "--data: path too long");
     if (cfg->rtmp_public_url[0] == '\0') {
+        cfg->rtmp_public_url_derived = true;
         /* The host part of the public URL, without scheme, port or path. */
         const char *host = strstr(cfg->public_url, "://") + 3;
         size_t host_len = strcspn(host, "/");

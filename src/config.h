@@ -4,6 +4,7 @@
 #define STREAMD_CONFIG_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,7 +28,8 @@ typedef struct config {
     char data_dir[PATH_MAX];       /* --data, STREAMD_DATA; default ./data */
     config_listen_t http;          /* --http, STREAMD_HTTP; default 0.0.0.0:8935 */
     config_listen_t rtmp;          /* --rtmp, STREAMD_RTMP; default 0.0.0.0:1935 */
-    char public_url[512];          /* --public-url, STREAMD_PUBLIC_URL; no trailing slash */
+    char public_url[512];          /* --public-url, STREAMD_PUBLIC_URL; no trailing slash; default
+                                      http://HOST:PORT of --http (localhost for 0.0.0.0) */
     char rtmp_public_url[512];     /* --rtmp-public-url; default rtmp://HOST:RTMP_PORT/live */
     char node_url[512];            /* --node-url: where other nodes and a proxy reach this node's
                                       HTTP (redirects to it); default the public URL */
@@ -46,6 +48,8 @@ typedef struct config {
                                       name (filled in by the server) */
     int node_timeout_s;            /* --node-timeout: seconds without a heartbeat before other
                                       nodes take over a node's sessions */
+    bool public_url_derived;       /* no --public-url: made from --http (its port may be 0) */
+    bool rtmp_public_url_derived;  /* no --rtmp-public-url: made from the public URL and --rtmp */
     char user_name[256];           /* the NAME of `users add` */
 } config_t;
 

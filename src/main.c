@@ -49,12 +49,32 @@ static int run_migrate(const config_t *config)
     return 0;
 }
 
-static void print_banner(const config_t *config, const char *new_key)
+/* base with its port replaced by port: a derived URL names the port the server bound (--http or
+ * --rtmp may say 0). */
+static void with_port(const char *base, unsigned port, const char *path, char *out, size_t size)
 {
+    const char *host = strstr(base, "://");
+    host = host ? host + 3 : base;
+    const char *colon = strrchr(host, ':');
+    const char *bracket = strrchr(host, ']');
+    size_t keep = colon && (!bracket || colon > bracket) ? (size_t)(colon - base) : strlen(base);
+    snprintf(out, size, "%.*s:%u%s", (int)keep, base, port, path);
+}
+
+static void print_banner(const config_t *config, const server_t *server, const char *new_key)
+{
+    char api[600], rtmp[600];
+    if (config->public_url_derived)
+        with_port(config->public_url, server_http_port(server), "/api", api, sizeof api);
+    else
+        snprintf(api, sizeof api, "%s/api", config->public_url);
+    if (config->rtmp_public_url_derived)
+        with_port(config->rtmp_public_url, server_rtmp_port(server), "/live", rtmp, sizeof rtmp);
+    else
+        snprintf(rtmp, sizeof rtmp, "%s", config->rtmp_public_url);
     printf("streamd %s ready\n", STREAMD_VERSION);
-    printf("  API:          %s/api\n", config->public_url);
-    printf("  RTMP ingest:  %s  (stream key as the last path part, or OBS \"Stream Key\")\n",
-           config->rtmp_public_url);
+    printf("  API:          %s\n", api);
+    printf("  RTMP ingest:  %s  (stream key as the last path part, or OBS \"Stream Key\")\n", rtmp);
     printf("  Data:         %s\n", config->data_dir);
     if (new_key[0])
         printf("  API key:      %s  (shown once: it is stored hashed)\n", new_key);
@@ -101,7 +121,7 @@ static int run_server(const config_t *config)
     server_describe_store(server, store_name, sizeof store_name);
     log_info("server", "listening: http %s:%u, rtmp %s:%u, store %s", config->http.host,
              server_http_port(server), config->rtmp.host, server_rtmp_port(server), store_name);
-    print_banner(config, new_key);
+    print_banner(config, server, new_key);
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);
     log_info("server", "%s received, shutting down", strsignal(signal_number));

@@ -106,6 +106,28 @@ Test(config, users_add_command)
     cr_assert_str_eq(cfg.user_name, "alice");
 }
 
+Test(config, the_default_public_url_follows_http)
+{
+    config_t cfg;
+    char err[256];
+    char *v4[] = {"streamd", "--http", "127.0.0.1:9000", "--rtmp", ":1940", NULL};
+    cr_assert_eq(parse(&cfg, v4, NULL, err), 0, "%s", err);
+    cr_assert_str_eq(cfg.public_url, "http://127.0.0.1:9000");
+    cr_assert(cfg.public_url_derived);
+    cr_assert_str_eq(cfg.rtmp_public_url, "rtmp://127.0.0.1:1940/live");
+    cr_assert(cfg.rtmp_public_url_derived);
+    char *v6[] = {"streamd", "--http", "[::1]:9001", NULL};
+    cr_assert_eq(parse(&cfg, v6, NULL, err), 0, "%s", err);
+    cr_assert_str_eq(cfg.public_url, "http://[::1]:9001");
+    char *any[] = {"streamd", "--http", ":9002", NULL};
+    cr_assert_eq(parse(&cfg, any, NULL, err), 0, "%s", err);
+    cr_assert_str_eq(cfg.public_url, "http://localhost:9002");
+    char *given[] = {"streamd", "--http", ":9003", "--public-url", "https://v.example.com", NULL};
+    cr_assert_eq(parse(&cfg, given, NULL, err), 0, "%s", err);
+    cr_assert_str_eq(cfg.public_url, "https://v.example.com");
+    cr_assert_not(cfg.public_url_derived);
+}
+
 Test(config, cluster_flags_and_migrate_command)
 {
     config_t cfg;
