@@ -82,7 +82,8 @@ static bool redirected(http_request_t *req, const web_deps_t *deps, web_area_t a
 }
 
 /* The playlist at path with ?jwt=token (or &jwt=) after every URI it lists, so that the player's
- * next requests carry the token; NULL (404) when it cannot be read. */
+ * next requests carry the token; 404 when it cannot be read. The token was verified, so it holds
+ * only base64url characters and dots. */
 static void serve_playlist_with_token(http_request_t *req, const char *path,
                                       const media_type_t *type, const char *token)
 {
