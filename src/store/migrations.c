@@ -141,6 +141,22 @@ int migrations_latest(void)
     return MIGRATION_COUNT;
 }
 
+int migrations_check_version(int version, char *err, size_t err_size)
+{
+    if (version < 0) {
+        snprintf(err, err_size, "database schema version %d is invalid", version);
+        return -1;
+    }
+    if (version > MIGRATION_COUNT) {
+        snprintf(err, err_size,
+                 "database schema version %d is newer than this streamd supports (%d); "
+                 "upgrade streamd or use another database",
+                 version, MIGRATION_COUNT);
+        return -1;
+    }
+    return 0;
+}
+
 char *migrations_sql(int number, store_query_dialect_t dialect)
 {
     if (number < 1 || number > MIGRATION_COUNT)

@@ -14,6 +14,11 @@
 /* The schema version this code writes: the number of migrations it knows. */
 int migrations_latest(void);
 
+/* Refuses a schema version this code cannot use: negative, or newer than migrations_latest()
+ * (a newer streamd wrote it, and its schema may mean things this code would corrupt). 0, or -1
+ * with the reason in err. */
+int migrations_check_version(int version, char *err, size_t err_size);
+
 /* Migration number (1 .. migrations_latest()) in dialect, as one string of ';'-separated
  * statements; the caller frees it. NULL when number is out of range or out of memory. */
 char *migrations_sql(int number, store_query_dialect_t dialect);

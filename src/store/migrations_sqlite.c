@@ -22,23 +22,11 @@ static int read_user_version(sqlite3 *db, int *out_version, char *err, size_t er
     return 0;
 }
 
-/* Refuses a database written by a newer streamd: its schema may mean things this code would
- * silently corrupt. */
 int sqlite_schema_check(sqlite3 *db, int *out_version, char *err, size_t err_size)
 {
     if (read_user_version(db, out_version, err, err_size) != 0)
         return -1;
-    if (*out_version >= 0 && *out_version <= migrations_latest())
-        return 0;
-    if (*out_version < 0) {
-        snprintf(err, err_size, "database schema version %d is invalid", *out_version);
-        return -1;
-    }
-    snprintf(err, err_size,
-             "database schema version %d is newer than this streamd supports (%d); "
-             "upgrade streamd or use another database",
-             *out_version, migrations_latest());
-    return -1;
+    return migrations_check_version(*out_version, err, err_size);
 }
 
 static int exec_sql(void *db, const char *sql, const char *what, char *err, size_t err_size)

@@ -395,13 +395,8 @@ static int migrate(PGconn *db, const char *where, char *err, size_t err_size)
         return -1;
     int version = 0;
     int rc = read_version(db, &version, err, err_size);
-    if (rc == 0 && version > migrations_latest()) {
-        snprintf(err, err_size,
-                 "database schema version %d is newer than this streamd supports (%d); "
-                 "upgrade streamd or use another database",
-                 version, migrations_latest());
-        rc = -1;
-    }
+    if (rc == 0)
+        rc = migrations_check_version(version, err, err_size);
     if (rc == 0 && version < migrations_latest())
         rc = apply_pending(db, version, err, err_size);
     if (rc == 0)
