@@ -113,18 +113,6 @@ static int claim(live_t *live, const store_stream_t *stream, char *reason, size_
     return refuse(reason, reason_size, "store unavailable");
 }
 
-/* True while this node still owns the session of an ended broadcast (no reconnect continued it
- * on another node since). */
-static bool still_here(live_t *live, live_broadcast_t *b)
-{
-    store_session_t row;
-    bool here =
-        store_session_get(live->store, pipeline_session_id(b->pipeline), &row) == STORE_OK &&
-        strcmp(row.node_id, live->config->pipeline.node_id) == 0;
-    store_session_clear(&row);
-    return here;
-}
-
 int live_publish(live_t *live, const char *stream_key, const char *peer, live_broadcast_t **out,
                  char *reason, size_t reason_size)
 {
@@ -151,7 +139,7 @@ int live_publish(live_t *live, const char *stream_key, const char *peer, live_br
         result = refuse(reason, reason_size, "stream is already live");
     } else if (claim(live, &stream, reason, reason_size) != 0) {
         result = -1;
-    } else if (b && now - b->ended_at_ms <= window_ms(live) && still_here(live, b)) {
+    } else if (b && now - b->ended_at_ms <= window_ms(live) && pipeline_owner(b->pipeline) == 1) {
         b->state = BROADCAST_LIVE;
         pipeline_continue(b->pipeline);
     } else {

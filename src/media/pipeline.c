@@ -484,17 +484,17 @@ static void finish_recording(pipeline_t *p)
         log_warn("live", "session %s: recording not ready: %s", p->session_id, err);
 }
 
-/* True unless a reconnect continued the session on another node: then that node finalizes it
- * and this one leaves the row alone. */
-static bool still_owned(const pipeline_t *p)
+int pipeline_owner(const pipeline_t *p)
 {
     store_session_t row;
     int rc = store_session_get(p->store, p->session_id, &row);
-    bool owned = rc != STORE_OK || !row.node_id[0] || strcmp(row.node_id, p->config->node_id) == 0;
-    if (!owned)
+    int owner = rc != STORE_OK                                                    ? -1
+                : !row.node_id[0] || strcmp(row.node_id, p->config->node_id) == 0 ? 1
+                                                                                  : 0;
+    if (owner == 0)
         log_info("live", "session %s continued on node %s: left to it", p->session_id, row.node_id);
     store_session_clear(&row);
-    return owned;
+    return owner;
 }
 
 void pipeline_finalize(pipeline_t *p)
@@ -503,7 +503,8 @@ void pipeline_finalize(pipeline_t *p)
         return;
     transcoder_free(p->transcoder); /* finished at unpublish: nothing is in flight */
     p->transcoder = NULL;
-    if (!still_owned(p)) {
+    /* A session another node continued is that node's to finalize. */
+    if (pipeline_owner(p) == 0) {
         pipeline_free(p);
         return;
     }

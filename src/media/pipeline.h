@@ -82,6 +82,11 @@ void pipeline_end(pipeline_t *pipeline, int64_t ended_at_ms);
  * to that node. NULL is a no-op. */
 void pipeline_finalize(pipeline_t *pipeline);
 
+/* Who owns the session now, as the store says: 1 this node (or no node recorded), 0 another node
+ * (a reconnect continued it there, and this node must leave it alone; logged), -1 unknown (the
+ * store failed). Any thread; one store read. */
+int pipeline_owner(const pipeline_t *pipeline);
+
 /* The session id (constant, valid until pipeline_finalize). Any thread. */
 const char *pipeline_session_id(const pipeline_t *pipeline);
 
