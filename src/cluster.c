@@ -130,11 +130,6 @@ void cluster_stop(cluster_t *c)
     free(c);
 }
 
-int cluster_nodes(cluster_t *c, store_node_t **out, size_t *out_count)
-{
-    return store_node_list_alive(c->store, clock_now_ms() - timeout_ms(c), out, out_count);
-}
-
 /* 1 with node's URL when it is another node, alive. */
 static int elsewhere(const cluster_t *c, const store_node_t *node, char *url, size_t size)
 {

@@ -39,9 +39,6 @@ void cluster_stop(cluster_t *cluster);
  * heartbeat is older than the timeout. Tests call it directly. */
 void cluster_tick(cluster_t *cluster, int64_t now_ms);
 
-/* The live nodes (this one included), by id; the caller frees *out with store_node_list_free. */
-int cluster_nodes(cluster_t *cluster, store_node_t **out, size_t *out_count);
-
 /* Where a request for the live playback playback_id, or the recording of session_id, belongs:
  * 1 with the owner's HTTP base in url when another live node owns it, 0 when it is this node's
  * to answer (its own, an owner that is not alive, or a store that cannot say). */
