@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/session_test_util.h"
 #include "cluster.h"
 #include "media/live_test_util.h"
 #include "media/recordings.h"
@@ -55,19 +56,12 @@ TestSuite(cluster, .init = setup, .fini = teardown, .timeout = 60);
  * shared. */
 static void live_session(const store_stream_t *s, const char *node_id, store_session_t *out)
 {
-    memset(out, 0, sizeof *out);
-    cr_assert_eq(ids_uuid_v4(out->id), 0);
-    memcpy(out->parent_id, s->id, STORE_ID_SIZE);
-    memcpy(out->user_id, s->user_id, STORE_ID_SIZE);
-    memcpy(out->project_id, s->project_id, STORE_ID_SIZE);
-    memcpy(out->playback_id, s->playback_id, STORE_PLAYBACK_ID_SIZE);
-    out->name = strdup(s->name);
+    session_of_stream(out, s);
     out->created_at_ms = clock_now_ms() - 5000;
     out->last_seen_ms = clock_now_ms() - 1000;
     out->is_active = true;
     out->record = true;
     out->recording_status = STORE_RECORDING_WAITING;
-    out->is_healthy = -1;
     out->counters.source_bytes = 123456;
     out->counters.ingest_rate_bps = 1000;
     snprintf(out->node_id, sizeof out->node_id, "%s", node_id);

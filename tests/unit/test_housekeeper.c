@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/session_test_util.h"
 #include "housekeeper.h"
 #include "media/live_test_util.h"
 #include "util/clock.h"
@@ -115,18 +116,11 @@ Test(housekeeper, finalizes_the_sessions_whose_window_passed)
 /* A ready recording of stream s last seen age_s ago, with a file in its directory. */
 static void make_recording(const store_stream_t *s, int64_t age_s, store_session_t *out)
 {
-    memset(out, 0, sizeof *out);
-    cr_assert_eq(ids_uuid_v4(out->id), 0);
-    memcpy(out->parent_id, s->id, STORE_ID_SIZE);
-    memcpy(out->user_id, s->user_id, STORE_ID_SIZE);
-    memcpy(out->project_id, s->project_id, STORE_ID_SIZE);
-    memcpy(out->playback_id, s->playback_id, STORE_PLAYBACK_ID_SIZE);
-    out->name = strdup(s->name);
+    session_of_stream(out, s);
     out->created_at_ms = clock_now_ms() - age_s * 1000 - 5000;
     out->last_seen_ms = clock_now_ms() - age_s * 1000;
     out->ended_at_ms = out->last_seen_ms;
     out->record = true;
-    out->is_healthy = -1;
     out->recording_status = STORE_RECORDING_READY;
     cr_assert_eq(store_session_insert(fx.store, out), STORE_OK);
     char path[256];

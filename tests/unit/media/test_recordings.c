@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../store/session_test_util.h"
 #include "media/recordings.h"
 #include "store/store.h"
 #include "util/fs.h"
@@ -72,17 +73,10 @@ TestSuite(recordings, .init = setup, .fini = teardown);
 static void add_session_on(const char *node_id, store_session_t *s, store_recording_status_t status,
                            int64_t last_seen_ms, int64_t source_segments, bool with_files)
 {
-    memset(s, 0, sizeof *s);
-    cr_assert_eq(ids_uuid_v4(s->id), 0);
-    memcpy(s->parent_id, stream.id, sizeof s->parent_id);
-    memcpy(s->user_id, stream.user_id, sizeof s->user_id);
-    memcpy(s->project_id, stream.project_id, sizeof s->project_id);
-    memcpy(s->playback_id, stream.playback_id, sizeof s->playback_id);
-    s->name = text_dup(stream.name);
+    session_of_stream(s, &stream);
     s->created_at_ms = last_seen_ms - 1000;
     s->last_seen_ms = last_seen_ms;
     s->record = true;
-    s->is_healthy = -1;
     s->recording_status = status;
     s->counters.source_segments = source_segments;
     snprintf(s->node_id, sizeof s->node_id, "%s", node_id);

@@ -1,5 +1,6 @@
 /* The store's cluster calls on every backend: node heartbeats, one publisher per stream across
  * nodes, a session continued on another node, and the broadcasts a dead node left behind. */
+#include "session_test_util.h"
 #include "store/store.h"
 #include "store_test_util.h"
 
@@ -42,18 +43,11 @@ static void beat(const char *id, int64_t at_ms)
 /* A session of the fixture stream owned by node_id. */
 static void session_on(const char *node_id, store_session_t *s, bool active, int64_t ended_at_ms)
 {
-    memset(s, 0, sizeof *s);
-    cr_assert_eq(ids_uuid_v4(s->id), 0);
-    memcpy(s->parent_id, stream.id, sizeof s->parent_id);
-    memcpy(s->user_id, stream.user_id, sizeof s->user_id);
-    memcpy(s->project_id, stream.project_id, sizeof s->project_id);
-    memcpy(s->playback_id, stream.playback_id, sizeof s->playback_id);
-    s->name = text_dup(stream.name);
+    session_of_stream(s, &stream);
     s->created_at_ms = 2000;
     s->last_seen_ms = 2500;
     s->is_active = active;
     s->ended_at_ms = ended_at_ms;
-    s->is_healthy = -1;
     s->counters.source_bytes = 4242;
     snprintf(s->node_id, sizeof s->node_id, "%s", node_id);
     cr_assert_eq(store_session_insert(store, s), STORE_OK);

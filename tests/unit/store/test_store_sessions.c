@@ -1,5 +1,6 @@
 /* Unit tests of the SQLite store's sessions: records, the latest of a stream, crash close, lists
  * and rows seeded by hand, over the dataset of store_test_util.h. */
+#include "session_test_util.h"
 #include "store/store.h"
 #include "store_test_util.h"
 #include "util/ids.h"
@@ -16,15 +17,8 @@ TestSuite(store_list, .init = dataset_setup, .fini = dataset_teardown);
 
 static void session_init(store_session_t *s, const store_stream_t *parent, int64_t created_at_ms)
 {
-    memset(s, 0, sizeof *s);
-    cr_assert_eq(ids_uuid_v4(s->id), 0);
-    memcpy(s->parent_id, parent->id, sizeof s->parent_id);
-    memcpy(s->user_id, parent->user_id, sizeof s->user_id);
-    memcpy(s->project_id, parent->project_id, sizeof s->project_id);
-    memcpy(s->playback_id, parent->playback_id, sizeof s->playback_id);
-    s->name = text_dup(parent->name);
+    session_of_stream(s, parent);
     s->created_at_ms = created_at_ms;
-    s->is_healthy = -1;
     snprintf(s->node_id, sizeof s->node_id, "node-a");
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../store/session_test_util.h"
 #include "jwt_test_util.h"
 #include "../media/live_test_util.h"
 #include "util/clock.h"
@@ -92,13 +93,8 @@ Test(playback_gate, a_jwt_stream_needs_a_valid_token_of_its_owner)
     cr_assert_eq(decide(WEB_AREA_LIVE, s.playback_id, good), 0, "again, from the cache");
 
     /* A recording of the stream follows its policy. */
-    store_session_t session = {.is_healthy = -1};
-    cr_assert_eq(ids_uuid_v4(session.id), 0);
-    memcpy(session.parent_id, s.id, STORE_ID_SIZE);
-    memcpy(session.user_id, s.user_id, STORE_ID_SIZE);
-    memcpy(session.project_id, s.project_id, STORE_ID_SIZE);
-    memcpy(session.playback_id, s.playback_id, STORE_PLAYBACK_ID_SIZE);
-    session.name = strdup("gated");
+    store_session_t session;
+    session_of_stream(&session, &s);
     cr_assert_eq(store_session_insert(fx.store, &session), STORE_OK);
     cr_assert_eq(decide(WEB_AREA_RECORDING, session.id, NULL), 401);
     cr_assert_eq(decide(WEB_AREA_RECORDING, session.id, good), 0);
