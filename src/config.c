@@ -68,6 +68,11 @@ static const option_spec_t options[] = {
         "this node's own HTTP base, for redirects from other nodes (default --public-url)"),
     {"node-timeout", "STREAMD_NODE_TIMEOUT", OPT_INT, offsetof(config_t, node_timeout_s), 0,
      "seconds without a heartbeat before other nodes end a node's sessions (default 30)"},
+    {"max-connections", "STREAMD_MAX_CONNECTIONS", OPT_INT, offsetof(config_t, max_connections), 0,
+     "RTMP and HTTP connections open at once, in all (default 4096; 0 = no limit)"},
+    {"max-connections-per-ip", "STREAMD_MAX_CONNECTIONS_PER_IP", OPT_INT,
+     offsetof(config_t, max_connections_per_ip), 0,
+     "of those, from one client address (default 256; 0 = no limit; raise it behind a proxy)"},
 };
 #define OPTION_COUNT (sizeof options / sizeof options[0])
 
@@ -225,6 +230,8 @@ static void apply_defaults(config_t *cfg)
     cfg->reconnect_window_s = 60;
     cfg->node_timeout_s = 30;
     cfg->hls_window_segments = 10;
+    cfg->max_connections = 4096;
+    cfg->max_connections_per_ip = 256;
     snprintf(cfg->x264_preset, sizeof cfg->x264_preset, "veryfast");
 }
 

@@ -48,6 +48,9 @@ typedef struct config {
                                       name (filled in by the server) */
     int node_timeout_s;            /* --node-timeout: seconds without a heartbeat before other
                                       nodes take over a node's sessions */
+    int max_connections;           /* --max-connections: RTMP and HTTP connections open at once,
+                                      in all; 0 = no limit */
+    int max_connections_per_ip;    /* --max-connections-per-ip: of those, from one address */
     bool public_url_derived;       /* no --public-url: made from --http (its port may be 0) */
     bool rtmp_public_url_derived;  /* no --rtmp-public-url: made from the public URL and --rtmp */
     char user_name[256];           /* the NAME of `users add` */

@@ -4,9 +4,11 @@
 #include "server.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -23,6 +25,7 @@
 #include "util/fs.h"
 #include "util/ids.h"
 #include "util/log.h"
+#include "util/peer_guard.h"
 #include "web/files.h"
 
 struct server {
@@ -37,7 +40,8 @@ struct server {
     playback_gate_t *playback_gate; /* read by the web routes; freed after HTTP stops */
     api_deps_t api_deps;
     web_deps_t web_deps;
-    http_router_t *router; /* filled before the HTTP server starts, read-only after */
+    http_router_t *router;    /* filled before the HTTP server starts, read-only after */
+    peer_guard_t *peer_guard; /* shared by HTTP and ingest; freed after both stop */
     http_server_t *http;
 };
 
@@ -214,6 +218,49 @@ static int start_live(server_t *server, char *err, size_t err_size)
     return server->housekeeper ? 0 : -1;
 }
 
+/* Descriptors the server keeps for itself besides its connections: store, recordings, segment
+ * files, transcoders, logs. */
+#define RESERVED_DESCRIPTORS 256
+#define WRONG_KEYS_BEFORE_SLOWDOWN 10
+
+/* Raises the descriptor limit as far as the system lets a process, and keeps --max-connections
+ * inside it: a connection accepted without a descriptor to spare would fail worse. */
+static unsigned connection_limit_within_descriptors(int configured)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return (unsigned)configured;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+            getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    rlim_t room = limit.rlim_cur > RESERVED_DESCRIPTORS * 2 ? limit.rlim_cur - RESERVED_DESCRIPTORS
+                                                            : limit.rlim_cur / 2;
+    if (room > UINT_MAX)
+        room = UINT_MAX;
+    if (configured == 0) /* no limit but the descriptors */
+        return (unsigned)room;
+    if ((rlim_t)configured > room) {
+        log_warn("server",
+                 "at most %llu connections (--max-connections %d): the process may open %llu "
+                 "descriptors (ulimit -n)",
+                 (unsigned long long)room, configured, (unsigned long long)limit.rlim_cur);
+        return (unsigned)room;
+    }
+    return (unsigned)configured;
+}
+
+static peer_guard_t *start_peer_guard(const config_t *config)
+{
+    peer_guard_limits_t limits = {
+        .max_connections = connection_limit_within_descriptors(config->max_connections),
+        .max_connections_per_ip = (unsigned)config->max_connections_per_ip,
+        .key_failures_allowed = WRONG_KEYS_BEFORE_SLOWDOWN,
+    };
+    return peer_guard_new(&limits);
+}
+
 int server_start(server_t *server, char *new_key, size_t new_key_size, char *err, size_t err_size)
 {
     if (bootstrap_admin(server, new_key, new_key_size, err, err_size) != 0)
@@ -243,14 +290,21 @@ int server_start(server_t *server, char *new_key, size_t new_key_size, char *err
         snprintf(err, err_size, "http: out of memory");
         return -1;
     }
+    server->peer_guard = start_peer_guard(&server->config);
+    if (!server->peer_guard) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
     server->http = http_server_start(server->config.http.host, server->config.http.port,
-                                     server->config.http_threads, server->router, err, err_size);
+                                     server->config.http_threads, server->router,
+                                     server->peer_guard, err, err_size);
     if (!server->http)
         return -1;
     ingest_config_t ingest_config = {
         .rtmp_host = server->config.rtmp.host,
         .rtmp_port = server->config.rtmp.port,
         .rtmp_threads = server->config.rtmp_threads,
+        .guard = server->peer_guard,
     };
     server->ingest = ingest_start(server->live, &ingest_config, err, err_size);
     return server->ingest ? 0 : -1;
@@ -304,6 +358,7 @@ void server_free(server_t *server)
     http_server_stop(server->http);
     http_router_free(server->router);
     ingest_stop(server->ingest);
+    peer_guard_free(server->peer_guard);
     housekeeper_stop(server->housekeeper);
     live_free(server->live);
     cluster_stop(server->cluster);

@@ -1,10 +1,11 @@
-/* libmicrohttpd glue: one request state per connection request, body accumulation with a hard
- * limit, and the headers every reply carries. */
+/* libmicrohttpd glue: one state per connection (its admission and header deadline), one per
+ * request, body accumulation with a hard limit, and the headers every reply carries. */
 #include "http/server.h"
 
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +13,40 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
+#include "util/ticker.h"
+
+#define DEADLINE_SWEEP_MS 500
+/* libmicrohttpd's own cap, above any --max-connections the guard applies: it only keeps the
+ * library's tables bounded when no limit is set. */
+#define MHD_CONNECTIONS_MAX 65536u
+
+/* A connection, from its start to its close. While it waits for a request header it is on one of
+ * the server's waiting lists, each in deadline order (every entry of a list has the same
+ * timeout). */
+typedef struct http_conn {
+    struct http_conn *prev, *next;
+    int fd;
+    bool admitted; /* counted in the guard: leaves it at the close */
+    int waiting;   /* the list it is on: WAIT_NONE, WAIT_FIRST or WAIT_NEXT */
+    int64_t deadline_ms;
+    char address[PEER_GUARD_ADDRESS_MAX];
+} http_conn_t;
+
+enum { WAIT_NONE = -1, WAIT_FIRST, WAIT_NEXT, WAIT_LISTS };
+
+typedef struct waiting_list {
+    http_conn_t *head, *tail;
+} waiting_list_t;
 
 struct http_server {
     struct MHD_Daemon *daemon;
     const http_router_t *router;
+    peer_guard_t *guard;
+    ticker_t *deadlines;
+    pthread_mutex_t lock; /* guards the waiting lists and every connection's place on them */
+    waiting_list_t waiting[WAIT_LISTS];
 };
 
 /* Per-request state, from the first header callback to request completion. */
@@ -143,6 +173,138 @@ static bool expects_continue(struct MHD_Connection *connection)
     return expect && strcasecmp(expect, "100-continue") == 0;
 }
 
+/* ---- connections and their header deadlines ---- */
+
+static void unlink_waiting(http_server_t *server, http_conn_t *conn)
+{
+    if (conn->waiting == WAIT_NONE)
+        return;
+    waiting_list_t *list = &server->waiting[conn->waiting];
+    if (conn->prev)
+        conn->prev->next = conn->next;
+    else
+        list->head = conn->next;
+    if (conn->next)
+        conn->next->prev = conn->prev;
+    else
+        list->tail = conn->prev;
+    conn->prev = conn->next = NULL;
+    conn->waiting = WAIT_NONE;
+}
+
+/* Puts conn (not waiting) at the end of a waiting list. */
+static void append_waiting(http_server_t *server, http_conn_t *conn, int which, int64_t deadline)
+{
+    waiting_list_t *list = &server->waiting[which];
+    conn->waiting = which;
+    conn->deadline_ms = deadline;
+    conn->prev = list->tail;
+    conn->next = NULL;
+    if (list->tail)
+        list->tail->next = conn;
+    else
+        list->head = conn;
+    list->tail = conn;
+}
+
+/* Sets where conn waits (WAIT_NONE: it is being served). */
+static void set_waiting(http_server_t *server, http_conn_t *conn, int which, int64_t timeout_ms)
+{
+    pthread_mutex_lock(&server->lock);
+    unlink_waiting(server, conn);
+    if (which != WAIT_NONE)
+        append_waiting(server, conn, which, clock_monotonic_ms() + timeout_ms);
+    pthread_mutex_unlock(&server->lock);
+}
+
+static http_conn_t *conn_of(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+/* ticker_fn_t: closes the connections whose header is late. Their sockets are shut down, not
+ * closed: libmicrohttpd sees the end of the stream and closes them itself. The lock keeps a
+ * connection from closing (on_connection) while its socket is shut down here. */
+static void sweep_deadlines(void *opaque)
+{
+    http_server_t *server = opaque;
+    int64_t now = clock_monotonic_ms();
+    unsigned late = 0;
+    pthread_mutex_lock(&server->lock);
+    for (int which = 0; which < WAIT_LISTS; which++) {
+        http_conn_t *conn;
+        while ((conn = server->waiting[which].head) && conn->deadline_ms <= now) {
+            unlink_waiting(server, conn);
+            shutdown(conn->fd, SHUT_RDWR);
+            late++;
+        }
+    }
+    pthread_mutex_unlock(&server->lock);
+    for (unsigned i = 0; server->guard && i < late; i++)
+        peer_guard_count(server->guard, PEER_HEADER_TIMEOUT);
+    if (late > 0)
+        log_debug("http", "%u connections closed: no request header in time", late);
+}
+
+static void client_address(struct MHD_Connection *connection, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *addr = info ? info->client_addr : NULL;
+    socklen_t len = addr && addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                        : sizeof(struct sockaddr_in);
+    if (!addr || getnameinfo(addr, len, out, (socklen_t)size, NULL, 0, NI_NUMERICHOST) != 0)
+        snprintf(out, size, "?");
+}
+
+/* A connection opened: admitted by its address, or refused (its socket shut down at once). */
+static void on_connection_started(http_server_t *server, struct MHD_Connection *connection,
+                                  void **socket_context)
+{
+    const union MHD_ConnectionInfo *fd_info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    http_conn_t *conn = calloc(1, sizeof *conn);
+    if (!conn || !fd_info) {
+        free(conn);
+        if (fd_info)
+            shutdown(fd_info->connect_fd, SHUT_RDWR);
+        return;
+    }
+    conn->fd = fd_info->connect_fd;
+    conn->waiting = WAIT_NONE;
+    client_address(connection, conn->address, sizeof conn->address);
+    *socket_context = conn;
+    if (server->guard && peer_guard_enter(server->guard, conn->address, "http",
+                                          clock_monotonic_ms()) != PEER_ADMITTED) {
+        shutdown(conn->fd, SHUT_RDWR);
+        return;
+    }
+    conn->admitted = server->guard != NULL;
+    set_waiting(server, conn, WAIT_FIRST, HTTP_HEADER_TIMEOUT_MS);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    http_server_t *server = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        on_connection_started(server, connection, socket_context);
+        return;
+    }
+    http_conn_t *conn = *socket_context;
+    if (!conn)
+        return;
+    set_waiting(server, conn, WAIT_NONE, 0);
+    if (conn->admitted)
+        peer_guard_leave(server->guard, conn->address);
+    free(conn);
+    *socket_context = NULL;
+}
+
+/* ---- requests ---- */
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **request_cls)
@@ -151,6 +313,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     http_server_t *server = cls;
     request_state_t *state = *request_cls;
     if (!state) {
+        http_conn_t *conn = conn_of(connection);
+        if (conn)
+            set_waiting(server, conn, WAIT_NONE, 0); /* the header is in */
         state = calloc(1, sizeof *state);
         if (!state)
             return MHD_NO;
@@ -196,9 +361,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 static void on_completed(void *cls, struct MHD_Connection *connection, void **request_cls,
                          enum MHD_RequestTerminationCode code)
 {
-    (void)cls;
-    (void)connection;
-    (void)code;
+    http_server_t *server = cls;
+    http_conn_t *conn = conn_of(connection);
+    if (conn && code == MHD_REQUEST_TERMINATED_COMPLETED_OK) /* kept alive for the next one */
+        set_waiting(server, conn, WAIT_NEXT, HTTP_KEEPALIVE_TIMEOUT_MS);
     request_state_t *state = *request_cls;
     if (state) {
         free(state->body);
@@ -218,8 +384,16 @@ static void on_mhd_log(void *cls, const char *fmt, va_list args)
     log_warn("http", "%s", message);
 }
 
+static void server_free(http_server_t *server)
+{
+    ticker_stop(server->deadlines);
+    pthread_mutex_destroy(&server->lock);
+    free(server);
+}
+
 http_server_t *http_server_start(const char *host, uint16_t port, int threads,
-                                 const http_router_t *router, char *err, size_t err_size)
+                                 const http_router_t *router, peer_guard_t *guard, char *err,
+                                 size_t err_size)
 {
     char port_text[8];
     snprintf(port_text, sizeof port_text, "%u", (unsigned)port);
@@ -239,6 +413,15 @@ http_server_t *http_server_start(const char *host, uint16_t port, int threads,
         return NULL;
     }
     server->router = router;
+    server->guard = guard;
+    pthread_mutex_init(&server->lock, NULL);
+    server->deadlines =
+        ticker_start("http-deadlines", DEADLINE_SWEEP_MS, sweep_deadlines, server, err, err_size);
+    if (!server->deadlines) {
+        freeaddrinfo(address);
+        server_free(server);
+        return NULL;
+    }
     if (threads <= 0)
         threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads <= 0)
@@ -249,13 +432,14 @@ http_server_t *http_server_start(const char *host, uint16_t port, int threads,
     server->daemon = MHD_start_daemon(
         flags, port, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, address->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, server, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)MHD_CONNECTIONS_MAX, MHD_OPTION_END);
     freeaddrinfo(address);
     if (!server->daemon) {
         snprintf(err, err_size, "http: cannot listen on %s:%u (address in use or not permitted)",
                  host, (unsigned)port);
-        free(server);
+        server_free(server);
         return NULL;
     }
     return server;
@@ -273,5 +457,5 @@ void http_server_stop(http_server_t *server)
     if (!server)
         return;
     MHD_stop_daemon(server->daemon);
-    free(server);
+    server_free(server);
 }

@@ -10,10 +10,12 @@
 #include "ingest/flv.h"
 #include "ingest/rtmp_server.h"
 #include "media/pipeline.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 struct ingest {
     live_t *live;
+    peer_guard_t *guard;
     rtmp_server_t *rtmp;
 };
 
@@ -23,12 +25,24 @@ static int on_publish(void *opaque, const char *app, const char *stream_key, con
 {
     ingest_t *ingest = opaque;
     live_broadcast_t *broadcast = NULL;
-    if (live_publish(ingest->live, stream_key, peer, &broadcast, reason, reason_size) != 0) {
+    char address[PEER_GUARD_ADDRESS_MAX];
+    peer_guard_address_of(peer, address, sizeof address);
+    int rc = live_publish(ingest->live, stream_key, peer, &broadcast, reason, reason_size);
+    if (rc == LIVE_UNKNOWN_KEY && ingest->guard) {
+        /* Key guessing comes in bursts: the guard logs the first of each and slows the rest. */
+        peer_guard_key_failed(ingest->guard, address, clock_monotonic_ms());
+        log_debug("ingest", "publish refused from %s (app \"%s\", key %.4s...): %s", peer, app,
+                  stream_key, reason);
+        return -1;
+    }
+    if (rc != 0) {
         /* The key itself is a secret: log only its shard prefix. */
         log_warn("ingest", "publish refused from %s (app \"%s\", key %.4s...): %s", peer, app,
                  stream_key, reason);
         return -1;
     }
+    if (ingest->guard)
+        peer_guard_key_accepted(ingest->guard, address, clock_monotonic_ms());
     *publish_ctx = broadcast;
     return 0;
 }
@@ -85,6 +99,7 @@ ingest_t *ingest_start(live_t *live, const ingest_config_t *config, char *err, s
         return NULL;
     }
     ingest->live = live;
+    ingest->guard = config->guard;
     rtmp_publish_handlers_t handlers = {
         .opaque = ingest,
         .on_publish = on_publish,
@@ -97,8 +112,8 @@ ingest_t *ingest_start(live_t *live, const ingest_config_t *config, char *err, s
     rtmp_limits_t limits;
     rtmp_limits_default(&limits);
     limits.io_threads = (uint32_t)config->rtmp_threads;
-    ingest->rtmp =
-        rtmp_server_start(config->rtmp_host, config->rtmp_port, &limits, &handlers, err, err_size);
+    ingest->rtmp = rtmp_server_start(config->rtmp_host, config->rtmp_port, &limits, config->guard,
+                                     &handlers, err, err_size);
     if (!ingest->rtmp) {
         free(ingest);
         return NULL;

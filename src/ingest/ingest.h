@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "media/live.h"
+#include "util/peer_guard.h"
 
 typedef struct ingest ingest_t;
 
@@ -15,6 +16,7 @@ typedef struct ingest_config {
     const char *rtmp_host; /* address to bind; copied by ingest_start */
     uint16_t rtmp_port;    /* 0 = any free port */
     int rtmp_threads;      /* event loops; 0 = one per core (at most 16) */
+    peer_guard_t *guard;   /* admits connections, counts wrong keys; NULL = no limits */
 } ingest_config_t;
 
 /* Starts RTMP ingest as config says, feeding live (which must outlive it). Returns NULL with a

@@ -46,6 +46,7 @@ struct rtmp_conn {
     bool has_timestamp;      /* last_timestamp is set */
     uint32_t last_timestamp; /* ms, 32-bit wire time of the last media message */
     int64_t last_dts_ms;     /* ms, the same time unwrapped */
+    int64_t last_media_ms;   /* now_ms of the last media message or the publish start; 0 = none */
 
     uint64_t bytes_in;         /* bytes fed since the handshake */
     uint64_t bytes_unreported; /* not yet given to on_bytes */
@@ -60,7 +61,6 @@ struct rtmp_conn {
 
 void rtmp_limits_default(rtmp_limits_t *limits)
 {
-    limits->max_connections = 1024;
     limits->io_threads = 0;
     limits->handshake_timeout_ms = 10000;
     limits->idle_timeout_ms = 10000;
@@ -106,6 +106,11 @@ const char *rtmp_conn_close_reason(const rtmp_conn_t *c)
 bool rtmp_conn_is_publishing(const rtmp_conn_t *c)
 {
     return c->publishing;
+}
+
+int64_t rtmp_conn_last_media_ms(const rtmp_conn_t *c)
+{
+    return c->last_media_ms;
 }
 
 size_t rtmp_conn_bytes_missing(const rtmp_conn_t *c)
@@ -307,6 +312,7 @@ static int accept_publish(rtmp_conn_t *c, uint32_t stream_id, void *ctx, int64_t
     c->has_timestamp = false;
     c->last_report_ms = now_ms;
     c->last_stop_poll_ms = now_ms;
+    c->last_media_ms = now_ms;
     log_info(LOG_MODULE, "%s: publishing app=%s key=%s", c->peer, c->app, c->key_log);
     if (send_user_control(c, UC_STREAM_BEGIN, stream_id) != RTMP_CONN_CONTINUE)
         return RTMP_CONN_CLOSE;
@@ -330,8 +336,9 @@ static int on_publish(rtmp_conn_t *c, const rtmp_cmd_t *cmd, uint32_t stream_id,
         reason[sizeof reason - 1] = '\0';
         if (!reason[0])
             snprintf(reason, sizeof reason, "stream key refused");
-        log_info(LOG_MODULE, "%s: publish app=%s key=%s refused: %s", c->peer, c->app, c->key_log,
-                 reason);
+        /* The handler logged why (and a guessing burst only once). */
+        log_debug(LOG_MODULE, "%s: publish app=%s key=%s refused: %s", c->peer, c->app, c->key_log,
+                  reason);
         return refuse(c, stream_id, "NetStream.Publish.BadName", reason);
     }
     return accept_publish(c, stream_id, ctx, now_ms);
@@ -589,6 +596,14 @@ static int handle_message(rtmp_conn_t *c, const rtmp_message_t *msg, int64_t now
     }
 }
 
+/* Media of the publish: what keeps a connection from its idle timeout. */
+static bool is_publish_media(const rtmp_conn_t *c, const rtmp_message_t *msg)
+{
+    return c->publishing && msg->stream_id == c->publish_stream_id && msg->length > 0 &&
+           (msg->type_id == RTMP_MSG_AUDIO || msg->type_id == RTMP_MSG_VIDEO ||
+            msg->type_id == RTMP_MSG_AGGREGATE);
+}
+
 /* Acknowledges when the peer's window is reached. */
 static int maybe_acknowledge(rtmp_conn_t *c)
 {
@@ -616,6 +631,8 @@ int rtmp_conn_feed(rtmp_conn_t *c, const uint8_t *buf, size_t len, size_t *consu
         if (rc == 0)
             break;
         handle_message(c, &msg, now_ms);
+        if (is_publish_media(c, &msg))
+            c->last_media_ms = now_ms;
         if (!c->closing)
             maybe_acknowledge(c);
     }

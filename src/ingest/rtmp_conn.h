@@ -15,10 +15,10 @@
 #include "ingest/rtmp_chunk.h"
 
 typedef struct rtmp_limits {
-    uint32_t max_connections; /* open connections, server-wide (default 1024) */
     uint32_t io_threads; /* event loops serving the connections (0 = one per CPU, at most 16) */
-    uint32_t handshake_timeout_ms;       /* ms from accept to a complete handshake (10000) */
-    uint32_t idle_timeout_ms;            /* ms without a received byte before closing (10000) */
+    uint32_t handshake_timeout_ms; /* ms from accept to a complete handshake (10000) */
+    uint32_t idle_timeout_ms;      /* ms without media (before a publish: without one) (10000);
+                                      pings and other commands do not count */
     uint32_t max_streams_per_connection; /* createStream calls answered (8) */
     rtmp_chunk_limits_t chunk;           /* chunk size, message size, chunk streams, buffering */
     amf0_limits_t amf0;                  /* commands and metadata */
@@ -95,6 +95,9 @@ const char *rtmp_conn_close_reason(const rtmp_conn_t *c);
 
 /* Whether a publish is active. */
 bool rtmp_conn_is_publishing(const rtmp_conn_t *c);
+
+/* now_ms of the last media message of the publish, or of its start; 0 before any publish. */
+int64_t rtmp_conn_last_media_ms(const rtmp_conn_t *c);
 
 /* Payload bytes that would complete the nearest unfinished inbound message; 0 when none is. */
 size_t rtmp_conn_bytes_missing(const rtmp_conn_t *c);

@@ -87,15 +87,17 @@ struct conn {
     int fd;
     uint64_t unpublish_ticket; /* of this connection's last on_unpublish, 0 = none */
     char peer[RTMP_LOOP_PEER_MAX];
+    char address[PEER_GUARD_ADDRESS_MAX]; /* the peer's, as admitted into the guard */
     conn_phase_t phase;
-    int64_t deadline_ms; /* handshake or linger end */
+    int64_t deadline_ms; /* hold, handshake or linger end */
+    bool held;           /* not read from until deadline_ms: its address is slowed */
     uint8_t *c0c1;       /* RTMP_HANDSHAKE_C0C1_SIZE bytes while PHASE_C0C1, else NULL */
     size_t skip;         /* bytes of C0+C1 received, then bytes of C2 still to skip */
     rtmp_conn_t *rtmp;   /* from PHASE_STREAMING on */
     void *publish_ctx;   /* the caller's, while a publish is on */
     uint8_t carry[CARRY_MAX];
     size_t carry_len; /* bytes of an unfinished chunk header, fed again with what follows */
-    int64_t last_data_ms;
+    int64_t streaming_since_ms; /* the handshake's end */
     wake_batch_t wake;
     uint8_t *output; /* replies the socket did not take yet */
     size_t output_len, output_cap;
@@ -145,12 +147,12 @@ static void queue_unpublish(conn_t *c, void *publish_ctx, const char *reason)
 }
 
 int rtmp_loop_shared_init(rtmp_loop_shared_t *shared, const rtmp_limits_t *limits,
-                          const rtmp_publish_handlers_t *handlers)
+                          peer_guard_t *guard, const rtmp_publish_handlers_t *handlers)
 {
     shared->limits = *limits;
     shared->handlers = *handlers;
+    shared->guard = guard;
     atomic_init(&shared->stopping, false);
-    atomic_init(&shared->connection_count, 0);
     shared->unpublishes =
         work_queue_new(UNPUBLISH_THREADS, UNPUBLISH_QUEUE_MAX, run_unpublish, shared);
     return shared->unpublishes ? 0 : -1;
@@ -315,8 +317,9 @@ static void conn_destroy(conn_t *c)
     close(c->fd);
     free(c->c0c1);
     free(c->output);
+    if (loop->shared->guard)
+        peer_guard_leave(loop->shared->guard, c->address);
     free(c);
-    atomic_fetch_sub(&loop->shared->connection_count, 1);
 }
 
 /* Ends the connection: its publish (on_unpublish is queued), then, after a final status, a
@@ -331,8 +334,8 @@ static void conn_end(conn_t *c, const char *reason, bool linger)
         rtmp_conn_end_publish(c->rtmp, reason);
     if (c->phase == PHASE_STREAMING)
         log_info(LOG_MODULE, "%s: connection closed: %s", c->peer, reason);
-    else
-        log_info(LOG_MODULE, "%s: handshake failed: %s", c->peer, reason);
+    else /* strangers' connections come by the thousand: they are counted (peer_guard) */
+        log_debug(LOG_MODULE, "%s: handshake failed: %s", c->peer, reason);
     if (!linger || c->phase != PHASE_STREAMING || stopping(c->loop)) {
         conn_destroy(c);
         return;
@@ -405,7 +408,7 @@ static void start_streaming(conn_t *c, int64_t now, const char **reason)
         return;
     }
     c->phase = PHASE_STREAMING;
-    c->last_data_ms = now;
+    c->streaming_since_ms = now;
     c->wake = (wake_batch_t){.period_start_ms = now, .batch = 1, .lowat = 1};
 }
 
@@ -475,7 +478,6 @@ static void on_readable(conn_t *c)
     }
     len += (size_t)n;
     int64_t now = clock_monotonic_ms();
-    c->last_data_ms = now;
     c->wake.period_bytes += (uint64_t)n;
     const char *reason = NULL;
     bool linger = false;
@@ -501,7 +503,27 @@ static bool on_writable(conn_t *c)
     return false;
 }
 
-/* Timers of one connection: handshake, idle and linger deadlines, rtmp_conn_tick, stuck output. */
+/* The hold of a slowed address is over: the handshake starts now. */
+static void release_hold(conn_t *c, int64_t now)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(c->loop->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
+        conn_end(c, "epoll failed", false);
+        return;
+    }
+    c->held = false;
+    c->deadline_ms = now + c->loop->shared->limits.handshake_timeout_ms;
+}
+
+static void end_timed_out(conn_t *c, peer_event_t event, const char *reason)
+{
+    if (c->loop->shared->guard)
+        peer_guard_count(c->loop->shared->guard, event);
+    conn_end(c, reason, false);
+}
+
+/* Timers of one connection: hold, handshake, idle and linger deadlines, rtmp_conn_tick, stuck
+ * output. */
 static void sweep_one(conn_t *c, int64_t now)
 {
     const rtmp_loop_shared_t *shared = c->loop->shared;
@@ -516,8 +538,10 @@ static void sweep_one(conn_t *c, int64_t now)
     switch (c->phase) {
     case PHASE_C0C1:
     case PHASE_C2:
-        if (now > c->deadline_ms)
-            conn_end(c, "handshake timeout", false);
+        if (c->held && now >= c->deadline_ms)
+            release_hold(c, now);
+        else if (now > c->deadline_ms)
+            end_timed_out(c, PEER_HANDSHAKE_TIMEOUT, "handshake timeout");
         return;
     case PHASE_LINGER:
         if (now > c->deadline_ms)
@@ -530,8 +554,13 @@ static void sweep_one(conn_t *c, int64_t now)
         conn_end(c, rtmp_conn_close_reason(c->rtmp), true);
         return;
     }
-    if (now - c->last_data_ms >= (int64_t)shared->limits.idle_timeout_ms) {
-        conn_end(c, "idle timeout", false);
+    int64_t active_ms = rtmp_conn_last_media_ms(c->rtmp);
+    if (active_ms < c->streaming_since_ms)
+        active_ms = c->streaming_since_ms;
+    if (now - active_ms >= (int64_t)shared->limits.idle_timeout_ms) {
+        end_timed_out(c, PEER_IDLE_TIMEOUT,
+                      rtmp_conn_is_publishing(c->rtmp) ? "idle timeout: no media"
+                                                       : "idle timeout: no publish");
         return;
     }
     update_wake_batch(c, now);
@@ -564,7 +593,8 @@ static void adopt_incoming(rtmp_loop_t *loop)
         if (loop->conns)
             loop->conns->prev = c;
         loop->conns = c;
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        /* A held connection is watched for hang-ups only (epoll always reports those). */
+        struct epoll_event ev = {.events = c->held ? 0 : EPOLLIN, .data.ptr = c};
         if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
             log_warn(LOG_MODULE, "%s: epoll: %s", c->peer, strerror(errno));
             conn_destroy(c);
@@ -608,7 +638,7 @@ void rtmp_loop_wake(rtmp_loop_t *loop)
     (void)ignored;
 }
 
-int rtmp_loop_add(rtmp_loop_t *loop, int fd, const char *peer)
+int rtmp_loop_add(rtmp_loop_t *loop, int fd, const char *peer, const char *address, int64_t hold_ms)
 {
     conn_t *c = calloc(1, sizeof *c);
     uint8_t *c0c1 = malloc(RTMP_HANDSHAKE_C0C1_SIZE);
@@ -626,8 +656,11 @@ int rtmp_loop_add(rtmp_loop_t *loop, int fd, const char *peer)
     c->fd = fd;
     c->c0c1 = c0c1;
     c->phase = PHASE_C0C1;
-    c->deadline_ms = clock_monotonic_ms() + loop->shared->limits.handshake_timeout_ms;
+    c->held = hold_ms > 0;
+    c->deadline_ms =
+        clock_monotonic_ms() + (c->held ? hold_ms : loop->shared->limits.handshake_timeout_ms);
     snprintf(c->peer, sizeof c->peer, "%s", peer);
+    snprintf(c->address, sizeof c->address, "%s", address);
     pthread_mutex_lock(&loop->lock);
     c->next = loop->incoming;
     loop->incoming = c;
@@ -643,6 +676,8 @@ static void loop_destroy(rtmp_loop_t *loop)
         conn_t *c = loop->incoming;
         loop->incoming = c->next;
         close(c->fd);
+        if (loop->shared->guard)
+            peer_guard_leave(loop->shared->guard, c->address);
         free(c->c0c1);
         free(c);
     }

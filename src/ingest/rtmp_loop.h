@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 
 #include "ingest/rtmp_conn.h"
+#include "util/peer_guard.h"
 #include "util/work_queue.h"
 
 /* What every loop of one server reads; owned by rtmp_server, outlives the loops. */
@@ -22,7 +23,7 @@ typedef struct rtmp_loop_shared {
     rtmp_limits_t limits;             /* read-only once the loops run */
     rtmp_publish_handlers_t handlers; /* the caller's, read-only */
     atomic_bool stopping;             /* set once by the server: loops end their connections */
-    atomic_uint connection_count;     /* open connections: the listener adds, the loops remove */
+    peer_guard_t *guard;              /* counts connections per address; NULL = no limits */
     work_queue_t *unpublishes;        /* runs the caller's on_unpublish off the loops */
 } rtmp_loop_shared_t;
 
@@ -30,10 +31,11 @@ typedef struct rtmp_loop rtmp_loop_t;
 
 #define RTMP_LOOP_PEER_MAX 64 /* bytes of a peer address as logged, "ip:port" with its NUL */
 
-/* Fills shared with copies of limits and handlers and starts the unpublish workers. Returns 0,
- * or -1 when they cannot start (shared then holds nothing to stop). */
+/* Fills shared with copies of limits and handlers (guard, which may be NULL, must outlive it) and
+ * starts the unpublish workers. Returns 0, or -1 when they cannot start (shared then holds
+ * nothing to stop). */
 int rtmp_loop_shared_init(rtmp_loop_shared_t *shared, const rtmp_limits_t *limits,
-                          const rtmp_publish_handlers_t *handlers);
+                          peer_guard_t *guard, const rtmp_publish_handlers_t *handlers);
 
 /* Once every loop is freed: runs the on_unpublish calls still queued, then joins the workers. */
 void rtmp_loop_shared_stop(rtmp_loop_shared_t *shared);
@@ -43,9 +45,12 @@ void rtmp_loop_shared_stop(rtmp_loop_shared_t *shared);
 rtmp_loop_t *rtmp_loop_start(rtmp_loop_shared_t *shared);
 
 /* Hands an accepted non-blocking socket to the loop, which owns it from then on; peer ("ip:port")
- * is copied for logs, and the handshake deadline starts now. The caller counted the connection
- * in shared->connection_count. Returns 0, or -1 when out of memory (fd stays the caller's). */
-int rtmp_loop_add(rtmp_loop_t *loop, int fd, const char *peer);
+ * is copied for logs. The loop reads nothing from it for hold_ms (a slowed address), then the
+ * handshake deadline starts. The caller admitted address (the peer's, without the port) into
+ * shared->guard, if any; the loop lets it leave when the connection closes. Returns 0, or -1
+ * when out of memory (fd and the admission stay the caller's). */
+int rtmp_loop_add(rtmp_loop_t *loop, int fd, const char *peer, const char *address,
+                  int64_t hold_ms);
 
 /* Makes the loop run now, to see that shared->stopping is set (it then ends its connections and
  * its thread exits). */

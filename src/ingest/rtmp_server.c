@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ingest/rtmp_loop.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define LOG_MODULE "rtmp"
@@ -46,39 +47,45 @@ static bool stopping(const rtmp_server_t *server)
 
 /* ---- listener ---- */
 
-static void format_peer(const struct sockaddr_storage *addr, socklen_t len, char *out, size_t size)
+/* The peer as logged ("ip:port", "[v6]:port") and its address alone (the guard's key). */
+static void format_peer(const struct sockaddr_storage *addr, socklen_t len, char *peer,
+                        size_t peer_size, char *address, size_t address_size)
 {
     char host[NI_MAXHOST], port[NI_MAXSERV];
     if (getnameinfo((const struct sockaddr *)addr, len, host, sizeof host, port, sizeof port,
                     NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-        snprintf(out, size, "?");
+        snprintf(peer, peer_size, "?");
+        snprintf(address, address_size, "?");
         return;
     }
     /* Numeric hosts always fit; a cut would only shorten a log label. */
-    int written = addr->ss_family == AF_INET6 ? snprintf(out, size, "[%s]:%s", host, port)
-                                              : snprintf(out, size, "%s:%s", host, port);
+    int written = addr->ss_family == AF_INET6 ? snprintf(peer, peer_size, "[%s]:%s", host, port)
+                                              : snprintf(peer, peer_size, "%s:%s", host, port);
     if (written < 0)
-        snprintf(out, size, "?");
+        snprintf(peer, peer_size, "?");
+    if (snprintf(address, address_size, "%s", host) < 0)
+        snprintf(address, address_size, "?");
 }
 
-/* Hands a new connection to the next loop. */
-static void start_connection(rtmp_server_t *server, int fd, const char *peer)
+/* Admits a new connection (the guard logs and counts a refusal) and hands it to the next loop. */
+static void start_connection(rtmp_server_t *server, int fd, const char *peer, const char *address)
 {
-    if (atomic_fetch_add(&server->shared.connection_count, 1) >=
-        server->shared.limits.max_connections) {
-        atomic_fetch_sub(&server->shared.connection_count, 1);
-        log_warn(LOG_MODULE, "%s: refusing connection: too many connections", peer);
+    peer_guard_t *guard = server->shared.guard;
+    int64_t now = clock_monotonic_ms();
+    if (guard && peer_guard_enter(guard, address, "rtmp", now) != PEER_ADMITTED) {
         close(fd);
         return;
     }
+    int64_t hold_ms = guard ? peer_guard_hold_ms(guard, address, now) : 0;
     rtmp_loop_t *loop = server->loops[server->next_loop++ % server->loop_count];
-    if (rtmp_loop_add(loop, fd, peer) != 0) {
-        atomic_fetch_sub(&server->shared.connection_count, 1);
+    if (rtmp_loop_add(loop, fd, peer, address, hold_ms) != 0) {
+        if (guard)
+            peer_guard_leave(guard, address);
         log_warn(LOG_MODULE, "%s: refusing connection: out of memory", peer);
         close(fd);
         return;
     }
-    log_debug(LOG_MODULE, "%s: connected", peer);
+    log_debug(LOG_MODULE, "%s: connected%s", peer, hold_ms > 0 ? " (held: wrong keys)" : "");
 }
 
 static void accept_one(rtmp_server_t *server)
@@ -95,9 +102,9 @@ static void accept_one(rtmp_server_t *server)
         }
         return;
     }
-    char peer[RTMP_LOOP_PEER_MAX];
-    format_peer(&addr, addr_len, peer, sizeof peer);
-    start_connection(server, fd, peer);
+    char peer[RTMP_LOOP_PEER_MAX], address[PEER_GUARD_ADDRESS_MAX];
+    format_peer(&addr, addr_len, peer, sizeof peer, address, sizeof address);
+    start_connection(server, fd, peer, address);
 }
 
 static void *listener_thread(void *arg)
@@ -194,8 +201,8 @@ static void server_free(rtmp_server_t *server)
 }
 
 rtmp_server_t *rtmp_server_start(const char *host, uint16_t port, const rtmp_limits_t *limits,
-                                 const rtmp_publish_handlers_t *handlers, char *err,
-                                 size_t err_size)
+                                 peer_guard_t *guard, const rtmp_publish_handlers_t *handlers,
+                                 char *err, size_t err_size)
 {
     rtmp_server_t *server = calloc(1, sizeof *server);
     if (!server) {
@@ -227,7 +234,7 @@ rtmp_server_t *rtmp_server_start(const char *host, uint16_t port, const rtmp_lim
         server_free(server);
         return NULL;
     }
-    server->shared_started = rtmp_loop_shared_init(&server->shared, &chosen, handlers) == 0;
+    server->shared_started = rtmp_loop_shared_init(&server->shared, &chosen, guard, handlers) == 0;
     size_t started = 0;
     while (server->shared_started && started < loop_count &&
            (server->loops[started] = rtmp_loop_start(&server->shared)))

@@ -13,15 +13,18 @@
 #include <stdint.h>
 
 #include "ingest/rtmp_conn.h"
+#include "util/peer_guard.h"
 
 typedef struct rtmp_server rtmp_server_t;
 
 /* Binds host:port (host NULL or "" = every address; port 0 = an ephemeral port, for tests) and
  * starts the listener thread. limits may be NULL for rtmp_limits_default; limits and handlers
- * are copied. Returns the server, or NULL with a message in err. */
+ * are copied. guard (NULL = no limits) admits each connection by its address, slows the
+ * addresses it says, and must outlive the server. Returns the server, or NULL with a message in
+ * err. */
 rtmp_server_t *rtmp_server_start(const char *host, uint16_t port, const rtmp_limits_t *limits,
-                                 const rtmp_publish_handlers_t *handlers, char *err,
-                                 size_t err_size);
+                                 peer_guard_t *guard, const rtmp_publish_handlers_t *handlers,
+                                 char *err, size_t err_size);
 
 /* The bound TCP port. */
 unsigned rtmp_server_port(const rtmp_server_t *server);

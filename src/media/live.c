@@ -120,9 +120,10 @@ int live_publish(live_t *live, const char *stream_key, const char *peer, live_br
     int rc = store_stream_get_by_key(live->store, stream_key, &stream);
     if (rc != STORE_OK || stream.deleted) {
         store_stream_clear(&stream);
-        return refuse(reason, reason_size,
-                      rc == STORE_OK || rc == STORE_NOT_FOUND ? "unknown stream key"
-                                                              : "store unavailable");
+        if (rc != STORE_OK && rc != STORE_NOT_FOUND)
+            return refuse(reason, reason_size, "store unavailable");
+        refuse(reason, reason_size, "unknown stream key");
+        return LIVE_UNKNOWN_KEY;
     }
     if (stream.suspended) {
         store_stream_clear(&stream);

@@ -42,8 +42,9 @@ void live_free(live_t *live);
 /* A publisher asks for stream_key. The publish is taken in the store (store_stream_claim), so a
  * key live on another node is refused as one live here is; a reconnect inside the window
  * continues the session, here or from the node it ended on. Returns 0 and the broadcast handle
- * (owned by the registry, valid until live_unpublish), or -1 with a reason for the publisher
- * (unknown key, suspended stream, already live, store unavailable). Any thread. */
+ * (owned by the registry, valid until live_unpublish), or LIVE_UNKNOWN_KEY or -1 (suspended
+ * stream, already live, store unavailable) with a reason for the publisher. Any thread. */
+enum { LIVE_UNKNOWN_KEY = -2 }; /* live_publish: no stream has that key */
 int live_publish(live_t *live, const char *stream_key, const char *peer, live_broadcast_t **out,
                  char *reason, size_t reason_size);
 

@@ -18,6 +18,8 @@ static int fail(char *err, size_t err_size, const char *what, const char *path, 
     return errbuf_set(err, err_size, -1, "%s %s: %s", what, path, text);
 }
 
+enum { MAX_PROBED_STREAMS = 16 };
+
 static int first_stream(const AVFormatContext *in, enum AVMediaType type)
 {
     for (unsigned i = 0; i < in->nb_streams; i++) {
@@ -46,7 +48,15 @@ int segment_reader_open(segment_reader_t *r, const char *path, char *err, size_t
 
 int segment_reader_probe(segment_reader_t *r, char *err, size_t err_size)
 {
-    int ret = avformat_find_stream_info(r->in, NULL);
+    /* Probing decodes a few frames: decoder threads (one set per stream, each with its own
+     * frame buffers) would cost more than they save. */
+    AVDictionary *options[MAX_PROBED_STREAMS] = {0};
+    unsigned probed = r->in->nb_streams < MAX_PROBED_STREAMS ? r->in->nb_streams : 0;
+    for (unsigned i = 0; i < probed; i++)
+        av_dict_set(&options[i], "threads", "1", 0);
+    int ret = avformat_find_stream_info(r->in, probed > 0 ? options : NULL);
+    for (unsigned i = 0; i < probed; i++)
+        av_dict_free(&options[i]);
     if (ret < 0)
         return fail(err, err_size, "cannot probe", r->path, ret);
     /* Probing may find streams the PMT announced late. */

@@ -1,7 +1,8 @@
 /* Tests of the RTMP server over real sockets: the ffmpeg CLI publishes (URL form
  * rtmp://host/live/KEY), a refused key, refused codecs (Sorenson H.263, MP3), should_stop, and a
  * raw-socket client for the OBS form (app "live", key as publish name) and hostile input
- * (garbage, bad C0, oversize chunk size, timeouts, connection limit), plus server stop. */
+ * (garbage, bad C0, oversize chunk size, timeouts, connection limits, slowed addresses), plus
+ * server stop. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -127,6 +128,7 @@ static void on_unpublish(void *ctx, const char *reason)
 }
 
 static rtmp_server_t *server;
+static peer_guard_t *guard;
 
 static rtmp_server_t *start(const rtmp_limits_t *limits)
 {
@@ -137,21 +139,25 @@ static rtmp_server_t *start(const rtmp_limits_t *limits)
                                         .should_stop = should_stop,
                                         .on_unpublish = on_unpublish};
     char err[256] = "";
-    rtmp_server_t *s = rtmp_server_start("127.0.0.1", 0, limits, &handlers, err, sizeof err);
+    rtmp_server_t *s = rtmp_server_start("127.0.0.1", 0, limits, guard, &handlers, err, sizeof err);
     cr_assert_not_null(s, "%s", err);
     cr_assert_gt(rtmp_server_port(s), 0);
     return s;
 }
 
+static const peer_guard_limits_t no_guard_limits = {.key_failures_allowed = 1000};
+
 static void setup(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    guard = peer_guard_new(&no_guard_limits);
     server = start(NULL);
 }
 
 static void teardown(void)
 {
     rtmp_server_stop(server);
+    peer_guard_free(guard);
 }
 
 TestSuite(rtmp_server, .init = setup, .fini = teardown, .timeout = 60);
@@ -161,6 +167,15 @@ static void restart(const rtmp_limits_t *limits)
 {
     rtmp_server_stop(server);
     server = start(limits);
+}
+
+/* The test server again, with a new guard of these limits. */
+static void restart_guarded(const peer_guard_limits_t *guard_limits)
+{
+    rtmp_server_stop(server);
+    peer_guard_free(guard);
+    guard = peer_guard_new(guard_limits);
+    server = start(NULL);
 }
 
 static int recorded(const int *field)
@@ -291,12 +306,14 @@ Test(rtmp_server, should_stop_ends_the_publish_within_a_second)
 
 /* A connected socket; rcvbuf > 0 makes its receive buffer that small (set before connecting,
  * so the window it advertises is small from the start). */
-static int client_connect(int rcvbuf)
+static int client_connect_from(int rcvbuf, uint32_t from)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert_geq(fd, 0);
     if (rcvbuf > 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in local = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(from)};
+    cr_assert_eq(bind(fd, (struct sockaddr *)&local, sizeof local), 0, "bind: %s", strerror(errno));
     struct sockaddr_in addr = {.sin_family = AF_INET,
                                .sin_port = htons((uint16_t)rtmp_server_port(server)),
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -304,6 +321,12 @@ static int client_connect(int rcvbuf)
     struct timeval tv = {.tv_sec = 3};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     return fd;
+}
+
+/* A connection from 127.0.0.1. */
+static int client_connect(int rcvbuf)
+{
+    return client_connect_from(rcvbuf, INADDR_LOOPBACK);
 }
 
 static int client_open(void)
@@ -570,6 +593,17 @@ Test(rtmp_server, truncated_handshake_then_close_is_harmless)
     tbuf_free(&out);
 }
 
+static void tc_ping_request(tbuf_t *b, uint32_t value)
+{
+    uint8_t body[6] = {0,
+                       6,
+                       (uint8_t)(value >> 24),
+                       (uint8_t)(value >> 16),
+                       (uint8_t)(value >> 8),
+                       (uint8_t)value};
+    tc_message(b, RTMP_CHUNK_DEFAULT_SIZE, 2, RTMP_MSG_USER_CONTROL, 0, 0, body, sizeof body);
+}
+
 Test(rtmp_server, handshake_and_idle_timeouts)
 {
     rtmp_limits_t limits;
@@ -587,17 +621,73 @@ Test(rtmp_server, handshake_and_idle_timeouts)
     tc_obs_publish(&out, "live", "KEY");
     client_send_buf(fd, &out);
     cr_assert(wait_for(&rec.unpublishes, 1, 3000));
-    cr_assert_str_eq(rec.unpublish_reason, "idle timeout");
+    cr_assert_str_eq(rec.unpublish_reason, "idle timeout: no media");
     expect_closed(fd, 1500);
     tbuf_free(&out);
+    peer_guard_counts_t counts;
+    peer_guard_counts(guard, &counts);
+    cr_assert_eq(counts.events[PEER_HANDSHAKE_TIMEOUT], 1);
+    cr_assert_eq(counts.events[PEER_IDLE_TIMEOUT], 1);
+}
+
+/* Sends a ping request every 100 ms for ms, reading the answers; true when the server closed
+ * meanwhile. */
+static bool ping_for(int fd, int ms)
+{
+    int64_t deadline = clock_monotonic_ms() + ms;
+    for (uint32_t i = 0; clock_monotonic_ms() < deadline; i++) {
+        tbuf_t ping = {0};
+        tc_ping_request(&ping, i);
+        ssize_t sent = send(fd, ping.data, ping.len, MSG_NOSIGNAL);
+        tbuf_free(&ping);
+        if (sent <= 0)
+            return true;
+        int64_t next = clock_monotonic_ms() + 100;
+        for (int64_t now = clock_monotonic_ms(); now < next; now = clock_monotonic_ms()) {
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            if (poll(&pfd, 1, (int)(next - now)) <= 0)
+                continue;
+            uint8_t sink[4096];
+            if (recv(fd, sink, sizeof sink, 0) <= 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Only media keep a connection open: pings (or any other command) do not, before a publish or
+ * during one. */
+Test(rtmp_server, pings_do_not_hold_off_the_idle_timeout)
+{
+    rtmp_limits_t limits;
+    rtmp_limits_default(&limits);
+    limits.idle_timeout_ms = 600;
+    restart(&limits);
+    int fd = client_handshake();
+    tbuf_t out = {0};
+    tc_connect(&out, "live");
+    client_send_buf(fd, &out);
+    int64_t start = clock_monotonic_ms();
+    cr_assert(ping_for(fd, 3000), "a connection that only pings must be closed");
+    cr_assert_lt(clock_monotonic_ms() - start, 1500);
+    close(fd);
+
+    fd = client_handshake();
+    tbuf_t publish = {0};
+    tc_obs_publish(&publish, "live", "KEY");
+    client_send_buf(fd, &publish);
+    cr_assert(wait_for(&rec.publishes, 1, 3000));
+    cr_assert(ping_for(fd, 3000), "a publish that only pings must be ended");
+    cr_assert(wait_for(&rec.unpublishes, 1, 3000));
+    cr_assert_str_eq(rec.unpublish_reason, "idle timeout: no media");
+    close(fd);
+    tbuf_free(&out);
+    tbuf_free(&publish);
 }
 
 Test(rtmp_server, connection_limit)
 {
-    rtmp_limits_t limits;
-    rtmp_limits_default(&limits);
-    limits.max_connections = 2;
-    restart(&limits);
+    restart_guarded(&(peer_guard_limits_t){.max_connections = 2, .key_failures_allowed = 1000});
     int a = client_handshake();
     int b = client_handshake();
     int c = client_open();
@@ -616,6 +706,71 @@ Test(rtmp_server, connection_limit)
         close(d);
     }
     cr_assert(served);
+    peer_guard_counts_t counts;
+    peer_guard_counts(guard, &counts);
+    cr_assert_geq(counts.refused_total, 1);
+}
+
+#define OTHER_ADDRESS 0x7f000002u /* 127.0.0.2: another client, on the same loopback */
+
+/* The ms from C0+C1 to the server's answer. */
+static int64_t handshake_answer_ms(int fd)
+{
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int64_t start = clock_monotonic_ms();
+    static uint8_t s0s1s2[RTMP_HANDSHAKE_S0S1S2_SIZE];
+    client_send_c0c1(fd, RTMP_HANDSHAKE_C0C1_SIZE, s0s1s2);
+    return clock_monotonic_ms() - start;
+}
+
+Test(rtmp_server, per_address_limit_leaves_other_addresses_alone)
+{
+    restart_guarded(
+        &(peer_guard_limits_t){.max_connections_per_ip = 2, .key_failures_allowed = 1000});
+    int a = client_handshake();
+    int b = client_handshake();
+    int c = client_open();
+    expect_closed(c, 1000);
+    int other = client_handshake_on(client_connect_from(0, OTHER_ADDRESS));
+    close(other);
+    close(a);
+    close(b);
+    peer_guard_counts_t counts;
+    peer_guard_counts(guard, &counts);
+    cr_assert_eq(counts.refused_address, 1);
+    cr_assert_eq(counts.refused_total, 0);
+}
+
+/* After more wrong keys than allowed, an address's new connections wait before the handshake,
+ * longer with each wrong key; other addresses do not wait. */
+Test(rtmp_server, wrong_keys_slow_the_address_down)
+{
+    restart_guarded(&(peer_guard_limits_t){.key_failures_allowed = 2});
+    int64_t now = clock_monotonic_ms();
+    for (int i = 0; i < 2; i++)
+        peer_guard_key_failed(guard, "127.0.0.1", now);
+    int fd = client_open();
+    cr_assert_lt(handshake_answer_ms(fd), PEER_GUARD_HOLD_FIRST_MS / 2, "not slowed yet");
+    close(fd);
+    peer_guard_key_failed(guard, "127.0.0.1", now);
+    fd = client_open();
+    int64_t first = handshake_answer_ms(fd);
+    close(fd);
+    cr_assert_geq(first, PEER_GUARD_HOLD_FIRST_MS - 10);
+    cr_assert_lt(first, PEER_GUARD_HOLD_FIRST_MS * 2);
+    peer_guard_key_failed(guard, "127.0.0.1", now);
+    fd = client_open();
+    cr_assert_geq(handshake_answer_ms(fd), PEER_GUARD_HOLD_FIRST_MS * 2 - 10, "doubled");
+    close(fd);
+    fd = client_connect_from(0, OTHER_ADDRESS);
+    cr_assert_lt(handshake_answer_ms(fd), PEER_GUARD_HOLD_FIRST_MS / 2, "another address");
+    close(fd);
+    /* A good key ends the burst. */
+    peer_guard_key_accepted(guard, "127.0.0.1", clock_monotonic_ms());
+    fd = client_open();
+    cr_assert_lt(handshake_answer_ms(fd), PEER_GUARD_HOLD_FIRST_MS / 2, "burst over");
+    close(fd);
 }
 
 static void set_unpublish_delay(int ms)
@@ -709,17 +864,6 @@ Test(rtmp_server, publish_again_follows_the_unpublish)
     close(fd);
     cr_assert(wait_for(&rec.unpublishes, 2, 3000));
     tbuf_free(&out);
-}
-
-static void tc_ping_request(tbuf_t *b, uint32_t value)
-{
-    uint8_t body[6] = {0,
-                       6,
-                       (uint8_t)(value >> 24),
-                       (uint8_t)(value >> 16),
-                       (uint8_t)(value >> 8),
-                       (uint8_t)value};
-    tc_message(b, RTMP_CHUNK_DEFAULT_SIZE, 2, RTMP_MSG_USER_CONTROL, 0, 0, body, sizeof body);
 }
 
 /* Reads what the server sends for up to ms, until `want` Ping Responses came; checks that they
@@ -837,9 +981,9 @@ Test(rtmp_server, port_in_use_is_an_error)
     rtmp_publish_handlers_t handlers = {.on_publish = on_publish};
     char err[256] = "";
     rtmp_server_t *second = rtmp_server_start("127.0.0.1", (uint16_t)rtmp_server_port(server), NULL,
-                                              &handlers, err, sizeof err);
+                                              NULL, &handlers, err, sizeof err);
     cr_assert_null(second);
     cr_assert(strstr(err, "cannot listen"), "%s", err);
-    second = rtmp_server_start("no.such.host.invalid", 0, NULL, &handlers, err, sizeof err);
+    second = rtmp_server_start("no.such.host.invalid", 0, NULL, NULL, &handlers, err, sizeof err);
     cr_assert_null(second);
 }

@@ -44,7 +44,8 @@ Test(live, refusals)
     make_stream(&live_one, "live", false);
     live_broadcast_t *b = NULL;
     char reason[128];
-    cr_assert_eq(live_publish(live, "nope-nope-nope-nope", "t", &b, reason, sizeof reason), -1);
+    cr_assert_eq(live_publish(live, "nope-nope-nope-nope", "t", &b, reason, sizeof reason),
+                 LIVE_UNKNOWN_KEY);
     cr_assert_str_eq(reason, "unknown stream key");
     cr_assert_eq(live_publish(live, suspended.stream_key, "t", &b, reason, sizeof reason), -1);
     cr_assert_str_eq(reason, "stream is suspended");
