@@ -6,7 +6,9 @@ mode=${1:-run}
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev
       libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libx264-dev)
 if [ "$mode" = test ]; then
-    pkgs+=(libcriterion-dev clang libclang-rt-dev nodejs npm curl ffmpeg sqlite3 wrk nginx-light libnginx-mod-stream jq postgresql-15)
+    pkgs+=(libcriterion-dev clang libclang-rt-dev nodejs npm curl ffmpeg sqlite3 wrk nginx-light libnginx-mod-stream jq postgresql-15
+              gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+              gstreamer1.0-plugins-ugly)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -360,3 +360,51 @@ size_t codec_aac_adts_header(const codec_aac_config_t *config, size_t frame_size
     out[6] = (uint8_t)((fullness & 0x3F) << 2); /* one raw data block */
     return CODEC_ADTS_HEADER_BYTES;
 }
+
+int codec_avc_mark_constrained_high(uint8_t *annexb, size_t len)
+{
+    enum { NAL_SPS = 7, PROFILE_HIGH = 100, CONSTRAINT_SET4_SET5 = 0x0c };
+    int marked = 0;
+    for (size_t i = 0; i + 5 < len; i++) {
+        bool start_code = annexb[i] == 0 && annexb[i + 1] == 0 && annexb[i + 2] == 1;
+        if (start_code && (annexb[i + 3] & 0x1f) == NAL_SPS && annexb[i + 4] == PROFILE_HIGH) {
+            annexb[i + 5] |= CONSTRAINT_SET4_SET5;
+            marked++;
+        }
+    }
+    return marked;
+}
+
+bool codec_avc_profile_browser_decodable(int profile_idc)
+{
+    return profile_idc == 66 || profile_idc == 77 || profile_idc == 88 || profile_idc == 100;
+}
+
+const char *codec_avc_profile_name(int profile_idc)
+{
+    static const struct {
+        int idc;
+        const char *name;
+    } profiles[] = {{66, "Baseline"},
+                    {77, "Main"},
+                    {88, "Extended"},
+                    {100, "High"},
+                    {110, "High 10"},
+                    {122, "High 4:2:2"},
+                    {244, "High 4:4:4 Predictive"},
+                    {44, "CAVLC 4:4:4 Intra"},
+                    {83, "Scalable Baseline"},
+                    {86, "Scalable High"},
+                    {118, "Multiview High"},
+                    {128, "Stereo High"}};
+    for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++)
+        if (profiles[i].idc == profile_idc)
+            return profiles[i].name;
+    return NULL;
+}
+
+int codec_avc_profile_of(const char *codecs)
+{
+    unsigned profile_idc = 0;
+    return sscanf(codecs, "avc1.%2x", &profile_idc) == 1 ? (int)profile_idc : -1;
+}

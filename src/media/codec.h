@@ -72,4 +72,20 @@ int codec_aac_config_parse(const uint8_t *buf, size_t len, codec_aac_config_t *o
 size_t codec_aac_adts_header(const codec_aac_config_t *config, size_t frame_size,
                              uint8_t out[CODEC_ADTS_HEADER_BYTES]);
 
+/* The profile_idc of an RFC 6381 codecs list that starts with avc1.PPCCLL; -1 when it does not. */
+int codec_avc_profile_of(const char *codecs);
+
+/* Whether browsers (Media Source Extensions players) decode H.264 of this profile_idc: Baseline,
+ * Main, Extended and High, the 8-bit 4:2:0 profiles. */
+bool codec_avc_profile_browser_decodable(int profile_idc);
+
+/* The profile's name ("High 4:4:4 Predictive"), or NULL when profile_idc is none of H.264's. */
+const char *codec_avc_profile_name(int profile_idc);
+
+/* Marks every High profile SPS of an Annex B access unit as Constrained High (constraint_set4 and
+ * constraint_set5: progressive frames only, no B slices), which the caller's encoder settings
+ * guarantee. The flags share a byte-aligned byte with no zero byte before it, so the NAL unit's
+ * emulation prevention is unchanged. Returns the number of SPS marked. */
+int codec_avc_mark_constrained_high(uint8_t *annexb, size_t len);
+
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "media/codec.h"
 #include "media/hls.h"
 #include "media/recorder.h"
 #include "media/recordings.h"
@@ -43,6 +44,8 @@ struct pipeline {
     session_stats_t *stats;        /* counters, rates, health: the session row */
     uint64_t source_bandwidth_bps; /* peak of the source segments, for the master playlist */
     char source_codecs[128];       /* RFC 6381 codecs of the source, for the master playlist */
+    bool source_undecodable;       /* browsers cannot decode the source: out of the master while
+                                      renditions exist */
 };
 
 /* ---- Files ----------------------------------------------------------------------------------- */
@@ -107,16 +110,19 @@ static void write_master(pipeline_t *p)
         variants[i] = rendition_variant(r);
         variants[i].uri = uris[i];
     }
-    variants[count] = (hls_variant_t){
-        .uri = SOURCE_RENDITION "/index.m3u8",
-        .bandwidth = p->source_bandwidth_bps,
-        .width = p->width,
-        .height = p->height,
-        .frame_rate = p->frame_rate,
-        .codecs = p->source_codecs,
-    };
+    /* A player would pick a variant it cannot decode, and fail, rather than skip it. */
+    size_t listed = count;
+    if (!p->source_undecodable || count == 0)
+        variants[listed++] = (hls_variant_t){
+            .uri = SOURCE_RENDITION "/index.m3u8",
+            .bandwidth = p->source_bandwidth_bps,
+            .width = p->width,
+            .height = p->height,
+            .frame_rate = p->frame_rate,
+            .codecs = p->source_codecs,
+        };
     char err[256];
-    if (hls_write_master(p->master_path, variants, count + 1, err, sizeof err) != 0)
+    if (hls_write_master(p->master_path, variants, listed, err, sizeof err) != 0)
         log_error("live", "session %s: master playlist not written: %s", p->session_id, err);
 }
 
@@ -171,6 +177,31 @@ static void record_segment(pipeline_t *p, const char *name, const segment_info_t
 
 /* ---- Segment callbacks ----------------------------------------------------------------------- */
 
+/* SourcePlayable from the source's H.264 profile (avc1.PPCCLL in source_codecs), at every
+ * source segment; the log says it when it turns false. Stats lock held. */
+static void judge_source_codec(pipeline_t *p)
+{
+    int profile_idc = codec_avc_profile_of(p->source_codecs);
+    if (profile_idc < 0)
+        return;
+    bool decodable = codec_avc_profile_browser_decodable(profile_idc);
+    char why[256] = "";
+    if (!decodable) {
+        const char *name = codec_avc_profile_name(profile_idc);
+        snprintf(why, sizeof why,
+                 "its video is H.264 %s (profile %d); browsers play 8-bit 4:2:0 (Baseline, Main, "
+                 "High): %s",
+                 name ? name : "of an unknown profile", profile_idc,
+                 p->transcoder ? "the master playlist lists only the renditions"
+                               : "add renditions (profiles) or send 8-bit 4:2:0 video");
+        if (!p->source_undecodable)
+            log_warn("live", "session %s: browsers cannot decode the source: %s", p->session_id,
+                     why);
+    }
+    session_stats_source_playable(p->stats, decodable, why, clock_now_ms());
+    p->source_undecodable = !decodable;
+}
+
 /* A source segment is complete (ingest). */
 static void on_segment(void *opaque, const segment_info_t *segment)
 {
@@ -190,6 +221,7 @@ static void on_segment(void *opaque, const segment_info_t *segment)
     record_segment(p, SOURCE_RENDITION, segment, &source);
     pthread_mutex_lock(&p->stats_lock);
     memcpy(p->source_codecs, codecs, sizeof codecs);
+    judge_source_codec(p);
     session_stats_add_source_segment(p->stats, segment->bytes, segment->duration_s);
     if (source.bandwidth > p->source_bandwidth_bps)
         p->source_bandwidth_bps = source.bandwidth;

@@ -189,8 +189,13 @@ static int compare_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Mean video frame interval in 90 kHz ticks, leaving out intervals more than twice off the
- * median (a dropped frame, a gap); 0 when there are too few frames. */
+/* An interval this many times the median is a gap (frames dropped, a stall), not a frame's. */
+#define FRAME_GAP_FACTOR 3
+
+/* Mean video frame interval in 90 kHz ticks: the span of the segment's presentation times over
+ * its frames, less the gaps; 0 when there are too few frames. Single intervals can be far off
+ * (millisecond FLV times; B-frames timed by a muxer that guesses, as GStreamer's flvmux does, give
+ * 10, 24, 59, 66 ms at 30 fps), but they add up to the real span: only the sum is trusted. */
 static double mean_frame_interval(const demuxed_t *d)
 {
     size_t n = 0;
@@ -211,13 +216,13 @@ static double mean_frame_interval(const demuxed_t *d)
     double sum = 0;
     size_t used = 0;
     for (size_t i = 0; median > 0 && i < n; i++) {
-        if (deltas[i] * 2 >= median && deltas[i] <= median * 2) {
+        if (deltas[i] <= median * FRAME_GAP_FACTOR) {
             sum += (double)deltas[i];
             used++;
         }
     }
     free(deltas);
-    return used > 0 ? sum / (double)used : 0;
+    return used > 0 && sum > 0 ? sum / (double)used : 0;
 }
 
 /* Frame rate of the segment's video, snapped to a common rate within 1%; 0/0 when unknown. */

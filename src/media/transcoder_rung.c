@@ -5,6 +5,8 @@
  * reports to the worker through the transcoder's END barrier. */
 #include "media/transcoder_internal.h"
 
+#include "media/codec.h"
+
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -388,6 +390,11 @@ static int drain_encoder(rung_t *r)
             return -1;
         }
         r->packets_received++;
+        /* x264 writes plain High; the rung's settings (no B-frames, progressive) make it
+         * Constrained High, and the SPS, then CODECS, say so. */
+        if (r->profile->profile == LADDER_H264_CONSTRAINED_HIGH &&
+            (r->packet->flags & AV_PKT_FLAG_KEY) && av_packet_make_writable(r->packet) == 0)
+            codec_avc_mark_constrained_high(r->packet->data, (size_t)r->packet->size);
         if (!r->codecs[0])
             codecs_from_packet(r, r->packet);
         r->packet->stream_index = r->mux_video;

@@ -1,6 +1,7 @@
 /* Health conditions and the derived healthy status, with Studio's rules: healthy is false when
  * Transcoding or TranscodeRealTime (required) or Multistreaming (optional) is false, null when a
- * required one is null, else true. Recording is optional like Multistreaming. */
+ * required one is null, else true. Recording is optional like Multistreaming; SourcePlayable is
+ * shown only, as TranscodeNoErrors is. */
 #include "stats/health.h"
 
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 
 static const char *const condition_names[HEALTH_CONDITION_COUNT] = {
     "Active",         "Transcoding", "TranscodeRealTime", "TranscodeNoErrors",
-    "Multistreaming", "Recording",
+    "Multistreaming", "Recording",   "SourcePlayable",
 };
 
 /* What a user reads in `issues` when the condition is false. */
@@ -19,6 +20,7 @@ static const char *const condition_issues[HEALTH_CONDITION_COUNT] = {
     "Transcoding had errors",
     "Multistream targets are not connected",
     "Recording failed",
+    "Browsers cannot decode the source",
 };
 
 const char *health_condition_name(health_condition_id_t id)
@@ -168,6 +170,8 @@ static json_t *condition_json(const health_condition_t *c, const char *type, int
     if (type)
         json_object_set_new(o, "type", json_string(type));
     json_object_set_new(o, "status", c->status < 0 ? json_null() : json_boolean(c->status));
+    if (c->status == 0 && c->detail)
+        json_object_set_new(o, "extraData", json_pack("{s:s}", "detail", c->detail));
     static const struct {
         const char *name;
         int64_t window_ms;

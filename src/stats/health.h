@@ -1,8 +1,8 @@
 /* Health of a live session: named conditions (Active, Transcoding, TranscodeRealTime,
- * TranscodeNoErrors, Multistreaming, Recording), each with a status (true / false / null =
- * unknown), the times it was last probed and last changed, and how often it was true over the last
- * minute and ten minutes. isHealthy and the human-readable issues derive from them, never set by
- * hand. Not thread-safe: the owner serializes calls (the live registry holds a lock). */
+ * TranscodeNoErrors, Multistreaming, Recording, SourcePlayable), each with a status (true / false /
+ * null = unknown), the times it was last probed and last changed, and how often it was true over
+ * the last minute and ten minutes. isHealthy and the human-readable issues derive from them, never
+ * set by hand. Not thread-safe: the owner serializes calls (the live registry holds a lock). */
 #ifndef STREAMD_STATS_HEALTH_H
 #define STREAMD_STATS_HEALTH_H
 
@@ -17,6 +17,9 @@ typedef enum {
     HEALTH_TRANSCODE_NO_ERRORS,
     HEALTH_MULTISTREAMING,
     HEALTH_RECORDING, /* streamd's own: null unless recorded; false once the recording failed */
+    HEALTH_SOURCE_PLAYABLE, /* streamd's own: false when browsers cannot decode the source's video
+                               (10-bit, 4:2:2, 4:4:4 H.264); says so without making the session
+                               unhealthy, as other players and the renditions play */
     HEALTH_CONDITION_COUNT
 } health_condition_id_t;
 
@@ -76,7 +79,8 @@ json_t *health_issues(const health_t *health);
 double health_frequency(const health_condition_t *condition, int64_t now_ms, int64_t window_ms);
 
 /* The health document's "healthy" and "conditions" members (new object; caller owns it):
- * {"healthy":{...},"conditions":[{"type":"Active",...},...]}. */
+ * {"healthy":{...},"conditions":[{"type":"Active",...},...]}; a false condition with a detail has
+ * it in "extraData":{"detail":...}. */
 json_t *health_to_json(const health_t *health, int64_t now_ms);
 
 /* The condition's name as the API spells it ("TranscodeRealTime"). */

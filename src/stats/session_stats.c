@@ -207,6 +207,13 @@ uint64_t session_stats_add_dropped(session_stats_t *stats, int64_t now_ms)
     return ++stats->dropped_segments;
 }
 
+void session_stats_source_playable(session_stats_t *stats, bool playable, const char *why_not,
+                                   int64_t now_ms)
+{
+    health_set_detail(&stats->health, HEALTH_SOURCE_PLAYABLE, playable ? "" : why_not);
+    health_probe(&stats->health, HEALTH_SOURCE_PLAYABLE, playable, now_ms);
+}
+
 void session_stats_recording_started(session_stats_t *stats, int64_t now_ms)
 {
     health_probe(&stats->health, HEALTH_RECORDING, 1, now_ms);

@@ -86,6 +86,11 @@ void session_stats_transcoding_failed(session_stats_t *stats, int64_t now_ms);
  * now_ms. Returns how many were dropped so far. */
 uint64_t session_stats_add_dropped(session_stats_t *stats, int64_t now_ms);
 
+/* What browsers make of the source's video at now_ms: SourcePlayable, with why not (copied; ""
+ * when playable). */
+void session_stats_source_playable(session_stats_t *stats, bool playable, const char *why_not,
+                                   int64_t now_ms);
+
 /* The recording started: Recording true at now_ms. */
 void session_stats_recording_started(session_stats_t *stats, int64_t now_ms);
 

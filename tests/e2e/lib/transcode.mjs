@@ -10,8 +10,8 @@ import { fetchRaw, hlsPaths } from './live.mjs';
 /** One frame at 30 fps, plus rounding: the tolerance for "the same time" between renditions. */
 export const FRAME_TOL = 0.034;
 
-/** The condition types of the health document (API.md sec. 5, plus streamd's optional Recording). */
-export const CONDITION_TYPES = ['Active', 'Transcoding', 'TranscodeRealTime', 'TranscodeNoErrors', 'Multistreaming', 'Recording'];
+/** The condition types of the health document (API.md sec. 5, plus streamd's Recording and SourcePlayable). */
+export const CONDITION_TYPES = ['Active', 'Transcoding', 'TranscodeRealTime', 'TranscodeNoErrors', 'Multistreaming', 'Recording', 'SourcePlayable'];
 
 /** GET /data/stream/{id}/health (admin key): the health document, asserting 200 + JSON. */
 export async function getHealth(srv, streamId) {

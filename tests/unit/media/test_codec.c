@@ -234,3 +234,29 @@ Test(codec, aac_config_rejects_malformed)
         cr_assert_eq(codec_aac_config_parse(explicit_rate, len, &c, err, sizeof err), -1, "%zu",
                      len);
 }
+
+Test(codec, constrained_high_marks_only_high_sps)
+{
+    uint8_t au[] = {0, 0, 0, 1,    0x67, 100,  0x00, 0x1f, 0xac, /* High SPS */
+                    0, 0, 1, 0x68, 0xee, 0x3c, 0x80,             /* PPS */
+                    0, 0, 1, 0x67, 77,   0x40, 0x1e,             /* Main SPS: left alone */
+                    0, 0, 1, 0x65, 100,  0x00}; /* an IDR slice that looks like one */
+    cr_assert_eq(codec_avc_mark_constrained_high(au, sizeof au), 1);
+    cr_assert_eq(au[6], 0x0c);
+    cr_assert_eq(au[21], 0x40);
+    cr_assert_eq(au[28], 0x00);
+    uint8_t cut[] = {0, 0, 1, 0x67, 100};
+    cr_assert_eq(codec_avc_mark_constrained_high(cut, sizeof cut), 0, "too short to hold flags");
+}
+
+Test(codec, browser_decodable_profiles)
+{
+    cr_assert(codec_avc_profile_browser_decodable(codec_avc_profile_of("avc1.640c1f,mp4a.40.2")));
+    cr_assert(codec_avc_profile_browser_decodable(codec_avc_profile_of("avc1.42e01e")));
+    cr_assert_not(codec_avc_profile_browser_decodable(codec_avc_profile_of("avc1.f4001e")));
+    cr_assert_not(codec_avc_profile_browser_decodable(codec_avc_profile_of("avc1.6e001e")));
+    cr_assert_eq(codec_avc_profile_of("mp4a.40.2"), -1);
+    cr_assert_eq(codec_avc_profile_of(""), -1);
+    cr_assert_str_eq(codec_avc_profile_name(244), "High 4:4:4 Predictive");
+    cr_assert_null(codec_avc_profile_name(1));
+}

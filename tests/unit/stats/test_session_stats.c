@@ -290,3 +290,33 @@ Test(session_stats, a_failed_recording_says_why_once)
     cr_assert_eq(row->is_healthy, 0);
     cr_assert(strstr(row->issues_json, "disk full"), "%s", row->issues_json);
 }
+
+/* Every rendition done, no error, but slower than the media: not healthy, and issues say why. */
+Test(session_stats, a_segment_transcoded_slower_than_real_time_is_unhealthy)
+{
+    session_stats_transcoded(stats, 2.0, 2.3, true, 0.1, T0 + 100);
+    store_stream_live_t live;
+    const store_session_t *row = prepare(true, T0 + 100, M0 + 100, &live);
+    cr_assert_eq(row->is_healthy, 0);
+    cr_assert(strstr(row->issues_json, "slower than real time"), "%s", row->issues_json);
+    cr_assert(strstr(row->health_json, "\"type\":\"TranscodeRealTime\",\"status\":false"), "%s",
+              row->health_json);
+}
+
+/* A source browsers cannot decode is said in the health document, with why, but leaves the
+ * session healthy: the renditions and other players play. */
+Test(session_stats, an_undecodable_source_is_shown_not_judged)
+{
+    session_stats_transcoded(stats, 2.0, 1.0, true, 0.1, T0 + 100);
+    session_stats_source_playable(stats, false, "10-bit 4:4:4", T0 + 100);
+    store_stream_live_t live;
+    const store_session_t *row = prepare(true, T0 + 100, M0 + 100, &live);
+    cr_assert_eq(row->is_healthy, 1);
+    cr_assert(strstr(row->health_json, "\"type\":\"SourcePlayable\",\"status\":false,"
+                                       "\"extraData\":{\"detail\":\"10-bit 4:4:4\"}"),
+              "%s", row->health_json);
+    session_stats_source_playable(stats, true, "", T0 + 200);
+    row = prepare(true, T0 + 200, M0 + 200, &live);
+    cr_assert(strstr(row->health_json, "\"type\":\"SourcePlayable\",\"status\":true,"), "%s",
+              row->health_json);
+}
