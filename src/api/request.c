@@ -43,6 +43,8 @@ void api_reply_store_error(api_request_t *req, int rc)
         http_reply_error(req->http, 404, "not found");
     else if (rc == STORE_UNAVAILABLE)
         http_reply_error(req->http, 503, "database unavailable, retry later");
+    else if (rc == STORE_FULL)
+        http_reply_error(req->http, 503, "the database's disk is full, retry later");
     else
         http_reply_error(req->http, 500, "Internal server error: store");
 }

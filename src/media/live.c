@@ -98,6 +98,12 @@ static int refuse(char *reason, size_t reason_size, const char *text)
     return -1;
 }
 
+/* What a publisher is told when the store fails it. */
+static const char *store_refusal(int rc)
+{
+    return rc == STORE_FULL ? "the database's disk is full" : "store unavailable";
+}
+
 /* Takes the stream's publish in the store, so that no other node takes it too. */
 static int claim(live_t *live, const store_stream_t *stream, char *reason, size_t reason_size)
 {
@@ -110,7 +116,7 @@ static int claim(live_t *live, const store_stream_t *stream, char *reason, size_
         log_info("live", "stream %s: live on another node", stream->id);
         return refuse(reason, reason_size, "stream is already live");
     }
-    return refuse(reason, reason_size, "store unavailable");
+    return refuse(reason, reason_size, store_refusal(rc));
 }
 
 int live_publish(live_t *live, const char *stream_key, const char *peer, live_broadcast_t **out,
@@ -121,7 +127,7 @@ int live_publish(live_t *live, const char *stream_key, const char *peer, live_br
     if (rc != STORE_OK || stream.deleted) {
         store_stream_clear(&stream);
         if (rc != STORE_OK && rc != STORE_NOT_FOUND)
-            return refuse(reason, reason_size, "store unavailable");
+            return refuse(reason, reason_size, store_refusal(rc));
         refuse(reason, reason_size, "unknown stream key");
         return LIVE_UNKNOWN_KEY;
     }

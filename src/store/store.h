@@ -23,6 +23,7 @@ typedef enum {
     STORE_CONFLICT = -3,    /* a unique value already exists */
     STORE_INVALID = -4,     /* the request names an unknown field or an impossible value */
     STORE_UNAVAILABLE = -5, /* the database cannot be reached now (down, restarting): retry */
+    STORE_FULL = -6,        /* the database's disk is full: nothing written; retry once freed */
 } store_status_t;
 
 typedef struct store store_t;

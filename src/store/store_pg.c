@@ -224,6 +224,10 @@ static int pg_status(pg_conn_t *conn, const PGresult *res, const char *what)
     const char *message = res ? PQresultErrorMessage(res) : "";
     if (!message[0])
         message = PQerrorMessage(conn->db);
+    if (state && strcmp(state, "53100") == 0) { /* disk_full */
+        log_error("store", "%s: %s", what, message);
+        return STORE_FULL;
+    }
     /* A lost connection is the database being away, not a fault of this call; it is reset when
      * next taken. */
     if (PQstatus(conn->db) != CONNECTION_OK || !conn->prepared) {

@@ -140,6 +140,9 @@ static int sqlite_status(sqlite3 *db, int rc, const char *what)
     case SQLITE_CONSTRAINT_CHECK:
         log_warn("store", "%s: %s", what, sqlite3_errmsg(db));
         return STORE_INVALID;
+    case SQLITE_FULL:
+        log_error("store", "%s: %s", what, sqlite3_errmsg(db));
+        return STORE_FULL;
     default:
         log_error("store", "%s: %s (%s)", what, sqlite3_errmsg(db), sqlite3_errstr(rc));
         return STORE_ERR;
