@@ -31,8 +31,10 @@ test-build:
 test: deps-test e2e-deps build test-build
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
+# Each harness for FUZZ_SECONDS (300), from its kept corpus; what adds coverage is merged into
+# tests/fuzz/seeds/ (FUZZ_KEEP=0: not). FUZZ_RUNS=N: N executions each instead.
 fuzz: deps-test
-	tests/fuzz/run.sh $${FUZZ_SECONDS:-300}
+	FUZZ_KEEP=$${FUZZ_KEEP:-1} tests/fuzz/run.sh $${FUZZ_SECONDS:-300}
 
 bench-api: deps-test build
 	bench/api.sh

@@ -349,6 +349,24 @@ int server_add_user(server_t *server, const char *name, char *key_out, size_t ke
     return 0;
 }
 
+/* What the guard turned away over the server's life (until the metrics show it live). */
+static void log_guard_counts(peer_guard_t *guard)
+{
+    if (!guard)
+        return;
+    peer_guard_counts_t c;
+    peer_guard_counts(guard, &c);
+    log_info("server",
+             "connections refused: %llu at --max-connections, %llu at --max-connections-per-ip; "
+             "timeouts: %llu RTMP handshakes, %llu HTTP headers, %llu RTMP idle; %llu wrong "
+             "stream keys, %llu connections slowed",
+             (unsigned long long)c.refused_total, (unsigned long long)c.refused_address,
+             (unsigned long long)c.events[PEER_HANDSHAKE_TIMEOUT],
+             (unsigned long long)c.events[PEER_HEADER_TIMEOUT],
+             (unsigned long long)c.events[PEER_IDLE_TIMEOUT], (unsigned long long)c.key_failures,
+             (unsigned long long)c.slowed);
+}
+
 void server_free(server_t *server)
 {
     if (!server)
@@ -358,6 +376,7 @@ void server_free(server_t *server)
     http_server_stop(server->http);
     http_router_free(server->router);
     ingest_stop(server->ingest);
+    log_guard_counts(server->peer_guard);
     peer_guard_free(server->peer_guard);
     housekeeper_stop(server->housekeeper);
     live_free(server->live);

@@ -231,21 +231,23 @@ static void sweep_deadlines(void *opaque)
 {
     http_server_t *server = opaque;
     int64_t now = clock_monotonic_ms();
-    unsigned late = 0;
+    unsigned late[WAIT_LISTS] = {0};
     pthread_mutex_lock(&server->lock);
     for (int which = 0; which < WAIT_LISTS; which++) {
         http_conn_t *conn;
         while ((conn = server->waiting[which].head) && conn->deadline_ms <= now) {
             unlink_waiting(server, conn);
             shutdown(conn->fd, SHUT_RDWR);
-            late++;
+            late[which]++;
         }
     }
     pthread_mutex_unlock(&server->lock);
-    for (unsigned i = 0; server->guard && i < late; i++)
-        peer_guard_count(server->guard, PEER_HEADER_TIMEOUT);
-    if (late > 0)
-        log_debug("http", "%u connections closed: no request header in time", late);
+    /* A kept-alive connection that sends no further request is no stranger's doing. */
+    if (server->guard && late[WAIT_FIRST] > 0)
+        peer_guard_count(server->guard, PEER_HEADER_TIMEOUT, late[WAIT_FIRST]);
+    if (late[WAIT_FIRST] + late[WAIT_NEXT] > 0)
+        log_debug("http", "connections closed: %u without a first request header in time, %u idle",
+                  late[WAIT_FIRST], late[WAIT_NEXT]);
 }
 
 static void client_address(struct MHD_Connection *connection, char *out, size_t size)

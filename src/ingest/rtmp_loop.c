@@ -518,7 +518,7 @@ static void release_hold(conn_t *c, int64_t now)
 static void end_timed_out(conn_t *c, peer_event_t event, const char *reason)
 {
     if (c->loop->shared->guard)
-        peer_guard_count(c->loop->shared->guard, event);
+        peer_guard_count(c->loop->shared->guard, event, 1);
     conn_end(c, reason, false);
 }
 

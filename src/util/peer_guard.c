@@ -270,12 +270,12 @@ int64_t peer_guard_hold_ms(peer_guard_t *guard, const char *address, int64_t now
     return hold;
 }
 
-void peer_guard_count(peer_guard_t *guard, peer_event_t event)
+void peer_guard_count(peer_guard_t *guard, peer_event_t event, uint64_t n)
 {
     if (event < 0 || event >= PEER_EVENT_COUNT)
         return;
     pthread_mutex_lock(&guard->lock);
-    guard->counts.events[event]++;
+    guard->counts.events[event] += n;
     pthread_mutex_unlock(&guard->lock);
 }
 

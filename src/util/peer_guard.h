@@ -74,8 +74,8 @@ void peer_guard_key_accepted(peer_guard_t *guard, const char *address, int64_t n
  * wrong keys of its current burst; a wait is counted as slowed. */
 int64_t peer_guard_hold_ms(peer_guard_t *guard, const char *address, int64_t now_ms);
 
-/* Counts one event. */
-void peer_guard_count(peer_guard_t *guard, peer_event_t event);
+/* Counts n events. */
+void peer_guard_count(peer_guard_t *guard, peer_event_t event, uint64_t n);
 
 /* A copy of the counters. */
 void peer_guard_counts(peer_guard_t *guard, peer_guard_counts_t *out);

@@ -162,7 +162,16 @@ test('50 wrong stream keys from one address: slowed down after 10, logged once; 
   c.done();
 });
 
-test('SIGTERM shuts the server down cleanly', async () => {
+test('SIGTERM shuts the server down cleanly; the refusals and timeouts were counted', async () => {
   const r = await srv.stop();
   assert.equal(r.code, 0);
+  const m = /connections refused: (\d+) at --max-connections, (\d+) at --max-connections-per-ip; timeouts: (\d+) RTMP handshakes, (\d+) HTTP headers, (\d+) RTMP idle; (\d+) wrong stream keys, (\d+) connections slowed/.exec(srv.log);
+  assert.ok(m, 'the server logs its counts when it stops');
+  const [, total, perIp, handshakes, headers, , keys, slowed] = m.map(Number);
+  assert.equal(total, 0, 'nothing reached --max-connections');
+  assert.equal(perIp, 44, 'refused at --max-connections-per-ip');
+  assert.ok(handshakes >= 500, `RTMP handshake timeouts: ${handshakes}`);
+  assert.ok(headers >= 700, `HTTP header timeouts (500 idle + 200 slow): ${headers}`);
+  assert.ok(keys >= 50, `wrong stream keys: ${keys}`);
+  assert.ok(slowed >= 30, `connections slowed: ${slowed}`);
 });

@@ -90,10 +90,10 @@ Test(peer_guard, a_good_key_ends_the_burst)
 Test(peer_guard, events_are_counted)
 {
     peer_guard_t *guard = guard_with(0, 0, 1);
-    peer_guard_count(guard, PEER_HEADER_TIMEOUT);
-    peer_guard_count(guard, PEER_HEADER_TIMEOUT);
-    peer_guard_count(guard, PEER_IDLE_TIMEOUT);
-    peer_guard_count(guard, PEER_EVENT_COUNT); /* not an event: ignored */
+    peer_guard_count(guard, PEER_HEADER_TIMEOUT, 1);
+    peer_guard_count(guard, PEER_HEADER_TIMEOUT, 1);
+    peer_guard_count(guard, PEER_IDLE_TIMEOUT, 1);
+    peer_guard_count(guard, PEER_EVENT_COUNT, 1); /* not an event: ignored */
     peer_guard_counts_t counts;
     peer_guard_counts(guard, &counts);
     cr_assert_eq(counts.events[PEER_HEADER_TIMEOUT], 2);
