@@ -225,8 +225,15 @@ static double mean_frame_interval(const demuxed_t *d)
     return used > 0 && sum > 0 ? sum / (double)used : 0;
 }
 
-/* Frame rate of the segment's video, snapped to a common rate within 1%; 0/0 when unknown. */
-static void measure_fps(const demuxed_t *d, int *num, int *den)
+/* How far a measured rate may be from the rate the stream declares (its SPS timing) and still be
+ * taken as that rate: a live source timed by a busy machine's clock (GStreamer's is-live
+ * sources) measures 1-2 % off over a segment. */
+#define DECLARED_RATE_TOLERANCE 0.05
+
+/* Frame rate of the segment's video: the rate the stream declares (declared, from the decoder;
+ * 0/x = none) when the measured one is within DECLARED_RATE_TOLERANCE of it, else the measured
+ * rate snapped to a common rate within 1%; 0/0 when unknown. */
+static void measure_fps(const demuxed_t *d, AVRational declared, int *num, int *den)
 {
     static const int common[][2] = {{24000, 1001}, {24, 1}, {25, 1},       {30000, 1001}, {30, 1},
                                     {48, 1},       {50, 1}, {60000, 1001}, {60, 1},       {15, 1},
@@ -236,6 +243,12 @@ static void measure_fps(const demuxed_t *d, int *num, int *den)
     if (!(interval > 0))
         return;
     double fps = (double)TS_HZ / interval, best = 0.01;
+    if (declared.num > 0 && declared.den > 0 && av_q2d(declared) <= 240 &&
+        fabs(fps - av_q2d(declared)) / av_q2d(declared) < DECLARED_RATE_TOLERANCE) {
+        *num = declared.num;
+        *den = declared.den;
+        return;
+    }
     *num = (int)lround(fps * 1000);
     *den = 1000;
     for (size_t i = 0; i < sizeof common / sizeof common[0]; i++) {
@@ -288,7 +301,8 @@ static run_key_t key_of(transcoder_t *t, const AVFrame *frame, const demuxed_t *
     key.width = frame->width;
     key.height = frame->height;
     if (measure || !t->have_run) {
-        measure_fps(d, &key.fps_num, &key.fps_den);
+        measure_fps(d, t->decoder ? t->decoder->framerate : (AVRational){0, 1}, &key.fps_num,
+                    &key.fps_den);
     } else {
         key.fps_num = t->run.fps_num;
         key.fps_den = t->run.fps_den;
