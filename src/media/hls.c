@@ -488,12 +488,32 @@ char *hls_master_render(const hls_variant_t *variants, size_t count, char *err, 
     return text;
 }
 
+static bool browser_decodable(const hls_variant_t *v)
+{
+    int profile_idc = codec_avc_profile_of(v->codecs ? v->codecs : "");
+    return profile_idc < 0 || codec_avc_profile_browser_decodable(profile_idc);
+}
+
 int hls_write_master(const char *path, const hls_variant_t *variants, size_t count, char *err,
                      size_t err_size)
 {
     if (!master_valid(variants, count, err, err_size))
         return HLS_ERR_INVALID;
-    char *text = hls_master_render(variants, count, err, err_size);
+    /* A player would pick a variant it cannot decode (a 10-bit or 4:4:4 source), and fail,
+     * rather than skip it: such a variant is left out while another one remains. */
+    hls_variant_t *kept = malloc((count ? count : 1) * sizeof *kept);
+    if (!kept)
+        return errbuf_set(err, err_size, HLS_ERR_NOMEM, "out of memory writing %s", path);
+    size_t decodable = 0;
+    for (size_t i = 0; i < count; i++)
+        if (browser_decodable(&variants[i]))
+            kept[decodable++] = variants[i];
+    if (decodable == 0) {
+        memcpy(kept, variants, count * sizeof *kept);
+        decodable = count;
+    }
+    char *text = hls_master_render(kept, decodable, err, err_size);
+    free(kept);
     if (!text)
         return HLS_ERR_NOMEM;
     int ret = write_atomic(path, text, err, err_size);

@@ -44,8 +44,7 @@ struct pipeline {
     session_stats_t *stats;        /* counters, rates, health: the session row */
     uint64_t source_bandwidth_bps; /* peak of the source segments, for the master playlist */
     char source_codecs[128];       /* RFC 6381 codecs of the source, for the master playlist */
-    bool source_undecodable;       /* browsers cannot decode the source: out of the master while
-                                      renditions exist */
+    bool source_undecodable;       /* browsers cannot decode the source (logged when it turns) */
 };
 
 /* ---- Files ----------------------------------------------------------------------------------- */
@@ -110,17 +109,15 @@ static void write_master(pipeline_t *p)
         variants[i] = rendition_variant(r);
         variants[i].uri = uris[i];
     }
-    /* A player would pick a variant it cannot decode, and fail, rather than skip it. */
     size_t listed = count;
-    if (!p->source_undecodable || count == 0)
-        variants[listed++] = (hls_variant_t){
-            .uri = SOURCE_RENDITION "/index.m3u8",
-            .bandwidth = p->source_bandwidth_bps,
-            .width = p->width,
-            .height = p->height,
-            .frame_rate = p->frame_rate,
-            .codecs = p->source_codecs,
-        };
+    variants[listed++] = (hls_variant_t){
+        .uri = SOURCE_RENDITION "/index.m3u8",
+        .bandwidth = p->source_bandwidth_bps,
+        .width = p->width,
+        .height = p->height,
+        .frame_rate = p->frame_rate,
+        .codecs = p->source_codecs,
+    };
     char err[256];
     if (hls_write_master(p->master_path, variants, listed, err, sizeof err) != 0)
         log_error("live", "session %s: master playlist not written: %s", p->session_id, err);

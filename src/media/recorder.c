@@ -15,7 +15,6 @@
  * rendition never blocks another. */
 #include "media/recorder.h"
 
-#include "media/codec.h"
 #include "media/mp4_remux.h"
 #include "media/segment_reader.h"
 #include "media/recorder_internal.h"
@@ -488,28 +487,6 @@ static void measure_bandwidth(const recorder_segments_t *segments, uint64_t *pea
     *peak_bps = (uint64_t)llround(peak > average ? peak : average);
 }
 
-static bool browser_decodable(const hls_variant_t *v)
-{
-    int profile_idc = codec_avc_profile_of(v->codecs ? v->codecs : "");
-    return profile_idc < 0 || codec_avc_profile_browser_decodable(profile_idc);
-}
-
-/* As the live master does: a variant browsers cannot decode (a 10-bit or 4:4:4 source) is left
- * out when another one remains. Returns the variants kept, in order. */
-static size_t leave_out_undecodable(hls_variant_t *variants, size_t count)
-{
-    size_t decodable = 0;
-    for (size_t i = 0; i < count; i++)
-        decodable += browser_decodable(&variants[i]);
-    if (decodable == 0 || decodable == count)
-        return count;
-    size_t kept = 0;
-    for (size_t i = 0; i < count; i++)
-        if (browser_decodable(&variants[i]))
-            variants[kept++] = variants[i];
-    return kept;
-}
-
 static int write_master(const char *dir, recorder_final_t *renditions, size_t count, char *err,
                         size_t err_size)
 {
@@ -544,7 +521,6 @@ static int write_master(const char *dir, recorder_final_t *renditions, size_t co
         };
         listed++;
     }
-    listed = leave_out_undecodable(variants, listed);
     char path[PATH_MAX];
     if (fs_path_format(path, sizeof path, "%s/%s", dir, RECORDER_PLAYLIST_NAME) < 0)
         return errbuf_set(err, err_size, RECORDER_ERR_IO, "path too long: %s", dir);
