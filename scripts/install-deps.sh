@@ -3,7 +3,7 @@
 # Usage: scripts/install-deps.sh [run|test]   (test adds what the test suite and benches need)
 set -euo pipefail
 mode=${1:-run}
-pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev
+pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev
       libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libx264-dev)
 if [ "$mode" = test ]; then
     pkgs+=(libcriterion-dev clang libclang-rt-dev nodejs npm curl ffmpeg sqlite3 wrk nginx-light libnginx-mod-stream jq postgresql-15

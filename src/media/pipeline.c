@@ -132,6 +132,7 @@ static void flush(pipeline_t *p, bool active)
     store_stream_live_t stream_live;
     const store_session_t *row = session_stats_prepare_write(p->stats, active, clock_now_ms(),
                                                              clock_monotonic_ms(), &stream_live);
+    stream_live.session_id = p->session_id;
     if (store_session_update(p->store, row) != STORE_OK)
         log_error("live", "session %s: counters not saved (will retry)", p->session_id);
     store_stream_controls_t controls;
@@ -538,6 +539,8 @@ void pipeline_finalize(pipeline_t *p)
         return;
     }
     const store_session_t *session = session_stats_session(p->stats);
+    if (store_session_final(p->store, session) != STORE_OK)
+        log_error("live", "session %s: its end was not saved", p->session_id);
     if (session->record)
         finish_recording(p);
     log_info("live", "session %s is final (%lld segments, %.3f s, %lld bytes)", p->session_id,

@@ -53,7 +53,7 @@ static void take_counters(store_t *store, store_session_t *s, const recorder_sum
 {
     store_counters_t *c = &s->counters;
     store_stream_live_t live = {
-        .is_healthy = -1,
+        .totals_only = true, /* the stream may be live again, elsewhere */
         .last_seen_ms = s->last_seen_ms,
         .added =
             {

@@ -127,11 +127,64 @@ static const char migration_4[] = "CREATE TABLE signing_keys ("
                                   "last_seen {int} NOT NULL DEFAULT 0);"
                                   "CREATE INDEX signing_keys_user ON signing_keys(user_id);";
 
+/* Version 5: webhooks and their outbox. events is the JSON array of event names as text, so one
+ * LIKE finds the subscribers of an event in either dialect. A delivery is one event for one
+ * webhook, written in the transaction of the state change that raised it; its id is the event's
+ * and the webhook's ids joined, or a fresh one for a resend. Insertion order ({rowid}) is the order
+ * a stream's events are delivered in. Every attempt leaves a log row (request and response as
+ * JSON objects, duration in seconds). */
+static const char migration_5[] =
+    "CREATE TABLE webhooks ("
+    "{rowid}"
+    "id TEXT PRIMARY KEY,"
+    "user_id TEXT NOT NULL REFERENCES users(id),"
+    "project_id TEXT NOT NULL,"
+    "name TEXT NOT NULL,"
+    "url TEXT NOT NULL,"
+    "events TEXT NOT NULL,"
+    "shared_secret TEXT NOT NULL,"
+    "stream_id TEXT,"
+    "created_at {int} NOT NULL,"
+    "last_triggered_at {int} NOT NULL DEFAULT 0,"
+    "last_failure {json});"
+    "CREATE INDEX webhooks_user ON webhooks(user_id);"
+    "CREATE TABLE webhook_deliveries ("
+    "{rowid}"
+    "id TEXT PRIMARY KEY,"
+    "event_id TEXT NOT NULL,"
+    "webhook_id TEXT NOT NULL,"
+    "event TEXT NOT NULL,"
+    "stream_id TEXT,"
+    "session_id TEXT,"
+    "created_at {int} NOT NULL,"
+    "attempts {int} NOT NULL DEFAULT 0,"
+    "retries {bool} NOT NULL,"
+    "state TEXT NOT NULL,"
+    "next_attempt_at {int} NOT NULL,"
+    "claimed_by TEXT,"
+    "claimed_until {int} NOT NULL DEFAULT 0);"
+    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_attempt_at);"
+    "CREATE INDEX webhook_deliveries_stream ON webhook_deliveries(webhook_id, stream_id, state);"
+    "CREATE TABLE webhook_logs ("
+    "{rowid}"
+    "id TEXT PRIMARY KEY,"
+    "webhook_id TEXT NOT NULL,"
+    "event_id TEXT NOT NULL,"
+    "event TEXT NOT NULL,"
+    "stream_id TEXT,"
+    "session_id TEXT,"
+    "created_at {int} NOT NULL,"
+    "duration {real} NOT NULL,"
+    "success {bool} NOT NULL,"
+    "request {json} NOT NULL,"
+    "response {json} NOT NULL);"
+    "CREATE INDEX webhook_logs_webhook ON webhook_logs(webhook_id, created_at);"
+    "CREATE INDEX webhook_logs_created ON webhook_logs(created_at);"
+    /* When recording.waiting was raised for the session (its reconnect window had passed). */
+    "ALTER TABLE sessions ADD COLUMN recording_waiting_at {int} NOT NULL DEFAULT 0;";
+
 static const char *const migrations[] = {
-    migration_1,
-    migration_2,
-    migration_3,
-    migration_4,
+    migration_1, migration_2, migration_3, migration_4, migration_5,
 };
 
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))

@@ -143,6 +143,112 @@ static const statement_t statements[STMT_COUNT] = {
                                  "WHERE id = ?1 AND user_id = ?2"},
     [STMT_SIGNING_KEY_DELETE] = {"signing key delete",
                                  "DELETE FROM signing_keys WHERE id = ?1 AND user_id = ?2"},
+    /* Changes a row only when isActive really flips: the row lock orders concurrent writers, so
+     * exactly one of them raises stream.started or stream.idle. */
+    [STMT_STREAM_FLIP] = {"stream flip",
+                          "UPDATE streams SET is_active = ?2 WHERE id = ?1 AND is_active <> ?2"},
+    /* A broadcast closed for its node: the stream goes idle, once. */
+    [STMT_STREAM_IDLE] = {"stream idle", "UPDATE streams SET is_active = FALSE, ingest_rate = 0, "
+                                         "outgoing_rate = 0 WHERE id = ?1 AND is_active"},
+    /* Same parameters as STMT_STREAM_LIVE; the live columns stay as they are. */
+    [STMT_STREAM_ADD_TOTALS] = {"stream add totals",
+                                "UPDATE streams SET last_seen = {max}(last_seen, ?3), "
+                                "source_segments = source_segments + ?8, "
+                                "transcoded_segments = transcoded_segments + ?9, "
+                                "source_segments_duration = source_segments_duration + ?10, "
+                                "transcoded_segments_duration = transcoded_segments_duration + "
+                                "?11, source_bytes = source_bytes + ?12, "
+                                "transcoded_bytes = transcoded_bytes + ?13 WHERE id = ?1 "
+                                "RETURNING suspended, deleted, last_terminated_at"},
+    /* Once per session, when it is over and its recording is still to be made from what was
+     * recorded: the moment recording.waiting is raised. */
+    [STMT_SESSION_MARK_WAITING] = {"session mark waiting",
+                                   "UPDATE sessions SET recording_waiting_at = ?2 WHERE id = ?1 "
+                                   "AND recording_waiting_at = 0 AND record AND NOT is_active AND "
+                                   "recording_status = 'waiting' AND source_segments > 0"},
+    /* The recording leaves "waiting" for ?2 (ready, failed, none, deleted): exactly once. */
+    [STMT_SESSION_END_RECORDING] = {"session end recording",
+                                    "UPDATE sessions SET recording_status = ?2 WHERE id = ?1 AND "
+                                    "recording_status = 'waiting'"},
+    /* The sessions STMT_SESSION_CLOSE_OPEN closes, same arguments. */
+    [STMT_SESSION_LIST_OPEN] = {"session list open",
+                                "SELECT " STORE_ROWS_SESSION_COLUMNS " FROM sessions WHERE "
+                                "is_active AND (node_id = ?1 OR (?2 = 1 AND node_id IS NULL))"},
+    /* One delivery per webhook of the stream's owner subscribed to the event (?2, matched as
+     * ?6 = '%"<event>"%' in the JSON text of its events) and to this stream or every stream.
+     * The casts let PostgreSQL type the selected parameters. */
+    [STMT_EVENT_RAISE] = {"event raise",
+                          "INSERT INTO webhook_deliveries (" STORE_ROWS_DELIVERY_COLUMNS
+                          ", claimed_until) SELECT CAST(?1 AS TEXT) || ':' || w.id, "
+                          "CAST(?1 AS TEXT), w.id, CAST(?2 AS TEXT), CAST(?3 AS TEXT), "
+                          "CAST(?4 AS TEXT), CAST(?5 AS {int}), 0, TRUE, 'pending', "
+                          "CAST(?5 AS {int}), 0 FROM webhooks w JOIN streams s ON s.id = ?3 "
+                          "WHERE w.user_id = s.user_id AND w.project_id = s.project_id AND "
+                          "w.events LIKE ?6 AND (w.stream_id IS NULL OR w.stream_id = ?3)"},
+    [STMT_WEBHOOK_INSERT] = {"webhook insert", "INSERT INTO webhooks (" STORE_ROWS_WEBHOOK_COLUMNS
+                                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                                               "?10, ?11)"},
+    [STMT_WEBHOOK_GET] = {"webhook get", "SELECT " STORE_ROWS_WEBHOOK_COLUMNS
+                                         " FROM webhooks WHERE id = ?1 AND user_id = ?2"},
+    [STMT_WEBHOOK_GET_ANY] = {"webhook get any",
+                              "SELECT " STORE_ROWS_WEBHOOK_COLUMNS " FROM webhooks WHERE id = ?1"},
+    [STMT_WEBHOOK_LIST] = {"webhook list",
+                           "SELECT " STORE_ROWS_WEBHOOK_COLUMNS " FROM webhooks WHERE "
+                           "user_id = ?1 ORDER BY created_at DESC, rowid DESC"},
+    [STMT_WEBHOOK_UPDATE] = {"webhook update",
+                             "UPDATE webhooks SET stream_id = ?4, name = ?5, url = ?6, events = "
+                             "?7, shared_secret = ?8 WHERE id = ?1 AND user_id = ?2"},
+    [STMT_WEBHOOK_DELETE] = {"webhook delete",
+                             "DELETE FROM webhooks WHERE id = ?1 AND user_id = ?2"},
+    /* Attempts on other threads may finish out of order: lastTriggeredAt never goes back. A
+     * NULL failure (a success) leaves the last failure as it was. */
+    [STMT_WEBHOOK_STATUS] = {"webhook status",
+                             "UPDATE webhooks SET last_triggered_at = {max}(last_triggered_at, "
+                             "?2), last_failure = COALESCE(?3, last_failure) WHERE id = ?1"},
+    /* Due, unclaimed (or the claim ran out), and first in line: no earlier pending delivery of
+     * the same stream to the same webhook, so a stream's events arrive in order. */
+    [STMT_DELIVERY_DUE] = {"delivery due",
+                           "SELECT " STORE_ROWS_DELIVERY_COLUMNS " FROM webhook_deliveries d "
+                           "WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 AND "
+                           "d.claimed_until <= ?1 AND NOT EXISTS (SELECT 1 FROM "
+                           "webhook_deliveries e WHERE e.webhook_id = d.webhook_id AND "
+                           "e.stream_id = d.stream_id AND e.state = 'pending' AND "
+                           "e.rowid < d.rowid) ORDER BY d.rowid LIMIT ?2"},
+    /* ?1 id, ?2 node, ?3 claimed until, ?4 now: one node wins a delivery. */
+    [STMT_DELIVERY_CLAIM] = {"delivery claim",
+                             "UPDATE webhook_deliveries SET claimed_by = ?2, claimed_until = ?3 "
+                             "WHERE id = ?1 AND state = 'pending' AND claimed_until <= ?4"},
+    [STMT_DELIVERY_DONE] = {"delivery done",
+                            "UPDATE webhook_deliveries SET attempts = attempts + 1, state = ?2, "
+                            "next_attempt_at = ?3, claimed_by = NULL, claimed_until = 0 "
+                            "WHERE id = ?1"},
+    [STMT_DELIVERY_RELEASE] = {"delivery release",
+                               "UPDATE webhook_deliveries SET claimed_by = NULL, "
+                               "claimed_until = 0 WHERE claimed_by = ?1"},
+    [STMT_DELIVERY_GET] = {"delivery get", "SELECT " STORE_ROWS_DELIVERY_COLUMNS
+                                           " FROM webhook_deliveries WHERE id = ?1"},
+    /* ?1 new delivery id, ?2 log id, ?3 webhook id, ?4 now. */
+    [STMT_DELIVERY_RESEND] = {"delivery resend",
+                              "INSERT INTO webhook_deliveries (" STORE_ROWS_DELIVERY_COLUMNS
+                              ", claimed_until) SELECT CAST(?1 AS TEXT), event_id, webhook_id, "
+                              "event, stream_id, session_id, created_at, 0, FALSE, 'pending', "
+                              "CAST(?4 AS {int}), 0 FROM webhook_logs WHERE id = ?2 AND "
+                              "webhook_id = ?3"},
+    [STMT_DELIVERY_DELETE_OF_WEBHOOK] = {"delivery delete of webhook",
+                                         "DELETE FROM webhook_deliveries WHERE webhook_id = ?1"},
+    /* A finished delivery's next_attempt_at is when it finished. */
+    [STMT_DELIVERY_PRUNE] = {"delivery prune", "DELETE FROM webhook_deliveries WHERE state <> "
+                                               "'pending' AND next_attempt_at < ?1"},
+    [STMT_LOG_INSERT] = {"log insert", "INSERT INTO webhook_logs (" STORE_ROWS_WEBHOOK_LOG_COLUMNS
+                                       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+    [STMT_LOG_LIST] = {"log list", "SELECT " STORE_ROWS_WEBHOOK_LOG_COLUMNS
+                                   " FROM webhook_logs WHERE webhook_id = ?1 ORDER BY "
+                                   "created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"},
+    [STMT_LOG_GET] = {"log get", "SELECT " STORE_ROWS_WEBHOOK_LOG_COLUMNS
+                                 " FROM webhook_logs WHERE id = ?1 AND webhook_id = ?2"},
+    [STMT_LOG_DELETE_OF_WEBHOOK] = {"log delete of webhook",
+                                    "DELETE FROM webhook_logs WHERE webhook_id = ?1"},
+    [STMT_LOG_PRUNE] = {"log prune", "DELETE FROM webhook_logs WHERE created_at < ?1"},
     [STMT_SCHEMA_VERSION] = {"schema version", "{schema_version}"},
 };
 

@@ -5,6 +5,7 @@
 #include "store/store.h"
 
 #include "store/store_backend.h"
+#include "store/store_events.h"
 #include "store/store_internal.h"
 #include "util/clock.h"
 #include "util/ids.h"
@@ -496,6 +497,48 @@ int store_stream_get_by_playback_id(store_t *store, const char *playback_id, sto
                        sizeof *out);
 }
 
+/* ---- State changes that raise events (store_events.h) ---------------------------------------- */
+
+/* Inside tx: sets the stream's isActive and raises stream.started or stream.idle when it flipped.
+ */
+static int flip_stream(store_t *store, store_tx_t *tx, store_events_tx_t *events,
+                       const char *stream_id, const char *session_id, bool active)
+{
+    store_stream_live_t live = {.is_active = active};
+    store_stream_live_args_t args = {stream_id, &live};
+    int64_t changed = 0;
+    int rc =
+        store->backend->tx_write(tx, STMT_STREAM_FLIP, store_params_stream_live, &args, &changed);
+    if (rc == STORE_OK && changed > 0)
+        rc = store_events_raise(store, tx, events,
+                                active ? STORE_EVENT_STREAM_STARTED : STORE_EVENT_STREAM_IDLE,
+                                stream_id, session_id);
+    return rc;
+}
+
+typedef struct live_tx {
+    store_events_tx_t events; /* first: store_events_run */
+    store_stream_live_args_t args;
+    store_stream_controls_t *controls;
+} live_tx_t;
+
+static int live_body(store_t *store, store_tx_t *tx, void *opaque)
+{
+    live_tx_t *t = opaque;
+    int rc = flip_stream(store, tx, &t->events, t->args.stream_id, t->args.live->session_id,
+                         t->args.live->is_active);
+    store_rows_t set = {0};
+    if (rc == STORE_OK)
+        rc = store->backend->tx_read_all(tx, STMT_STREAM_LIVE, store_params_stream_live, &t->args,
+                                         &store_row_controls, &set);
+    if (rc == STORE_OK && set.count == 0)
+        rc = STORE_NOT_FOUND;
+    if (rc == STORE_OK)
+        *t->controls = *(store_stream_controls_t *)set.rows;
+    store_rows_free(&set, &store_controls_record);
+    return rc;
+}
+
 int store_stream_update_live(store_t *store, const char *stream_id, const store_stream_live_t *live,
                              store_stream_controls_t *controls)
 {
@@ -506,8 +549,11 @@ int store_stream_update_live(store_t *store, const char *stream_id, const store_
     if (!store || !stream_id || !live)
         return STORE_INVALID;
     store_stream_live_args_t args = {stream_id, live};
-    return store->backend->read_one(store, STMT_STREAM_LIVE, store_params_stream_live, &args,
-                                    &store_row_controls, controls);
+    if (live->totals_only)
+        return store->backend->read_one(store, STMT_STREAM_ADD_TOTALS, store_params_stream_live,
+                                        &args, &store_row_controls, controls);
+    live_tx_t t = {.args = args, .controls = controls};
+    return store_events_run(store, live_body, &t.events);
 }
 
 int store_stream_claim(store_t *store, const char *stream_id, const char *node_id,
@@ -528,18 +574,95 @@ int store_stream_release(store_t *store, const char *stream_id, const char *node
     return write_any(store, STMT_STREAM_RELEASE, store_params_id_pair, &op);
 }
 
+typedef struct session_tx {
+    store_events_tx_t events; /* first: store_events_run */
+    const store_session_t *session;
+    store_recording_status_t recording_status; /* the update's, when it ends the recording */
+} session_tx_t;
+
+/* A publish: the stream goes live (stream.started) and, recorded, so does its recording. */
+static int insert_session_body(store_t *store, store_tx_t *tx, void *opaque)
+{
+    session_tx_t *t = opaque;
+    const store_session_t *s = t->session;
+    int rc =
+        s->is_active ? flip_stream(store, tx, &t->events, s->parent_id, s->id, true) : STORE_OK;
+    if (rc == STORE_OK)
+        rc = store->backend->tx_write(tx, STMT_SESSION_INSERT, store_params_session, s, NULL);
+    if (rc == STORE_OK && s->record)
+        rc = store_events_raise(store, tx, &t->events, STORE_EVENT_RECORDING_STARTED, s->parent_id,
+                                s->id);
+    return rc;
+}
+
 int store_session_insert(store_t *store, const store_session_t *session)
 {
     if (!store || !session || !store_session_valid(session))
         return STORE_INVALID;
-    return write_any(store, STMT_SESSION_INSERT, store_params_session, session);
+    session_tx_t t = {.session = session};
+    return store_events_run(store, insert_session_body, &t.events);
+}
+
+/* Inside tx: raises recording.waiting once, for an ended, recorded session with media. */
+static int mark_waiting(store_t *store, store_tx_t *tx, store_events_tx_t *events,
+                        const store_session_t *s)
+{
+    store_args_t op = {.id = s->id, .number = clock_now_ms()};
+    int64_t changed = 0;
+    int rc = store->backend->tx_write(tx, STMT_SESSION_MARK_WAITING, store_params_id_number, &op,
+                                      &changed);
+    if (rc == STORE_OK && changed > 0)
+        rc = store_events_raise(store, tx, events, STORE_EVENT_RECORDING_WAITING, s->parent_id,
+                                s->id);
+    return rc;
+}
+
+static int final_body(store_t *store, store_tx_t *tx, void *opaque)
+{
+    session_tx_t *t = opaque;
+    return mark_waiting(store, tx, &t->events, t->session);
+}
+
+int store_session_final(store_t *store, const store_session_t *session)
+{
+    if (!store || !session)
+        return STORE_INVALID;
+    session_tx_t t = {.session = session};
+    return store_events_run(store, final_body, &t.events);
+}
+
+/* The recording leaves "waiting": recording.waiting first if nothing raised it yet (a recording
+ * finalized after a crash), then recording.ready or recording.failed. */
+static int end_recording_body(store_t *store, store_tx_t *tx, void *opaque)
+{
+    session_tx_t *t = opaque;
+    const store_session_t *s = t->session;
+    int rc = mark_waiting(store, tx, &t->events, s);
+    store_args_t op = {.id = s->id, .other_id = store_recording_status_name(t->recording_status)};
+    int64_t changed = 0;
+    if (rc == STORE_OK)
+        rc = store->backend->tx_write(tx, STMT_SESSION_END_RECORDING, store_params_id_pair, &op,
+                                      &changed);
+    const char *event = t->recording_status == STORE_RECORDING_READY ? STORE_EVENT_RECORDING_READY
+                        : t->recording_status == STORE_RECORDING_FAILED
+                            ? STORE_EVENT_RECORDING_FAILED
+                            : NULL;
+    if (rc == STORE_OK && changed > 0 && event)
+        rc = store_events_raise(store, tx, &t->events, event, s->parent_id, s->id);
+    if (rc == STORE_OK)
+        rc = store->backend->tx_write(tx, STMT_SESSION_UPDATE, store_params_session, s, &changed);
+    return rc == STORE_OK && changed == 0 ? STORE_NOT_FOUND : rc;
 }
 
 int store_session_update(store_t *store, const store_session_t *session)
 {
     if (!store || !session || !store_session_valid(session))
         return STORE_INVALID;
-    return write_one(store, STMT_SESSION_UPDATE, store_params_session, session);
+    store_recording_status_t status = session->recording_status;
+    if (status == STORE_RECORDING_NONE_SET || status == STORE_RECORDING_WAITING)
+        return write_one(store, STMT_SESSION_UPDATE, store_params_session, session);
+    session_tx_t t = {.session = session, .recording_status = status};
+    return store_events_run(store, end_recording_body, &t.events);
 }
 
 int store_session_get(store_t *store, const char *id, store_session_t *out)
@@ -561,6 +684,39 @@ int store_session_adopt(store_t *store, const char *session_id, const char *node
     return write_one(store, STMT_SESSION_ADOPT, store_params_id_pair_number, &op);
 }
 
+typedef struct close_tx {
+    store_events_tx_t events; /* first: store_events_run */
+    store_args_t op;
+    int64_t closed;
+} close_tx_t;
+
+/* Each stream of a session being closed goes idle (stream.idle), then the rows close. */
+static int close_open_body(store_t *store, store_tx_t *tx, void *opaque)
+{
+    close_tx_t *t = opaque;
+    store_rows_t set = {0};
+    int rc = store->backend->tx_read_all(tx, STMT_SESSION_LIST_OPEN, store_params_id_number, &t->op,
+                                         &store_row_session, &set);
+    const store_session_t *open = set.rows;
+    for (size_t i = 0; rc == STORE_OK && i < set.count; i++) {
+        store_args_t stream = {.id = open[i].parent_id};
+        int64_t changed = 0;
+        rc = store->backend->tx_write(tx, STMT_STREAM_IDLE, store_params_id_number, &stream,
+                                      &changed);
+        if (rc == STORE_OK && changed > 0)
+            rc = store_events_raise(store, tx, &t->events, STORE_EVENT_STREAM_IDLE,
+                                    open[i].parent_id, open[i].id);
+    }
+    store_rows_free(&set, &store_session_record);
+    if (rc == STORE_OK)
+        rc = store->backend->tx_write(tx, STMT_STREAM_CLOSE_OPEN, store_params_id_number, &t->op,
+                                      NULL);
+    if (rc == STORE_OK)
+        rc = store->backend->tx_write(tx, STMT_SESSION_CLOSE_OPEN, store_params_id_number, &t->op,
+                                      &t->closed);
+    return rc;
+}
+
 int store_close_open_sessions(store_t *store, const char *node_id, bool include_unowned,
                               int64_t *out_closed)
 {
@@ -568,11 +724,10 @@ int store_close_open_sessions(store_t *store, const char *node_id, bool include_
         *out_closed = 0;
     if (!store || !node_id)
         return STORE_INVALID;
-    store_args_t op = {.id = node_id, .number = include_unowned ? 1 : 0};
-    int rc = write_any(store, STMT_STREAM_CLOSE_OPEN, store_params_id_number, &op);
-    if (rc == STORE_OK)
-        rc = store->backend->write(store, STMT_SESSION_CLOSE_OPEN, store_params_id_number, &op,
-                                   out_closed);
+    close_tx_t t = {.op = {.id = node_id, .number = include_unowned ? 1 : 0}};
+    int rc = store_events_run(store, close_open_body, &t.events);
+    if (rc == STORE_OK && out_closed)
+        *out_closed = t.closed;
     return rc;
 }
 

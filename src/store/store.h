@@ -265,7 +265,9 @@ int store_stream_list(store_t *store, const store_query_t *q, store_stream_t **o
 
 /* The live state of a stream, written by the media plane while it broadcasts. */
 typedef struct store_stream_live {
-    bool is_active;
+    bool totals_only;         /* only add to the totals and last_seen: the live fields stay */
+    bool is_active;           /* a flip raises stream.started / stream.idle */
+    const char *session_id;   /* borrowed; the broadcast's session, named by those events */
     int64_t last_seen_ms;     /* ms since epoch; the stored value never goes back */
     int is_healthy;           /* -1 = null, 0 = false, 1 = true */
     const char *issues_json;  /* borrowed JSON array text; NULL = null */
@@ -288,12 +290,19 @@ typedef struct store_stream_controls {
 int store_stream_update_live(store_t *store, const char *stream_id, const store_stream_live_t *live,
                              store_stream_controls_t *controls);
 
-/* Sessions: same contract as streams (update writes every mutable field). */
+/* Sessions: same contract as streams (update writes every mutable field). An insert of an active
+ * session makes its stream active (stream.started) and, recorded, raises recording.started; an
+ * update whose recording status leaves "waiting" raises recording.ready or recording.failed
+ * (after recording.waiting, when store_session_final did not raise it). */
 int store_session_insert(store_t *store, const store_session_t *session);
 int store_session_update(store_t *store, const store_session_t *session);
 int store_session_get(store_t *store, const char *id, store_session_t *out);
 int store_session_list(store_t *store, const store_query_t *q, store_session_t **out,
                        size_t *out_count, int64_t *out_total);
+
+/* The session is over for good (its reconnect window passed): a recorded one with media raises
+ * recording.waiting, once. Reads id and parent_id. */
+int store_session_final(store_t *store, const store_session_t *session);
 
 /* The stream's most recent session (STORE_NOT_FOUND when it never broadcast). */
 int store_session_get_latest(store_t *store, const char *stream_id, store_session_t *out);

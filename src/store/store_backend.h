@@ -10,6 +10,7 @@
 #include "store/statements.h"
 #include "store/store_query.h"
 #include "store/store_rows.h"
+#include "store/store_webhooks.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -19,7 +20,16 @@ struct store {
     const struct store_backend *backend;
     store_auth_changed_t auth_changed; /* store_watch_auth's; set before serving */
     void *auth_opaque;
+    store_outbox_changed_t outbox_changed; /* store_watch_outbox's; set before serving */
+    void *outbox_opaque;
 };
+
+/* A transaction in progress: the backend's connection that runs it, opaque to store.c. */
+typedef struct store_tx store_tx_t;
+
+/* The statements of one transaction, run through tx_write / tx_read_all on tx. Returns a
+ * store_status_t: anything but STORE_OK rolls the transaction back. */
+typedef int (*store_tx_body_t)(store_t *store, store_tx_t *tx, void *opaque);
 
 /* Fills a statement's parameters from args (store_rows.h's binders); NULL binds nothing. */
 typedef void (*store_binder_t)(store_params_t *params, const void *args);
@@ -42,6 +52,14 @@ typedef struct store_backend {
                     const store_row_type_t *type, store_rows_t *set);
     /* The first column of the first row, an integer. */
     int (*read_number)(store_t *store, stmt_id_t id, int64_t *out);
+    /* Runs body in one transaction: committed when it returns STORE_OK (then the commit's
+     * status is returned), rolled back otherwise (then body's status is returned). */
+    int (*transact)(store_t *store, store_tx_body_t body, void *opaque);
+    /* write and read_all inside a transaction, on its connection. */
+    int (*tx_write)(store_tx_t *tx, stmt_id_t id, store_binder_t bind, const void *args,
+                    int64_t *changed);
+    int (*tx_read_all)(store_tx_t *tx, stmt_id_t id, store_binder_t bind, const void *args,
+                       const store_row_type_t *type, store_rows_t *set);
     /* Other nodes learn of a key or user change (NULL: the backend serves one node only). */
     void (*announce_auth)(store_t *store);
     /* Starts telling store->auth_changed of the changes other nodes announce (NULL: none). */

@@ -23,6 +23,10 @@ extern const store_record_type_t store_session_record;
 extern const store_record_type_t store_node_record;
 extern const store_record_type_t store_signing_key_record;
 extern const store_record_type_t store_controls_record; /* owns nothing */
+/* store_webhooks.h's records (store_webhooks.c). */
+extern const store_record_type_t store_webhook_record;
+extern const store_record_type_t store_delivery_record; /* owns nothing */
+extern const store_record_type_t store_webhook_log_record;
 
 /* A growable array of records of one type, as a list call returns it (rows is the array). The
  * set owns rows and what each record owns until the caller takes rows over. */

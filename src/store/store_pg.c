@@ -282,16 +282,23 @@ static int collect_rows(const PGresult *res, const char *what, const store_row_t
     return STORE_OK;
 }
 
-static int pg_write(store_t *base, stmt_id_t id, store_binder_t bind, const void *args,
-                    int64_t *changed)
+static int conn_write(pg_conn_t *conn, stmt_id_t id, store_binder_t bind, const void *args,
+                      int64_t *changed)
 {
-    pg_store_t *store = (pg_store_t *)base;
-    pg_conn_t *conn = pool_acquire(store);
     PGresult *res = NULL;
     int rc = run_prepared(conn, id, bind, args, &res);
     if (rc == STORE_OK && changed)
         *changed = strtoll(PQcmdTuples(res), NULL, 10);
     PQclear(res);
+    return rc;
+}
+
+static int pg_write(store_t *base, stmt_id_t id, store_binder_t bind, const void *args,
+                    int64_t *changed)
+{
+    pg_store_t *store = (pg_store_t *)base;
+    pg_conn_t *conn = pool_acquire(store);
+    int rc = conn_write(conn, id, bind, args, changed);
     pool_release(store, conn);
     return rc;
 }
@@ -316,18 +323,65 @@ static int pg_read_one(store_t *base, stmt_id_t id, store_binder_t bind, const v
     return rc;
 }
 
-static int pg_read_all(store_t *base, stmt_id_t id, store_binder_t bind, const void *args,
-                       const store_row_type_t *type, store_rows_t *set)
+static int conn_read_all(pg_conn_t *conn, stmt_id_t id, store_binder_t bind, const void *args,
+                         const store_row_type_t *type, store_rows_t *set)
 {
-    pg_store_t *store = (pg_store_t *)base;
-    pg_conn_t *conn = pool_acquire(store);
     PGresult *res = NULL;
     int rc = run_prepared(conn, id, bind, args, &res);
     if (rc == STORE_OK)
         rc = collect_rows(res, statement_name(id), type, set);
     PQclear(res);
+    return rc;
+}
+
+static int pg_read_all(store_t *base, stmt_id_t id, store_binder_t bind, const void *args,
+                       const store_row_type_t *type, store_rows_t *set)
+{
+    pg_store_t *store = (pg_store_t *)base;
+    pg_conn_t *conn = pool_acquire(store);
+    int rc = conn_read_all(conn, id, bind, args, type, set);
     pool_release(store, conn);
     return rc;
+}
+
+/* ---- Transactions: the handle is the connection, between BEGIN and COMMIT -------------------- */
+
+/* Runs one command of the transaction's own (BEGIN, COMMIT, ROLLBACK). */
+static int run_command(pg_conn_t *conn, const char *sql)
+{
+    if (!conn->prepared)
+        return pg_status(conn, NULL, sql);
+    PGresult *res = PQexec(conn->db, sql);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? STORE_OK : pg_status(conn, res, sql);
+    PQclear(res);
+    return rc;
+}
+
+static int pg_transact(store_t *base, store_tx_body_t body, void *opaque)
+{
+    pg_store_t *store = (pg_store_t *)base;
+    pg_conn_t *conn = pool_acquire(store);
+    int rc = run_command(conn, "BEGIN");
+    if (rc == STORE_OK) {
+        rc = body(base, (store_tx_t *)conn, opaque);
+        int end = run_command(conn, rc == STORE_OK ? "COMMIT" : "ROLLBACK");
+        if (rc == STORE_OK)
+            rc = end;
+    }
+    pool_release(store, conn);
+    return rc;
+}
+
+static int pg_tx_write(store_tx_t *tx, stmt_id_t id, store_binder_t bind, const void *args,
+                       int64_t *changed)
+{
+    return conn_write((pg_conn_t *)tx, id, bind, args, changed);
+}
+
+static int pg_tx_read_all(store_tx_t *tx, stmt_id_t id, store_binder_t bind, const void *args,
+                          const store_row_type_t *type, store_rows_t *set)
+{
+    return conn_read_all((pg_conn_t *)tx, id, bind, args, type, set);
 }
 
 static int pg_read_number(store_t *base, stmt_id_t id, int64_t *out)
@@ -653,6 +707,9 @@ static const store_backend_t pg_backend = {
     .read_one = pg_read_one,
     .read_all = pg_read_all,
     .read_number = pg_read_number,
+    .transact = pg_transact,
+    .tx_write = pg_tx_write,
+    .tx_read_all = pg_tx_read_all,
     .announce_auth = pg_announce_auth,
     .watch_auth = pg_watch_auth,
     .list = pg_list,

@@ -178,6 +178,38 @@ void store_params_session(store_params_t *b, const void *record)
     store_params_text(b, SN_NODE_ID + 1, s->node_id[0] ? s->node_id : NULL);
 }
 
+void store_params_webhook(store_params_t *b, const void *record)
+{
+    const store_webhook_t *w = record;
+    store_params_text(b, 1, w->id);
+    store_params_text(b, 2, w->user_id);
+    store_params_text(b, 3, w->project_id);
+    store_params_text(b, 4, w->stream_id[0] ? w->stream_id : NULL);
+    store_params_text(b, 5, w->name);
+    store_params_text(b, 6, w->url);
+    store_params_text(b, 7, w->events_json);
+    store_params_text(b, 8, w->shared_secret);
+    store_params_int64(b, 9, w->created_at_ms);
+    store_params_int64(b, 10, w->last_triggered_at_ms);
+    store_params_text(b, 11, w->last_failure_json);
+}
+
+void store_params_webhook_log(store_params_t *b, const void *record)
+{
+    const store_webhook_log_t *l = record;
+    store_params_text(b, 1, l->id);
+    store_params_text(b, 2, l->webhook_id);
+    store_params_text(b, 3, l->event_id);
+    store_params_text(b, 4, l->event);
+    store_params_text(b, 5, l->stream_id[0] ? l->stream_id : NULL);
+    store_params_text(b, 6, l->session_id[0] ? l->session_id : NULL);
+    store_params_int64(b, 7, l->created_at_ms);
+    store_params_double(b, 8, l->duration_s);
+    store_params_bool(b, 9, l->success);
+    store_params_text(b, 10, l->request_json);
+    store_params_text(b, 11, l->response_json);
+}
+
 void store_params_node(store_params_t *b, const void *record)
 {
     const store_node_t *n = record;
@@ -448,6 +480,71 @@ static int read_node(const store_row_t *row, void *record)
     return failed ? -1 : 0;
 }
 
+static int read_webhook(const store_row_t *row, void *record)
+{
+    store_webhook_t *w = record;
+    copy_fixed(row, 0, w->id, sizeof w->id);
+    copy_fixed(row, 1, w->user_id, sizeof w->user_id);
+    copy_fixed(row, 2, w->project_id, sizeof w->project_id);
+    copy_fixed(row, 3, w->stream_id, sizeof w->stream_id);
+    int failed = copy_name(row, 4, &w->name) | copy_name(row, 5, &w->url) |
+                 copy_name(row, 6, &w->events_json) | copy_name(row, 7, &w->shared_secret) |
+                 copy_owned(row, 10, &w->last_failure_json);
+    w->created_at_ms = column_int64(row, 8);
+    w->last_triggered_at_ms = column_int64(row, 9);
+    if (failed)
+        store_webhook_clear(w);
+    return failed ? -1 : 0;
+}
+
+static store_delivery_state_t delivery_state(const char *text)
+{
+    if (text && strcmp(text, "delivered") == 0)
+        return STORE_DELIVERY_DELIVERED;
+    if (text && strcmp(text, "failed") == 0)
+        return STORE_DELIVERY_FAILED;
+    return STORE_DELIVERY_PENDING;
+}
+
+static int read_delivery(const store_row_t *row, void *record)
+{
+    store_webhook_delivery_t *d = record;
+    copy_fixed(row, 0, d->id, sizeof d->id);
+    copy_fixed(row, 1, d->event_id, sizeof d->event_id);
+    copy_fixed(row, 2, d->webhook_id, sizeof d->webhook_id);
+    copy_fixed(row, 3, d->event, sizeof d->event);
+    copy_fixed(row, 4, d->stream_id, sizeof d->stream_id);
+    copy_fixed(row, 5, d->session_id, sizeof d->session_id);
+    d->created_at_ms = column_int64(row, 6);
+    d->attempts = column_int64(row, 7);
+    d->retries = column_bool(row, 8);
+    size_t len = 0;
+    d->state = delivery_state(row->ops->text(row->source, 9, &len));
+    d->next_attempt_at_ms = column_int64(row, 10);
+    return 0;
+}
+
+static int read_webhook_log(const store_row_t *row, void *record)
+{
+    store_webhook_log_t *l = record;
+    copy_fixed(row, 0, l->id, sizeof l->id);
+    copy_fixed(row, 1, l->webhook_id, sizeof l->webhook_id);
+    copy_fixed(row, 2, l->event_id, sizeof l->event_id);
+    copy_fixed(row, 3, l->event, sizeof l->event);
+    copy_fixed(row, 4, l->stream_id, sizeof l->stream_id);
+    copy_fixed(row, 5, l->session_id, sizeof l->session_id);
+    l->created_at_ms = column_int64(row, 6);
+    l->duration_s = column_double(row, 7);
+    l->success = column_bool(row, 8);
+    int failed = copy_name(row, 9, &l->request_json) | copy_name(row, 10, &l->response_json);
+    if (failed)
+        store_webhook_log_clear(l);
+    return failed ? -1 : 0;
+}
+
+const store_row_type_t store_row_webhook = {&store_webhook_record, read_webhook};
+const store_row_type_t store_row_delivery = {&store_delivery_record, read_delivery};
+const store_row_type_t store_row_webhook_log = {&store_webhook_log_record, read_webhook_log};
 const store_row_type_t store_row_user = {&store_user_record, read_user};
 const store_row_type_t store_row_token = {&store_token_record, read_token};
 const store_row_type_t store_row_stream = {&store_stream_record, read_stream};

@@ -11,6 +11,7 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 #include "store/store_query.h"
+#include "store/store_webhooks.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,6 +37,15 @@
     "recording_status, " STORE_ROWS_COUNTER_COLUMNS ", profiles, recording_spec, health, node_id"
 #define STORE_ROWS_SIGNING_KEY_COLUMNS                                                             \
     "id, user_id, project_id, name, public_key, disabled, created_at, last_seen"
+#define STORE_ROWS_WEBHOOK_COLUMNS                                                                 \
+    "id, user_id, project_id, stream_id, name, url, events, shared_secret, created_at, "           \
+    "last_triggered_at, last_failure"
+#define STORE_ROWS_DELIVERY_COLUMNS                                                                \
+    "id, event_id, webhook_id, event, stream_id, session_id, created_at, attempts, retries, "      \
+    "state, next_attempt_at"
+#define STORE_ROWS_WEBHOOK_LOG_COLUMNS                                                             \
+    "id, webhook_id, event_id, event, stream_id, session_id, created_at, duration, success, "      \
+    "request, response"
 #define STORE_ROWS_NODE_COLUMNS "id, http_url, rtmp_url, started_at, heartbeat_at, down"
 
 /* A backend's statement parameters (1-based indexes). A backend records its first failure itself,
@@ -67,6 +77,8 @@ void store_params_stream(store_params_t *p, const void *record);
 void store_params_session(store_params_t *p, const void *record);
 void store_params_node(store_params_t *p, const void *record);
 void store_params_signing_key(store_params_t *p, const void *record);
+void store_params_webhook(store_params_t *p, const void *record);     /* store_webhook_t */
+void store_params_webhook_log(store_params_t *p, const void *record); /* store_webhook_log_t */
 
 /* The arguments of a statement keyed by one or two ids and a number (a time, a flag): the
  * binders below name which parameters they fill. */
@@ -125,6 +137,10 @@ extern const store_row_type_t store_row_stream;
 extern const store_row_type_t store_row_session;
 extern const store_row_type_t store_row_node;
 extern const store_row_type_t store_row_signing_key;
+/* STORE_ROWS_WEBHOOK_, DELIVERY_ and WEBHOOK_LOG_COLUMNS (store_webhooks.h's records). */
+extern const store_row_type_t store_row_webhook;
+extern const store_row_type_t store_row_delivery;
+extern const store_row_type_t store_row_webhook_log;
 /* suspended, deleted, last_terminated_at: a store_stream_controls_t. */
 extern const store_row_type_t store_row_controls;
 

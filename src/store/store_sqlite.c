@@ -192,11 +192,9 @@ static sqlite3_stmt *bind_stmt(sqlite_conn_t *conn, stmt_id_t id, store_binder_t
     return NULL;
 }
 
-static int sqlite_write(store_t *base, stmt_id_t id, store_binder_t bind, const void *args,
-                        int64_t *changed)
+static int conn_write(sqlite_conn_t *conn, stmt_id_t id, store_binder_t bind, const void *args,
+                      int64_t *changed)
 {
-    sqlite_store_t *store = (sqlite_store_t *)base;
-    sqlite_conn_t *conn = pool_acquire(store);
     int status = STORE_OK;
     sqlite3_stmt *stmt = bind_stmt(conn, id, bind, args, &status);
     if (stmt) {
@@ -207,6 +205,15 @@ static int sqlite_write(store_t *base, stmt_id_t id, store_binder_t bind, const 
             *changed = sqlite3_changes(conn->db);
         stmt_done(stmt);
     }
+    return status;
+}
+
+static int sqlite_write(store_t *base, stmt_id_t id, store_binder_t bind, const void *args,
+                        int64_t *changed)
+{
+    sqlite_store_t *store = (sqlite_store_t *)base;
+    sqlite_conn_t *conn = pool_acquire(store);
+    int status = conn_write(conn, id, bind, args, changed);
     pool_release(store, conn);
     return status;
 }
@@ -234,19 +241,62 @@ static int sqlite_read_one(store_t *base, stmt_id_t id, store_binder_t bind, con
     return status;
 }
 
-static int sqlite_read_all(store_t *base, stmt_id_t id, store_binder_t bind, const void *args,
-                           const store_row_type_t *type, store_rows_t *set)
+static int conn_read_all(sqlite_conn_t *conn, stmt_id_t id, store_binder_t bind, const void *args,
+                         const store_row_type_t *type, store_rows_t *set)
 {
-    sqlite_store_t *store = (sqlite_store_t *)base;
-    sqlite_conn_t *conn = pool_acquire(store);
     int status = STORE_OK;
     sqlite3_stmt *stmt = bind_stmt(conn, id, bind, args, &status);
     if (stmt) {
         status = collect_rows(conn->db, stmt, statement_name(id), type, set);
         stmt_done(stmt);
     }
+    return status;
+}
+
+static int sqlite_read_all(store_t *base, stmt_id_t id, store_binder_t bind, const void *args,
+                           const store_row_type_t *type, store_rows_t *set)
+{
+    sqlite_store_t *store = (sqlite_store_t *)base;
+    sqlite_conn_t *conn = pool_acquire(store);
+    int status = conn_read_all(conn, id, bind, args, type, set);
     pool_release(store, conn);
     return status;
+}
+
+/* ---- Transactions ----------------------------------------------------------------------------
+ * BEGIN IMMEDIATE takes the write lock first, so two transactions never deadlock upgrading a
+ * read lock; the busy timeout bounds the wait. The handle is the connection itself. */
+
+static int sqlite_transact(store_t *base, store_tx_body_t body, void *opaque)
+{
+    sqlite_store_t *store = (sqlite_store_t *)base;
+    sqlite_conn_t *conn = pool_acquire(store);
+    int rc = sqlite3_exec(conn->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int status = rc == SQLITE_OK ? body(base, (store_tx_t *)conn, opaque)
+                                 : sqlite_status(conn->db, rc, "transaction begin");
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(conn->db, status == STORE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+        if (rc != SQLITE_OK && status == STORE_OK)
+            status = sqlite_status(conn->db, rc, "transaction commit");
+        /* A failed COMMIT can leave the transaction open: close it before the connection is
+         * reused. */
+        if (!sqlite3_get_autocommit(conn->db))
+            sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    pool_release(store, conn);
+    return status;
+}
+
+static int sqlite_tx_write(store_tx_t *tx, stmt_id_t id, store_binder_t bind, const void *args,
+                           int64_t *changed)
+{
+    return conn_write((sqlite_conn_t *)tx, id, bind, args, changed);
+}
+
+static int sqlite_tx_read_all(store_tx_t *tx, stmt_id_t id, store_binder_t bind, const void *args,
+                              const store_row_type_t *type, store_rows_t *set)
+{
+    return conn_read_all((sqlite_conn_t *)tx, id, bind, args, type, set);
 }
 
 static int sqlite_read_number(store_t *base, stmt_id_t id, int64_t *out)
@@ -544,5 +594,8 @@ static const store_backend_t sqlite_backend = {
     .read_one = sqlite_read_one,
     .read_all = sqlite_read_all,
     .read_number = sqlite_read_number,
+    .transact = sqlite_transact,
+    .tx_write = sqlite_tx_write,
+    .tx_read_all = sqlite_tx_read_all,
     .list = sqlite_list,
 };
