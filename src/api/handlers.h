@@ -38,6 +38,16 @@ void signing_keys_get(api_request_t *req);
 void signing_keys_update(api_request_t *req);
 void signing_keys_delete(api_request_t *req);
 
+/* /api/webhook (webhooks.c). */
+void webhooks_create(api_request_t *req);
+void webhooks_list(api_request_t *req);
+void webhooks_get(api_request_t *req);
+void webhooks_put(api_request_t *req);
+void webhooks_patch(api_request_t *req);
+void webhooks_delete(api_request_t *req);
+void webhooks_logs(api_request_t *req);
+void webhooks_log_get(api_request_t *req);
+
 /* health.c */
 void health_get(api_request_t *req);
 

@@ -43,6 +43,14 @@ static const route_t routes[] = {
     {"GET", "/api/access-control/signing-key/:id", signing_keys_get, false},
     {"PATCH", "/api/access-control/signing-key/:id", signing_keys_update, false},
     {"DELETE", "/api/access-control/signing-key/:id", signing_keys_delete, false},
+    {"POST", "/api/webhook", webhooks_create, false},
+    {"GET", "/api/webhook", webhooks_list, false},
+    {"GET", "/api/webhook/:id", webhooks_get, false},
+    {"PUT", "/api/webhook/:id", webhooks_put, false},
+    {"PATCH", "/api/webhook/:id", webhooks_patch, false},
+    {"DELETE", "/api/webhook/:id", webhooks_delete, false},
+    {"GET", "/api/webhook/:id/log", webhooks_logs, false},
+    {"GET", "/api/webhook/:id/log/:log", webhooks_log_get, false},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 

@@ -383,6 +383,89 @@ static const schema_t stream_patch_payload = {
     .closed = true,
 };
 
+/* The webhook payload (api-schema.yaml components.schemas.webhook). The read-only fields are
+ * accepted, as Studio's schema lists them, so an object read back can be sent again. */
+#define WEBHOOK "#/components/schemas/webhook"
+
+static const char *const webhook_events[] = {"stream.started",
+                                             "stream.detection",
+                                             "stream.idle",
+                                             "recording.ready",
+                                             "recording.started",
+                                             "recording.waiting",
+                                             "multistream.connected",
+                                             "multistream.error",
+                                             "multistream.disconnected",
+                                             "playback.user.new",
+                                             "playback.accessControl",
+                                             "asset.created",
+                                             "asset.updated",
+                                             "asset.failed",
+                                             "asset.ready",
+                                             "asset.deleted",
+                                             "task.spawned",
+                                             "task.updated",
+                                             "task.completed",
+                                             "task.failed",
+                                             NULL};
+
+/* ^http(s)?:// */
+static bool match_webhook_url(const char *s, size_t len)
+{
+    return has_prefix(s, len, "http://") || has_prefix(s, len, "https://");
+}
+
+static const schema_t webhook_name = {.path = WEBHOOK "/properties/name", .types = TYPE_STRING};
+static const schema_t webhook_url = {.path = WEBHOOK "/properties/url",
+                                     .types = TYPE_STRING,
+                                     .pattern = "^http(s)?://",
+                                     .pattern_match = match_webhook_url};
+static const schema_t webhook_event = {.path = WEBHOOK "/properties/events/items",
+                                       .types = TYPE_STRING,
+                                       .enum_strings = webhook_events};
+static const schema_t webhook_events_list = {
+    .path = WEBHOOK "/properties/events", .types = TYPE_ARRAY, .items = &webhook_event};
+static const schema_t webhook_secret = {.path = WEBHOOK "/properties/sharedSecret",
+                                        .types = TYPE_STRING};
+static const schema_t webhook_stream_id = {.path = WEBHOOK "/properties/streamId",
+                                           .types = TYPE_STRING};
+static const schema_t webhook_project_id = {.path = WEBHOOK "/properties/projectId",
+                                            .types = TYPE_STRING};
+static const schema_t webhook_id = {.path = WEBHOOK "/properties/id", .types = TYPE_STRING};
+static const schema_t webhook_kind = {.path = WEBHOOK "/properties/kind", .types = TYPE_STRING};
+static const schema_t webhook_user_id = {.path = WEBHOOK "/properties/userId",
+                                         .types = TYPE_STRING};
+static const schema_t webhook_created_at = {.path = WEBHOOK "/properties/createdAt",
+                                            .types = TYPE_NUMBER};
+static const schema_t webhook_status = {.path = WEBHOOK "/properties/status", .types = TYPE_OBJECT};
+
+#define WEBHOOK_PROPS(required)                                                                    \
+    {"id", &webhook_id, false}, {"name", &webhook_name, required}, {"kind", &webhook_kind, false}, \
+        {"userId", &webhook_user_id, false}, {"projectId", &webhook_project_id, false},            \
+        {"createdAt", &webhook_created_at, false}, {"events", &webhook_events_list, false},        \
+        {"url", &webhook_url, required}, {"sharedSecret", &webhook_secret, false},                 \
+        {"streamId", &webhook_stream_id, false},                                                   \
+    {                                                                                              \
+        "status", &webhook_status, false                                                           \
+    }
+
+static const schema_prop_t webhook_props[] = {WEBHOOK_PROPS(true)};
+static const schema_t webhook_payload = {
+    .path = "#",
+    .types = TYPE_OBJECT,
+    .props = webhook_props,
+    .prop_count = COUNT(webhook_props),
+    .closed = true,
+};
+static const schema_prop_t webhook_patch_props[] = {WEBHOOK_PROPS(false)};
+static const schema_t webhook_patch_payload = {
+    .path = "#",
+    .types = TYPE_OBJECT,
+    .props = webhook_patch_props,
+    .prop_count = COUNT(webhook_patch_props),
+    .closed = true,
+};
+
 /* ---- the walk ---- */
 
 typedef struct walk {
@@ -836,4 +919,14 @@ json_t *validate_profiles(const json_t *profiles, const char *instance_path)
     if (!profiles)
         return NULL;
     return validate(&profile_list, profiles, instance_path);
+}
+
+json_t *validate_webhook(const json_t *body, bool partial)
+{
+    json_t *null_body = NULL;
+    if (!body)
+        body = null_body = json_null();
+    json_t *errors = validate(partial ? &webhook_patch_payload : &webhook_payload, body, "");
+    json_decref(null_body);
+    return errors;
 }

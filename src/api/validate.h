@@ -7,6 +7,7 @@
 #define STREAMD_API_VALIDATE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 /* Validates a POST /stream body. Returns NULL when valid, else a new JSON array of error strings
  * (caller owns it). Checks: object; required name (string, non-empty); no unknown properties;
@@ -17,6 +18,10 @@ json_t *validate_new_stream(const json_t *body);
 
 /* Validates a PATCH /stream/{id} body: same rules, every field optional. */
 json_t *validate_stream_patch(const json_t *body);
+
+/* Validates a webhook body (POST and PUT /webhook: name and url required; partial, for PATCH:
+ * every field optional): known fields only, url ^http(s)?://, events from Studio's enum. */
+json_t *validate_webhook(const json_t *body, bool partial);
 
 /* Validates an array of ffmpeg-profile (stream profiles); instance_path prefixes error paths.
  * Returns NULL when valid, else a new JSON array of error strings. */

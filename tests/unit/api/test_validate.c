@@ -829,3 +829,48 @@ Test(validate, wrong_nested_types)
     }
     cr_assert_eq(error_count(validate_new_stream, bodies[0]), 5);
 }
+
+static json_t *validate_new_webhook(const json_t *body)
+{
+    return validate_webhook(body, false);
+}
+
+static json_t *validate_webhook_patch(const json_t *body)
+{
+    return validate_webhook(body, true);
+}
+
+Test(validate, webhook_shapes)
+{
+    expect_valid(validate_new_webhook, "{\"name\":\"a\",\"url\":\"https://example.com/h\"}");
+    expect_valid(validate_new_webhook,
+                 "{\"name\":\"a\",\"url\":\"http://x/\",\"events\":[\"stream.started\","
+                 "\"recording.ready\"],\"sharedSecret\":\"s\",\"streamId\":\"id\","
+                 "\"projectId\":\"p\",\"id\":\"i\",\"kind\":\"webhook\",\"createdAt\":1,"
+                 "\"status\":{}}");
+    expect_valid(validate_webhook_patch, "{}");
+    expect_valid(validate_webhook_patch, "{\"events\":[]}");
+}
+
+Test(validate, webhook_errors)
+{
+    expect_error_only(validate_new_webhook, "{\"url\":\"http://x/\"}", "", "required",
+                      "must have required property 'name'");
+    expect_error_only(validate_new_webhook, "{\"name\":\"a\"}", "", "required",
+                      "must have required property 'url'");
+    expect_error_only(validate_new_webhook, "{\"name\":\"a\",\"url\":\"ftp://x/\"}", "/url",
+                      "pattern", "must match pattern \"^http(s)?://\"");
+    expect_error_only(validate_new_webhook,
+                      "{\"name\":\"a\",\"url\":\"http://x/\",\"events\":[\"stream.gone\"]}",
+                      "/events/0", "enum", "must be equal to one of the allowed values");
+    expect_error_only(validate_new_webhook,
+                      "{\"name\":\"a\",\"url\":\"http://x/\",\"events\":\"stream.idle\"}",
+                      "/events", "type", "must be array");
+    expect_error_only(validate_webhook_patch, "{\"sharedSecret\":5}", "/sharedSecret", "type",
+                      "must be string");
+    expect_error_only(validate_webhook_patch, "{\"kind\":5}", "/kind", "type", "must be string");
+    expect_error_only(validate_webhook_patch, "{\"hook\":1}", "", "additionalProperties",
+                      "must NOT have additional properties");
+    expect_error_only(validate_webhook_patch, "[]", "", "type", "must be object");
+    cr_assert_not_null(validate_webhook(NULL, true));
+}

@@ -1,0 +1,325 @@
+/* The Webhooks resource: /api/webhook, its attempt logs and resends (API.md section 6), and the
+ * JSON body a delivery of an event posts. */
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/handlers.h"
+#include "api/model.h"
+#include "api/query.h"
+#include "api/validate.h"
+#include "store/store_webhooks.h"
+#include "util/ids.h"
+#include "util/log.h"
+
+#define WEBHOOK_LIST_MAX 1000
+
+/* ---- JSON ------------------------------------------------------------------------------------ */
+
+static json_t *parsed_or_null(const char *text)
+{
+    return text ? json_loads(text, 0, NULL) : NULL;
+}
+
+/* The webhook as the API shows it: never its shared secret (writeOnly), except at creation. */
+static json_t *webhook_json(const store_webhook_t *w)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s}", "id", w->id, "name", w->name, "kind",
+                          "webhook", "userId", w->user_id, "projectId", w->project_id, "createdAt",
+                          (json_int_t)w->created_at_ms, "url", w->url);
+    if (!o)
+        return NULL;
+    json_t *events = parsed_or_null(w->events_json);
+    json_object_set_new(o, "events", json_is_array(events) ? events : json_array());
+    if (!json_is_array(events))
+        json_decref(events);
+    if (w->stream_id[0])
+        json_object_set_new(o, "streamId", json_string(w->stream_id));
+    json_t *status = json_object();
+    json_t *failure = parsed_or_null(w->last_failure_json);
+    if (json_is_object(failure))
+        json_object_set_new(status, "lastFailure", failure);
+    else
+        json_decref(failure);
+    if (w->last_triggered_at_ms)
+        json_object_set_new(status, "lastTriggeredAt", json_integer(w->last_triggered_at_ms));
+    json_object_set_new(o, "status", status);
+    return o;
+}
+
+static json_t *log_json(const store_webhook_log_t *l)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:f,s:b}", "id", l->id, "webhookId", l->webhook_id,
+                          "event", l->event, "createdAt", (json_int_t)l->created_at_ms, "duration",
+                          l->duration_s, "success", l->success);
+    if (!o)
+        return NULL;
+    json_t *request = parsed_or_null(l->request_json), *response = parsed_or_null(l->response_json);
+    json_object_set_new(o, "request", json_is_object(request) ? request : json_object());
+    json_object_set_new(o, "response", json_is_object(response) ? response : json_object());
+    if (!json_is_object(request))
+        json_decref(request);
+    if (!json_is_object(response))
+        json_decref(response);
+    json_object_set_new(o, "eventId", json_string(l->event_id));
+    return o;
+}
+
+/* ---- Requests -------------------------------------------------------------------------------- */
+
+/* True when url parses as an absolute http(s) URL with a host; the pattern alone lets
+ * "http://" through. */
+static bool url_has_host(const char *url)
+{
+    CURLU *parsed = curl_url();
+    char *host = NULL;
+    bool ok = parsed && curl_url_set(parsed, CURLUPART_URL, url, 0) == CURLUE_OK &&
+              curl_url_get(parsed, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && host[0];
+    curl_free(host);
+    curl_url_cleanup(parsed);
+    return ok;
+}
+
+/* Checks what the schema cannot: the url's host, the project, and that streamId is a stream of
+ * the caller. Replies 400 and returns -1 when one fails. */
+static int check_references(api_request_t *req, json_t *body)
+{
+    const char *url = json_string_value(json_object_get(body, "url"));
+    if (url && !url_has_host(url)) {
+        http_reply_error(req->http, 400, "url must be an http or https URL with a host");
+        return -1;
+    }
+    const char *project = json_string_value(json_object_get(body, "projectId"));
+    if (project && strcmp(project, req->token.project_id) != 0) {
+        http_reply_error(req->http, 400, "projectId must be the project of the API key");
+        return -1;
+    }
+    const char *stream_id = json_string_value(json_object_get(body, "streamId"));
+    if (!stream_id || !stream_id[0])
+        return 0;
+    store_stream_t stream;
+    int rc = store_stream_get(req->deps->store, stream_id, &stream);
+    bool visible =
+        rc == STORE_OK && !stream.deleted && api_owns(req, stream.user_id, stream.project_id);
+    store_stream_clear(&stream);
+    if (visible)
+        return 0;
+    if (rc != STORE_OK && rc != STORE_NOT_FOUND)
+        api_reply_store_error(req, rc);
+    else
+        http_reply_error(req->http, 400, "stream not found: %s", stream_id);
+    return -1;
+}
+
+/* Parses and checks a create or update body (partial: PATCH). NULL after replying. */
+static json_t *checked_body(api_request_t *req, bool partial)
+{
+    json_t *body = http_parse_body(req->http);
+    if (!body)
+        return NULL;
+    json_t *errors = validate_webhook(body, partial);
+    if (errors) {
+        http_reply(req->http, 422, json_pack("{s:o}", "errors", errors));
+        json_decref(body);
+        return NULL;
+    }
+    if (check_references(req, body) != 0) {
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
+static void set_text(char **field, const char *value)
+{
+    char *copy = strdup(value);
+    if (copy) {
+        free(*field);
+        *field = copy;
+    }
+}
+
+/* Writes the body's fields into w; returns -1 when out of memory. */
+static int apply_body(store_webhook_t *w, json_t *body)
+{
+    const char *name = json_string_value(json_object_get(body, "name"));
+    const char *url = json_string_value(json_object_get(body, "url"));
+    const char *secret = json_string_value(json_object_get(body, "sharedSecret"));
+    json_t *events = json_object_get(body, "events");
+    json_t *stream_id = json_object_get(body, "streamId");
+    if (name)
+        set_text(&w->name, name);
+    if (url)
+        set_text(&w->url, url);
+    if (secret)
+        set_text(&w->shared_secret, secret);
+    if (events) {
+        char *text = model_json_text(events);
+        if (text) {
+            free(w->events_json);
+            w->events_json = text;
+        }
+    }
+    if (stream_id)
+        snprintf(w->stream_id, sizeof w->stream_id, "%s", json_string_value(stream_id));
+    return w->name && w->url && w->shared_secret && w->events_json ? 0 : -1;
+}
+
+void webhooks_create(api_request_t *req)
+{
+    json_t *body = checked_body(req, false);
+    if (!body)
+        return;
+    store_webhook_t w = {0};
+    char secret[IDS_UUID_LEN + 1] = "";
+    bool has_secret = json_object_get(body, "sharedSecret") != NULL;
+    memcpy(w.user_id, req->user.id, STORE_ID_SIZE);
+    memcpy(w.project_id, req->token.project_id, STORE_ID_SIZE);
+    w.events_json = strdup("[]");
+    int rc = STORE_ERR;
+    if (has_secret || ids_uuid_v4(secret) == 0) {
+        if (!has_secret)
+            w.shared_secret = strdup(secret);
+        if (apply_body(&w, body) == 0)
+            rc = store_webhook_create(req->deps->store, &w);
+    }
+    if (rc == STORE_OK) {
+        json_t *reply = webhook_json(&w);
+        json_object_set_new(reply, "sharedSecret", json_string(w.shared_secret));
+        log_info("api", "webhook %s created for user %s: %s", w.id, w.user_id, w.url);
+        http_reply(req->http, 200, reply);
+    } else {
+        api_reply_store_error(req, rc == STORE_NOT_FOUND ? STORE_ERR : rc);
+    }
+    store_webhook_clear(&w);
+    json_decref(body);
+}
+
+void webhooks_list(api_request_t *req)
+{
+    store_webhook_t *list = NULL;
+    size_t count = 0;
+    int rc = store_webhook_list(req->deps->store, req->user.id, &list, &count);
+    if (rc != STORE_OK) {
+        api_reply_store_error(req, rc == STORE_NOT_FOUND ? STORE_ERR : rc);
+        return;
+    }
+    json_t *items = json_array();
+    for (size_t i = 0; i < count && i < WEBHOOK_LIST_MAX; i++) {
+        if (api_owns(req, list[i].user_id, list[i].project_id))
+            json_array_append_new(items, webhook_json(&list[i]));
+    }
+    store_webhook_list_free(list, count);
+    http_reply(req->http, 200, items);
+}
+
+/* The caller's webhook named by the path; replies 404 (or the store's error) and returns -1
+ * when there is none. */
+static int load_webhook(api_request_t *req, store_webhook_t *out)
+{
+    int rc = store_webhook_get(req->deps->store, req->user.id, req->http->params[0], out);
+    if (rc == STORE_OK && api_owns(req, out->user_id, out->project_id))
+        return 0;
+    store_webhook_clear(out);
+    api_reply_store_error(req, rc == STORE_OK ? STORE_NOT_FOUND : rc);
+    return -1;
+}
+
+void webhooks_get(api_request_t *req)
+{
+    store_webhook_t w;
+    if (load_webhook(req, &w) != 0)
+        return;
+    http_reply(req->http, 200, webhook_json(&w));
+    store_webhook_clear(&w);
+}
+
+/* PUT replaces the settable fields (name and url required; events and streamId as given,
+ * absent meaning none); PATCH changes only the fields given. */
+static void update(api_request_t *req, bool partial)
+{
+    json_t *body = checked_body(req, partial);
+    if (!body)
+        return;
+    store_webhook_t w;
+    if (load_webhook(req, &w) != 0) {
+        json_decref(body);
+        return;
+    }
+    if (!partial) {
+        set_text(&w.events_json, "[]");
+        w.stream_id[0] = '\0';
+    }
+    int rc = apply_body(&w, body) == 0 ? store_webhook_update(req->deps->store, &w) : STORE_ERR;
+    if (rc == STORE_OK)
+        http_reply(req->http, 200, webhook_json(&w));
+    else
+        api_reply_store_error(req, rc);
+    store_webhook_clear(&w);
+    json_decref(body);
+}
+
+void webhooks_put(api_request_t *req)
+{
+    update(req, false);
+}
+
+void webhooks_patch(api_request_t *req)
+{
+    update(req, true);
+}
+
+/* 200 with the deleted webhook rather than Studio's 204: the SDK's webhook.delete parses a JSON
+ * webhook and throws on an empty 204 (as its webhook.create reads only a 200's body as the
+ * webhook, so creation answers 200, not 201). */
+void webhooks_delete(api_request_t *req)
+{
+    store_webhook_t w;
+    if (load_webhook(req, &w) != 0)
+        return;
+    int rc = store_webhook_delete(req->deps->store, req->user.id, w.id);
+    if (rc == STORE_OK) {
+        log_info("api", "webhook %s deleted", w.id);
+        http_reply(req->http, 200, webhook_json(&w));
+    } else {
+        api_reply_store_error(req, rc);
+    }
+    store_webhook_clear(&w);
+}
+
+void webhooks_logs(api_request_t *req)
+{
+    store_webhook_t w;
+    if (load_webhook(req, &w) != 0)
+        return;
+    int64_t limit = query_parse_limit(http_query(req->http, "limit"));
+    int64_t offset = query_parse_cursor(http_query(req->http, "cursor"));
+    store_webhook_log_t *logs = NULL;
+    size_t count = 0;
+    int rc = store_webhook_log_list(req->deps->store, w.id, limit, offset, &logs, &count);
+    store_webhook_clear(&w);
+    if (rc != STORE_OK) {
+        api_reply_store_error(req, rc == STORE_NOT_FOUND ? STORE_ERR : rc);
+        return;
+    }
+    json_t *items = json_array();
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(items, log_json(&logs[i]));
+    store_webhook_log_list_free(logs, count);
+    api_reply_page(req, items, limit, offset, -1, true);
+}
+
+void webhooks_log_get(api_request_t *req)
+{
+    store_webhook_t w;
+    if (load_webhook(req, &w) != 0)
+        return;
+    store_webhook_log_t log;
+    int rc = store_webhook_log_get(req->deps->store, w.id, req->http->params[1], &log);
+    if (rc == STORE_OK)
+        http_reply(req->http, 200, log_json(&log));
+    else
+        api_reply_store_error(req, rc);
+    store_webhook_log_clear(&log);
+    store_webhook_clear(&w);
+}
