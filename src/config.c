@@ -11,7 +11,17 @@
 
 #include "util/errbuf.h"
 
-typedef enum { OPT_STRING, OPT_LISTEN, OPT_LOG_LEVEL, OPT_INT, OPT_SECONDS, OPT_AGE } option_kind_t;
+/* OPT_FLAG is a switch: `--name` alone sets it; `--name=false` (or the environment's 0, false)
+ * clears it. */
+typedef enum {
+    OPT_STRING,
+    OPT_LISTEN,
+    OPT_LOG_LEVEL,
+    OPT_INT,
+    OPT_SECONDS,
+    OPT_AGE,
+    OPT_FLAG
+} option_kind_t;
 
 typedef struct option_spec {
     const char *flag; /* without the leading dashes */
@@ -73,6 +83,12 @@ static const option_spec_t options[] = {
     {"max-connections-per-ip", "STREAMD_MAX_CONNECTIONS_PER_IP", OPT_INT,
      offsetof(config_t, max_connections_per_ip), 0,
      "of those, from one client address (default 256; 0 = no limit; raise it behind a proxy)"},
+    {"webhooks-allow-private", "STREAMD_WEBHOOKS_ALLOW_PRIVATE", OPT_FLAG,
+     offsetof(config_t, webhooks_allow_private), 0,
+     "deliver webhooks to loopback, link-local and private addresses too (default: refused)"},
+    {"webhook-log-max-age", "STREAMD_WEBHOOK_LOG_MAX_AGE", OPT_AGE,
+     offsetof(config_t, webhook_log_max_age_s), 0,
+     "delete webhook attempt logs older than this: 30d, 12h or seconds (default 30d)"},
 };
 #define OPTION_COUNT (sizeof options / sizeof options[0])
 
@@ -156,6 +172,14 @@ static int apply_option(config_t *cfg, const option_spec_t *opt, const char *val
         *(int64_t *)field = amount * unit;
         return 0;
     }
+    case OPT_FLAG:
+        if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+            *(bool *)field = true;
+        else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+            *(bool *)field = false;
+        else
+            return errbuf_set(err, err_size, -1, "--%s: expected true or false", opt->flag);
+        return 0;
     case OPT_INT: {
         char *end = NULL;
         errno = 0;
@@ -232,6 +256,7 @@ static void apply_defaults(config_t *cfg)
     cfg->hls_window_segments = 10;
     cfg->max_connections = 4096;
     cfg->max_connections_per_ip = 256;
+    cfg->webhook_log_max_age_s = 30 * 86400;
     snprintf(cfg->x264_preset, sizeof cfg->x264_preset, "veryfast");
 }
 
@@ -355,7 +380,7 @@ int config_parse(config_t *cfg, int argc, char *const argv[], char *const envp[]
         const option_spec_t *opt = find_flag(name, name_len);
         if (!opt)
             return errbuf_set(err, err_size, -1, "unknown flag: %s (see --help)", arg);
-        const char *value = eq ? eq + 1 : NULL;
+        const char *value = eq ? eq + 1 : opt->kind == OPT_FLAG ? "true" : NULL;
         if (!value) {
             if (i + 1 >= argc)
                 return errbuf_set(err, err_size, -1, "%s needs a value", arg);

@@ -51,6 +51,8 @@ typedef struct config {
     int max_connections;           /* --max-connections: RTMP and HTTP connections open at once,
                                       in all; 0 = no limit */
     int max_connections_per_ip;    /* --max-connections-per-ip: of those, from one address */
+    bool webhooks_allow_private;   /* --webhooks-allow-private: deliver to private addresses */
+    int64_t webhook_log_max_age_s; /* --webhook-log-max-age: seconds; 0 = keep logs forever */
     bool public_url_derived;       /* no --public-url: made from --http (its port may be 0) */
     bool rtmp_public_url_derived;  /* no --rtmp-public-url: made from the public URL and --rtmp */
     char user_name[256];           /* the NAME of `users add` */

@@ -15,6 +15,7 @@
 #include "api/auth.h"
 #include "api/auth_cache.h"
 #include "cluster.h"
+#include "hooks/hooks.h"
 #include "housekeeper.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -35,6 +36,7 @@ struct server {
     live_t *live;
     cluster_t *cluster;
     housekeeper_t *housekeeper;
+    hooks_t *hooks; /* webhook delivery */
     ingest_t *ingest;
     auth_cache_t *auth_cache;       /* cleared by the store's watcher; freed after the store */
     playback_gate_t *playback_gate; /* read by the web routes; freed after HTTP stops */
@@ -44,6 +46,19 @@ struct server {
     peer_guard_t *peer_guard; /* shared by HTTP and ingest; freed after both stop */
     http_server_t *http;
 };
+
+static char *render_webhook_body(void *opaque, const store_webhook_delivery_t *delivery,
+                                 int64_t timestamp_ms)
+{
+    const server_t *server = opaque;
+    return api_webhook_body(&server->api_deps, delivery, timestamp_ms);
+}
+
+static int resend_hook(void *deliveries, const char *webhook_id, const char *log_id,
+                       void (*done)(void *context, const char *log_id), void *context)
+{
+    return hooks_resend(deliveries, webhook_id, log_id, done, context);
+}
 
 static void stop_stream_hook(void *opaque, const char *stream_id)
 {
@@ -281,9 +296,21 @@ int server_start(server_t *server, char *new_key, size_t new_key_size, char *err
     server->cluster = cluster_start(server->store, &cluster, err, err_size);
     if (!server->cluster || start_live(server, err, err_size) != 0)
         return -1;
+    hooks_config_t hooks = {
+        .node_id = server->config.node_id,
+        .allow_private = server->config.webhooks_allow_private,
+        .log_max_age_s = server->config.webhook_log_max_age_s,
+        .render = render_webhook_body,
+        .render_opaque = server,
+    };
+    server->hooks = hooks_start(&hooks, server->store, err, err_size);
+    if (!server->hooks)
+        return -1;
     server->web_deps.locator = (web_locator_t){.opaque = server, .owner = locate};
     server->api_deps.hooks.opaque = server->live;
     server->api_deps.hooks.stream_stop = stop_stream_hook;
+    server->api_deps.hooks.deliveries = server->hooks;
+    server->api_deps.hooks.resend = resend_hook;
     server->router = http_router_new();
     if (!server->router || web_register_routes(server->router, &server->web_deps) != 0 ||
         api_register_routes(server->router, &server->api_deps) != 0) {
@@ -371,8 +398,10 @@ void server_free(server_t *server)
 {
     if (!server)
         return;
-    /* Outside in: no new requests or publishers, no more expiry, then end broadcasts, then the
+    /* Outside in: no more webhook attempts (what is queued stays in the outbox for the next
+     * start), no new requests or publishers, no more expiry, then end broadcasts, then the
      * store. */
+    hooks_stop(server->hooks);
     http_server_stop(server->http);
     http_router_free(server->router);
     ingest_stop(server->ingest);

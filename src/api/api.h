@@ -10,12 +10,19 @@
 #include "http/request.h"
 #include "http/router.h"
 #include "store/store.h"
+#include "store/store_webhooks.h"
 
 /* Events the API raises for other planes; every pointer may be NULL (nothing listens yet). */
 typedef struct api_hooks {
     void *opaque;
     /* The stream was deleted, terminated or suspended: its live broadcast must end now. */
     void (*stream_stop)(void *opaque, const char *stream_id);
+    /* Attempts the event of a webhook's log again and later calls done (on another thread)
+     * with the new attempt's log id, or NULL when it did not finish in time. Returns a
+     * store_status_t; done is called only after STORE_OK. */
+    void *deliveries;
+    int (*resend)(void *deliveries, const char *webhook_id, const char *log_id,
+                  void (*done)(void *context, const char *log_id), void *context);
 } api_hooks_t;
 
 /* What handlers need from the server; owned by the server, read-only for the API. */
@@ -54,6 +61,13 @@ bool api_owns(const api_request_t *req, const char *user_id, const char *project
 
 /* Replies for a store failure that is not the caller's fault (logged by the store): 500. */
 void api_reply_store_error(api_request_t *req, int rc);
+
+/* The body a delivery posts at timestamp_ms (API.md section 6): {id (the event's), webhookId,
+ * createdAt, timestamp, event, stream (without its streamKey), payload (the session's id for
+ * stream events; the session, and for recording.ready its recording URLs, for recording
+ * events)}, as new compact JSON text the caller frees. NULL when out of memory. Any thread. */
+char *api_webhook_body(const api_deps_t *deps, const store_webhook_delivery_t *delivery,
+                       int64_t timestamp_ms);
 
 /* True when the caller is an admin. */
 bool api_is_admin(const api_request_t *req);

@@ -47,6 +47,7 @@ void webhooks_patch(api_request_t *req);
 void webhooks_delete(api_request_t *req);
 void webhooks_logs(api_request_t *req);
 void webhooks_log_get(api_request_t *req);
+void webhooks_resend(api_request_t *req);
 
 /* health.c */
 void health_get(api_request_t *req);

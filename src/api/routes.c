@@ -51,6 +51,7 @@ static const route_t routes[] = {
     {"DELETE", "/api/webhook/:id", webhooks_delete, false},
     {"GET", "/api/webhook/:id/log", webhooks_logs, false},
     {"GET", "/api/webhook/:id/log/:log", webhooks_log_get, false},
+    {"POST", "/api/webhook/:id/log/:log/resend", webhooks_resend, false},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 

@@ -1,6 +1,5 @@
 /* The Webhooks resource: /api/webhook, its attempt logs and resends (API.md section 6), and the
  * JSON body a delivery of an event posts. */
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +9,7 @@
 #include "api/validate.h"
 #include "store/store_webhooks.h"
 #include "util/ids.h"
+#include "util/url.h"
 #include "util/log.h"
 
 #define WEBHOOK_LIST_MAX 1000
@@ -67,25 +67,12 @@ static json_t *log_json(const store_webhook_log_t *l)
 
 /* ---- Requests -------------------------------------------------------------------------------- */
 
-/* True when url parses as an absolute http(s) URL with a host; the pattern alone lets
- * "http://" through. */
-static bool url_has_host(const char *url)
-{
-    CURLU *parsed = curl_url();
-    char *host = NULL;
-    bool ok = parsed && curl_url_set(parsed, CURLUPART_URL, url, 0) == CURLUE_OK &&
-              curl_url_get(parsed, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && host[0];
-    curl_free(host);
-    curl_url_cleanup(parsed);
-    return ok;
-}
-
 /* Checks what the schema cannot: the url's host, the project, and that streamId is a stream of
  * the caller. Replies 400 and returns -1 when one fails. */
 static int check_references(api_request_t *req, json_t *body)
 {
     const char *url = json_string_value(json_object_get(body, "url"));
-    if (url && !url_has_host(url)) {
+    if (url && !url_is_http(url)) {
         http_reply_error(req->http, 400, "url must be an http or https URL with a host");
         return -1;
     }
@@ -322,4 +309,120 @@ void webhooks_log_get(api_request_t *req)
         api_reply_store_error(req, rc);
     store_webhook_log_clear(&log);
     store_webhook_clear(&w);
+}
+
+/* A resend being attempted: the reply waits for its log. */
+typedef struct resend {
+    store_t *store;
+    char webhook_id[STORE_ID_SIZE];
+    http_deferred_t *reply;
+} resend_t;
+
+static void resend_done(void *context, const char *log_id)
+{
+    resend_t *r = context;
+    store_webhook_log_t log;
+    int rc = log_id ? store_webhook_log_get(r->store, r->webhook_id, log_id, &log) : STORE_ERR;
+    if (rc == STORE_OK)
+        http_deferred_reply(r->reply, 200, log_json(&log));
+    else
+        http_deferred_reply(r->reply, 504,
+                            json_pack("{s:[s]}", "errors",
+                                      "the resend did not finish in time; its attempt will be in "
+                                      "the webhook's log"));
+    store_webhook_log_clear(&log);
+    free(r);
+}
+
+/* Answers once the attempt is made (at most HOOKS' timeout later), with its log entry, as
+ * Studio does; the connection waits without holding an HTTP thread. */
+void webhooks_resend(api_request_t *req)
+{
+    const api_hooks_t *hooks = &req->deps->hooks;
+    store_webhook_t w;
+    if (load_webhook(req, &w) != 0)
+        return;
+    store_webhook_log_t log;
+    int rc = store_webhook_log_get(req->deps->store, w.id, req->http->params[1], &log);
+    store_webhook_log_clear(&log);
+    resend_t *r = rc == STORE_OK ? calloc(1, sizeof *r) : NULL;
+    if (rc != STORE_OK || !r || !hooks->resend) {
+        if (rc == STORE_OK)
+            http_reply_error(req->http, 503, "webhook delivery is not running");
+        else
+            api_reply_store_error(req, rc);
+        free(r);
+        store_webhook_clear(&w);
+        return;
+    }
+    r->store = req->deps->store;
+    memcpy(r->webhook_id, w.id, STORE_ID_SIZE);
+    r->reply = http_defer(req->http);
+    rc = r->reply ? hooks->resend(hooks->deliveries, w.id, req->http->params[1], resend_done, r)
+                  : STORE_ERR;
+    if (rc != STORE_OK) {
+        if (r->reply)
+            http_deferred_reply(
+                r->reply, rc == STORE_NOT_FOUND ? 404 : 500,
+                json_pack("{s:[s]}", "errors",
+                          rc == STORE_NOT_FOUND ? "not found" : "Internal server error: store"));
+        else
+            api_reply_store_error(req, rc);
+        free(r);
+    } else {
+        log_info("api", "webhook %s: log %s resent", w.id, req->http->params[1]);
+    }
+    store_webhook_clear(&w);
+}
+
+/* ---- Delivery bodies ---------------------------------------------------------------------------
+ */
+
+static json_t *event_payload(const api_deps_t *deps, const store_webhook_delivery_t *d)
+{
+    json_t *payload = json_object();
+    if (!d->session_id[0])
+        return payload;
+    if (strncmp(d->event, "stream.", 7) == 0) {
+        json_object_set_new(payload, "sessionId", json_string(d->session_id));
+        return payload;
+    }
+    store_session_t session;
+    if (store_session_get(deps->store, d->session_id, &session) != STORE_OK) {
+        json_object_set_new(payload, "sessionId", json_string(d->session_id));
+        store_session_clear(&session);
+        return payload;
+    }
+    json_t *s = model_session_json(&session, deps->public_url);
+    store_session_clear(&session);
+    if (strcmp(d->event, "recording.ready") == 0) {
+        json_t *url = json_object_get(s, "recordingUrl"), *mp4 = json_object_get(s, "mp4Url");
+        if (url)
+            json_object_set(payload, "recordingUrl", url);
+        if (mp4)
+            json_object_set(payload, "mp4Url", mp4);
+    }
+    json_object_set_new(payload, "session", s);
+    return payload;
+}
+
+char *api_webhook_body(const api_deps_t *deps, const store_webhook_delivery_t *d,
+                       int64_t timestamp_ms)
+{
+    json_t *body = json_pack("{s:s,s:s,s:I,s:I,s:s}", "id", d->event_id, "webhookId", d->webhook_id,
+                             "createdAt", (json_int_t)d->created_at_ms, "timestamp",
+                             (json_int_t)timestamp_ms, "event", d->event);
+    if (!body)
+        return NULL;
+    store_stream_t stream;
+    if (d->stream_id[0] && store_stream_get(deps->store, d->stream_id, &stream) == STORE_OK) {
+        json_t *s = model_stream_json(&stream);
+        json_object_del(s, "streamKey");
+        json_object_set_new(body, "stream", s);
+    }
+    store_stream_clear(&stream);
+    json_object_set_new(body, "payload", event_payload(deps, d));
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    return text;
 }

@@ -45,7 +45,20 @@ typedef struct http_request {
     size_t reply_text_len;
     http_header_t headers[HTTP_MAX_EXTRA_HEADERS];
     size_t header_count;
+    struct http_deferred *deferred; /* set by http_defer: the reply comes later */
 } http_request_t;
+
+/* A reply that comes later, from another thread (http_defer). */
+typedef struct http_deferred http_deferred_t;
+
+/* Answers this request later: the handler returns without a reply, and the connection waits,
+ * holding no worker thread, until http_deferred_reply is called (exactly once, from any thread;
+ * its caller must make sure it is, the server's stop waits for no one). NULL when out of memory:
+ * then reply now. */
+http_deferred_t *http_defer(http_request_t *req);
+
+/* The reply of a deferred request (takes body; NULL = empty); the handle is not used after. */
+void http_deferred_reply(http_deferred_t *deferred, int status, json_t *body);
 
 /* Replies with status and body (takes ownership of body; NULL = empty). */
 void http_reply(http_request_t *req, int status, json_t *body);

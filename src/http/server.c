@@ -49,8 +49,22 @@ struct http_server {
     waiting_list_t waiting[WAIT_LISTS];
 };
 
+/* A deferred reply (request.h), shared by the request's state and the thread that will reply:
+ * whichever lets go last frees it. */
+struct http_deferred {
+    pthread_mutex_t lock;
+    struct MHD_Connection *connection;
+    int refs;
+    bool suspended; /* MHD holds the connection until it is resumed */
+    bool replied;   /* status and body are set */
+    bool sent;
+    int status;
+    json_t *body;
+};
+
 /* Per-request state, from the first header callback to request completion. */
 typedef struct request_state {
+    http_deferred_t *deferred; /* the request answers later */
     char *body;
     size_t body_size;
     size_t body_capacity;
@@ -117,6 +131,64 @@ static enum MHD_Result send_reply(struct MHD_Connection *connection, http_reques
     enum MHD_Result queued = MHD_queue_response(connection, (unsigned)req->status, response);
     MHD_destroy_response(response);
     return queued;
+}
+
+/* ---- deferred replies ---- */
+
+http_deferred_t *http_defer(http_request_t *req)
+{
+    http_deferred_t *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    pthread_mutex_init(&d->lock, NULL);
+    d->connection = req->connection;
+    d->refs = 2; /* the request's state and the replier */
+    req->deferred = d;
+    return d;
+}
+
+static void deferred_release(http_deferred_t *d)
+{
+    pthread_mutex_lock(&d->lock);
+    bool last = --d->refs == 0;
+    pthread_mutex_unlock(&d->lock);
+    if (!last)
+        return;
+    json_decref(d->body);
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
+void http_deferred_reply(http_deferred_t *d, int status, json_t *body)
+{
+    pthread_mutex_lock(&d->lock);
+    d->status = status;
+    d->body = body;
+    d->replied = true;
+    if (d->suspended)
+        MHD_resume_connection(d->connection);
+    pthread_mutex_unlock(&d->lock);
+    deferred_release(d);
+}
+
+/* Sends a deferred request's reply if it came; else suspends the connection until it does. */
+static enum MHD_Result send_or_suspend(struct MHD_Connection *connection, http_deferred_t *d)
+{
+    pthread_mutex_lock(&d->lock);
+    if (!d->replied) {
+        if (!d->suspended)
+            MHD_suspend_connection(connection);
+        d->suspended = true;
+        pthread_mutex_unlock(&d->lock);
+        return MHD_YES;
+    }
+    http_request_t reply = {.status = d->status, .reply_body = d->body};
+    d->body = NULL;
+    d->sent = true;
+    pthread_mutex_unlock(&d->lock);
+    enum MHD_Result result = send_reply(connection, &reply);
+    http_request_release(&reply);
+    return result;
 }
 
 static enum MHD_Result reply_too_large(struct MHD_Connection *connection, const char *method,
@@ -334,6 +406,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         }
         return MHD_YES;
     }
+    if (state->deferred) /* resumed: the reply has come */
+        return state->deferred->sent ? MHD_YES : send_or_suspend(connection, state->deferred);
     if (*upload_data_size > 0) {
         state->received += *upload_data_size;
         append_body(state, upload_data, *upload_data_size);
@@ -354,6 +428,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         .status = 500,
     };
     http_router_dispatch(server->router, &req);
+    if (req.deferred) {
+        state->deferred = req.deferred;
+        log_debug("http", "%s %s -> answered later", method, url);
+        http_request_release(&req);
+        return send_or_suspend(connection, state->deferred);
+    }
     enum MHD_Result result = send_reply(connection, &req);
     log_debug("http", "%s %s -> %d", method, url, req.status);
     http_request_release(&req);
@@ -369,6 +449,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
         set_waiting(server, conn, WAIT_NEXT, HTTP_KEEPALIVE_TIMEOUT_MS);
     request_state_t *state = *request_cls;
     if (state) {
+        if (state->deferred)
+            deferred_release(state->deferred);
         free(state->body);
         free(state);
         *request_cls = NULL;
@@ -428,7 +510,8 @@ http_server_t *http_server_start(const char *host, uint16_t port, int threads,
         threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads <= 0)
         threads = 2;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (address->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     server->daemon = MHD_start_daemon(

@@ -266,31 +266,28 @@ int store_webhook_delete(store_t *store, const char *user_id, const char *id)
 /* ---- Deliveries --------------------------------------------------------------------------------
  */
 
-int store_webhook_claim_due(store_t *store, const char *node_id, int64_t now_ms, int64_t lease_ms,
-                            size_t max, store_webhook_delivery_t **out, size_t *out_count)
+int store_webhook_list_due(store_t *store, int64_t now_ms, size_t max,
+                           store_webhook_delivery_t **out, size_t *out_count)
 {
     if (!out || !out_count)
         return STORE_INVALID;
     *out = NULL;
     *out_count = 0;
-    if (!store || !node_id || max == 0)
+    if (!store || max == 0)
         return STORE_INVALID;
-    store_webhook_delivery_t *due = NULL;
-    size_t count = 0;
     args_t a = {{NUMBER(now_ms), NUMBER((int64_t)max)}, 2};
-    int rc = read_all(store, STMT_DELIVERY_DUE, &a, &store_row_delivery, (void **)&due, &count);
-    size_t claimed = 0;
-    for (size_t i = 0; rc == STORE_OK && i < count; i++) {
-        args_t claim = {{TEXT(due[i].id), TEXT(node_id), NUMBER(now_ms + lease_ms), NUMBER(now_ms)},
-                        4};
-        int64_t changed = 0;
-        rc = write_args(store, STMT_DELIVERY_CLAIM, &claim, &changed);
-        if (rc == STORE_OK && changed == 1)
-            due[claimed++] = due[i]; /* another node took the others */
-    }
-    *out = due;
-    *out_count = claimed;
-    return rc;
+    return read_all(store, STMT_DELIVERY_DUE, &a, &store_row_delivery, (void **)out, out_count);
+}
+
+int store_webhook_claim(store_t *store, const char *id, const char *node_id, int64_t now_ms,
+                        int64_t lease_ms)
+{
+    if (!store || !id || !node_id)
+        return STORE_INVALID;
+    args_t a = {{TEXT(id), TEXT(node_id), NUMBER(now_ms + lease_ms), NUMBER(now_ms)}, 4};
+    int64_t changed = 0;
+    int rc = write_args(store, STMT_DELIVERY_CLAIM, &a, &changed);
+    return rc == STORE_OK && changed == 0 ? STORE_CONFLICT : rc;
 }
 
 static const char *state_name(store_delivery_state_t state)
@@ -302,14 +299,13 @@ static const char *state_name(store_delivery_state_t state)
 
 typedef struct done_args {
     const store_webhook_attempt_t *attempt;
-    store_webhook_log_t log; /* a copy with its id and time */
 } done_args_t;
 
 static int done_body(store_t *store, store_tx_t *tx, void *opaque)
 {
     done_args_t *d = opaque;
     const store_webhook_attempt_t *at = d->attempt;
-    int rc = store->backend->tx_write(tx, STMT_LOG_INSERT, store_params_webhook_log, &d->log, NULL);
+    int rc = store->backend->tx_write(tx, STMT_LOG_INSERT, store_params_webhook_log, at->log, NULL);
     store_delivery_state_t state = at->success ? STORE_DELIVERY_DELIVERED
                                    : at->retry ? STORE_DELIVERY_PENDING
                                                : STORE_DELIVERY_FAILED;
@@ -317,7 +313,7 @@ static int done_body(store_t *store, store_tx_t *tx, void *opaque)
     args_t delivery = {{TEXT(at->delivery_id), TEXT(state_name(state)), NUMBER(next)}, 3};
     if (rc == STORE_OK)
         rc = tx_write_args(store, tx, STMT_DELIVERY_DONE, &delivery, NULL);
-    args_t status = {{TEXT(d->log.webhook_id), NUMBER(at->started_at_ms),
+    args_t status = {{TEXT(at->log->webhook_id), NUMBER(at->started_at_ms),
                       TEXT(at->success ? NULL : at->failure_json)},
                      3};
     if (rc == STORE_OK)
@@ -330,12 +326,12 @@ int store_webhook_attempt_done(store_t *store, const store_webhook_attempt_t *at
     if (!store || !attempt || !attempt->delivery_id || !attempt->log ||
         !attempt->log->request_json || !attempt->log->response_json)
         return STORE_INVALID;
-    done_args_t d = {.attempt = attempt, .log = *attempt->log};
-    if (ids_uuid_v4(d.log.id) != 0) {
+    done_args_t d = {.attempt = attempt};
+    if (ids_uuid_v4(attempt->log->id) != 0) {
         log_error("store", "webhook log: the random generator failed");
         return STORE_ERR;
     }
-    d.log.created_at_ms = attempt->started_at_ms;
+    attempt->log->created_at_ms = attempt->started_at_ms;
     return store->backend->transact(store, done_body, &d);
 }
 
@@ -359,15 +355,11 @@ int store_webhook_delivery_get(store_t *store, const char *id, store_webhook_del
 }
 
 int store_webhook_resend(store_t *store, const char *webhook_id, const char *log_id,
-                         char out_delivery_id[STORE_DELIVERY_ID_SIZE])
+                         const char *delivery_id)
 {
-    if (!store || !webhook_id || !log_id || !out_delivery_id)
+    if (!store || !webhook_id || !log_id || !delivery_id)
         return STORE_INVALID;
-    if (ids_uuid_v4(out_delivery_id) != 0) {
-        log_error("store", "webhook resend: the random generator failed");
-        return STORE_ERR;
-    }
-    args_t a = {{TEXT(out_delivery_id), TEXT(log_id), TEXT(webhook_id), NUMBER(clock_now_ms())}, 4};
+    args_t a = {{TEXT(delivery_id), TEXT(log_id), TEXT(webhook_id), NUMBER(clock_now_ms())}, 4};
     int64_t changed = 0;
     int rc = write_args(store, STMT_DELIVERY_RESEND, &a, &changed);
     if (rc == STORE_OK && changed == 0)

@@ -2,7 +2,7 @@
  * of every attempt. The events themselves are raised inside the store, in the transaction of the
  * state change that causes them (store.c): a stream's isActive flipping, a recorded session
  * starting, becoming final, and its recording ending ready or failed. Each becomes one delivery
- * per subscribed webhook, which a delivery worker claims (store_webhook_claim_due), attempts and
+ * per subscribed webhook, which a delivery worker claims (store_webhook_claim), attempts and
  * reports (store_webhook_attempt_done). Thread-safe like the rest of store.h; records returned
  * are the caller's, released with the matching *_clear / *_list_free. */
 #ifndef STREAMD_STORE_STORE_WEBHOOKS_H
@@ -68,10 +68,10 @@ typedef struct store_webhook_attempt {
     const char *delivery_id;
     int64_t started_at_ms; /* ms since epoch */
     bool success;
-    bool retry;                     /* when !success: attempt again at next_attempt_at_ms */
-    int64_t next_attempt_at_ms;     /* ms since epoch */
-    const store_webhook_log_t *log; /* id, created_at_ms are filled in by the store */
-    const char *failure_json;       /* the webhook's new status.lastFailure when !success */
+    bool retry;                 /* when !success: attempt again at next_attempt_at_ms */
+    int64_t next_attempt_at_ms; /* ms since epoch */
+    store_webhook_log_t *log;   /* the store fills in its id and created_at_ms (started_at_ms) */
+    const char *failure_json;   /* the webhook's new status.lastFailure when !success */
 } store_webhook_attempt_t;
 
 void store_webhook_clear(store_webhook_t *webhook);
@@ -93,11 +93,15 @@ int store_webhook_update(store_t *store, const store_webhook_t *webhook);
 /* Deletes the user's webhook with its pending deliveries and its logs. */
 int store_webhook_delete(store_t *store, const char *user_id, const char *id);
 
-/* Claims for node_id up to max deliveries due at now_ms (pending, next attempt due, not claimed
- * by a live lease, no earlier pending delivery of the same stream to the same webhook), each for
- * lease_ms; oldest first. The caller frees *out with store_webhook_delivery_list_free. */
-int store_webhook_claim_due(store_t *store, const char *node_id, int64_t now_ms, int64_t lease_ms,
-                            size_t max, store_webhook_delivery_t **out, size_t *out_count);
+/* Up to max deliveries due at now_ms, oldest first: pending, next attempt due, not claimed by a
+ * live lease, and first in line (no earlier pending delivery of the same stream to the same
+ * webhook). The caller frees *out with store_webhook_delivery_list_free. */
+int store_webhook_list_due(store_t *store, int64_t now_ms, size_t max,
+                           store_webhook_delivery_t **out, size_t *out_count);
+/* Claims delivery id for node_id until now_ms + lease_ms: STORE_OK for exactly one claimer,
+ * STORE_CONFLICT when another node holds it or it is no longer pending. */
+int store_webhook_claim(store_t *store, const char *id, const char *node_id, int64_t now_ms,
+                        int64_t lease_ms);
 /* Records an attempt in one transaction: its log row, the delivery's new state and the webhook's
  * status (lastTriggeredAt, lastFailure). */
 int store_webhook_attempt_done(store_t *store, const store_webhook_attempt_t *attempt);
@@ -110,9 +114,9 @@ int store_webhook_log_list(store_t *store, const char *webhook_id, int64_t limit
 int store_webhook_log_get(store_t *store, const char *webhook_id, const char *log_id,
                           store_webhook_log_t *out);
 /* Queues one more attempt of the event of the log (its webhook, its event id, due now, no
- * retries); out_delivery_id gets its id. */
+ * retries) as delivery delivery_id (a fresh id of the caller's). */
 int store_webhook_resend(store_t *store, const char *webhook_id, const char *log_id,
-                         char out_delivery_id[STORE_DELIVERY_ID_SIZE]);
+                         const char *delivery_id);
 /* The delivery with that id. */
 int store_webhook_delivery_get(store_t *store, const char *id, store_webhook_delivery_t *out);
 /* Deletes the logs older than before_ms and the deliveries finished before it; *out_deleted

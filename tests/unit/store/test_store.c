@@ -66,7 +66,8 @@ Test(store, version_1_database_is_migrated_to_latest)
     /* Make the file what version 1 left: no health column (2), no nodes (3), no signing keys (4),
      * no webhooks (5), user_version 1. */
     raw_exec("DROP TABLE webhook_logs; DROP TABLE webhook_deliveries; DROP TABLE webhooks; "
-             "ALTER TABLE sessions DROP COLUMN recording_waiting_at; DROP INDEX signing_keys_user; DROP TABLE signing_keys; "
+             "ALTER TABLE sessions DROP COLUMN recording_waiting_at; DROP INDEX signing_keys_user; "
+             "DROP TABLE signing_keys; "
              "DROP INDEX sessions_node_active; DROP INDEX sessions_playback; DROP TABLE nodes; "
              "ALTER TABLE sessions DROP COLUMN node_id; "
              "ALTER TABLE streams DROP COLUMN publisher_node; "
