@@ -35,6 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_errors(validate_new_stream(body));
     check_errors(validate_stream_patch(body));
     check_errors(validate_profiles(body, "/profiles"));
+    check_errors(validate_webhook(body, false));
+    check_errors(validate_webhook(body, true));
     json_decref(body);
     return 0;
 }
