@@ -16,9 +16,14 @@
 
 /* ---- JSON ------------------------------------------------------------------------------------ */
 
-static json_t *parsed_or_null(const char *text)
+/* text parsed, when it is JSON of type; else NULL. */
+static json_t *parsed_as(const char *text, json_type type)
 {
-    return text ? json_loads(text, 0, NULL) : NULL;
+    json_t *value = text ? json_loads(text, 0, NULL) : NULL;
+    if (value && json_typeof(value) == type)
+        return value;
+    json_decref(value);
+    return NULL;
 }
 
 /* The webhook as the API shows it: never its shared secret (writeOnly), except at creation. */
@@ -29,18 +34,14 @@ static json_t *webhook_json(const store_webhook_t *w)
                           (json_int_t)w->created_at_ms, "url", w->url);
     if (!o)
         return NULL;
-    json_t *events = parsed_or_null(w->events_json);
-    json_object_set_new(o, "events", json_is_array(events) ? events : json_array());
-    if (!json_is_array(events))
-        json_decref(events);
+    json_t *events = parsed_as(w->events_json, JSON_ARRAY);
+    json_object_set_new(o, "events", events ? events : json_array());
     if (w->stream_id[0])
         json_object_set_new(o, "streamId", json_string(w->stream_id));
     json_t *status = json_object();
-    json_t *failure = parsed_or_null(w->last_failure_json);
-    if (json_is_object(failure))
+    json_t *failure = parsed_as(w->last_failure_json, JSON_OBJECT);
+    if (failure)
         json_object_set_new(status, "lastFailure", failure);
-    else
-        json_decref(failure);
     if (w->last_triggered_at_ms)
         json_object_set_new(status, "lastTriggeredAt", json_integer(w->last_triggered_at_ms));
     json_object_set_new(o, "status", status);
@@ -54,13 +55,10 @@ static json_t *log_json(const store_webhook_log_t *l)
                           l->duration_s, "success", l->success);
     if (!o)
         return NULL;
-    json_t *request = parsed_or_null(l->request_json), *response = parsed_or_null(l->response_json);
-    json_object_set_new(o, "request", json_is_object(request) ? request : json_object());
-    json_object_set_new(o, "response", json_is_object(response) ? response : json_object());
-    if (!json_is_object(request))
-        json_decref(request);
-    if (!json_is_object(response))
-        json_decref(response);
+    json_t *request = parsed_as(l->request_json, JSON_OBJECT);
+    json_t *response = parsed_as(l->response_json, JSON_OBJECT);
+    json_object_set_new(o, "request", request ? request : json_object());
+    json_object_set_new(o, "response", response ? response : json_object());
     json_object_set_new(o, "eventId", json_string(l->event_id));
     return o;
 }

@@ -9,6 +9,16 @@ typedef struct statement {
     const char *sql;
 } statement_t;
 
+/* The end of a stream's live update (STMT_STREAM_LIVE's parameters): last_seen, the totals grown
+ * by the counters added (?8..?13), and the controls back. */
+#define STREAM_ADD_TOTALS                                                                          \
+    "last_seen = {max}(last_seen, ?3), source_segments = source_segments + ?8, "                   \
+    "transcoded_segments = transcoded_segments + ?9, "                                             \
+    "source_segments_duration = source_segments_duration + ?10, "                                  \
+    "transcoded_segments_duration = transcoded_segments_duration + ?11, "                          \
+    "source_bytes = source_bytes + ?12, transcoded_bytes = transcoded_bytes + ?13 WHERE id = ?1 "  \
+    "RETURNING suspended, deleted, last_terminated_at"
+
 static const statement_t statements[STMT_COUNT] = {
     [STMT_USER_INSERT] = {"user insert", "INSERT INTO users (" STORE_ROWS_USER_COLUMNS
                                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
@@ -42,15 +52,8 @@ static const statement_t statements[STMT_COUNT] = {
      * controls come back with it: the owner of a broadcast learns of a terminate on another node
      * at its next write. */
     [STMT_STREAM_LIVE] = {"stream live update",
-                          "UPDATE streams SET is_active = ?2, last_seen = {max}(last_seen, ?3), "
-                          "is_healthy = ?4, issues = ?5, ingest_rate = ?6, outgoing_rate = ?7, "
-                          "source_segments = source_segments + ?8, "
-                          "transcoded_segments = transcoded_segments + ?9, "
-                          "source_segments_duration = source_segments_duration + ?10, "
-                          "transcoded_segments_duration = transcoded_segments_duration + ?11, "
-                          "source_bytes = source_bytes + ?12, "
-                          "transcoded_bytes = transcoded_bytes + ?13 WHERE id = ?1 "
-                          "RETURNING suspended, deleted, last_terminated_at"},
+                          "UPDATE streams SET is_active = ?2, is_healthy = ?4, issues = ?5, "
+                          "ingest_rate = ?6, outgoing_rate = ?7, " STREAM_ADD_TOTALS},
     /* ?1 = the node whose broadcasts ended; ?2 = 1 to include the rows no node holds (written
      * before nodes existed), which only a node's own start-up may close. */
     [STMT_STREAM_CLOSE_OPEN] = {"stream close open",
@@ -151,15 +154,7 @@ static const statement_t statements[STMT_COUNT] = {
     [STMT_STREAM_IDLE] = {"stream idle", "UPDATE streams SET is_active = FALSE, ingest_rate = 0, "
                                          "outgoing_rate = 0 WHERE id = ?1 AND is_active"},
     /* Same parameters as STMT_STREAM_LIVE; the live columns stay as they are. */
-    [STMT_STREAM_ADD_TOTALS] = {"stream add totals",
-                                "UPDATE streams SET last_seen = {max}(last_seen, ?3), "
-                                "source_segments = source_segments + ?8, "
-                                "transcoded_segments = transcoded_segments + ?9, "
-                                "source_segments_duration = source_segments_duration + ?10, "
-                                "transcoded_segments_duration = transcoded_segments_duration + "
-                                "?11, source_bytes = source_bytes + ?12, "
-                                "transcoded_bytes = transcoded_bytes + ?13 WHERE id = ?1 "
-                                "RETURNING suspended, deleted, last_terminated_at"},
+    [STMT_STREAM_ADD_TOTALS] = {"stream add totals", "UPDATE streams SET " STREAM_ADD_TOTALS},
     /* Once per session, when it is over and its recording is still to be made from what was
      * recorded: the moment recording.waiting is raised. */
     [STMT_SESSION_MARK_WAITING] = {"session mark waiting",
@@ -225,8 +220,6 @@ static const statement_t statements[STMT_COUNT] = {
     [STMT_DELIVERY_RELEASE] = {"delivery release",
                                "UPDATE webhook_deliveries SET claimed_by = NULL, "
                                "claimed_until = 0 WHERE claimed_by = ?1"},
-    [STMT_DELIVERY_GET] = {"delivery get", "SELECT " STORE_ROWS_DELIVERY_COLUMNS
-                                           " FROM webhook_deliveries WHERE id = ?1"},
     /* ?1 new delivery id, ?2 log id, ?3 webhook id, ?4 now. */
     [STMT_DELIVERY_RESEND] = {"delivery resend",
                               "INSERT INTO webhook_deliveries (" STORE_ROWS_DELIVERY_COLUMNS

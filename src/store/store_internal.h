@@ -5,6 +5,7 @@
 #define STREAMD_STORE_STORE_INTERNAL_H
 
 #include "store/store.h"
+#include "store/store_webhooks.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,6 +50,11 @@ const char *store_recording_status_name(store_recording_status_t status);
 /* The status stored as text (NULL = not set). An unknown text is logged as a warning naming
  * session_id and read as STORE_RECORDING_NONE_SET. */
 store_recording_status_t store_recording_status_parse(const char *text, const char *session_id);
+
+/* The stored text of a delivery state (store_webhooks.h), and back; an unknown text reads as
+ * pending, which only makes the delivery be attempted again. */
+const char *store_delivery_state_name(store_delivery_state_t state);
+store_delivery_state_t store_delivery_state_parse(const char *text);
 
 /* True when a session can be written: it has a name and a recording status inside the enum. */
 bool store_session_valid(const store_session_t *session);

@@ -497,15 +497,6 @@ static int read_webhook(const store_row_t *row, void *record)
     return failed ? -1 : 0;
 }
 
-static store_delivery_state_t delivery_state(const char *text)
-{
-    if (text && strcmp(text, "delivered") == 0)
-        return STORE_DELIVERY_DELIVERED;
-    if (text && strcmp(text, "failed") == 0)
-        return STORE_DELIVERY_FAILED;
-    return STORE_DELIVERY_PENDING;
-}
-
 static int read_delivery(const store_row_t *row, void *record)
 {
     store_webhook_delivery_t *d = record;
@@ -519,7 +510,7 @@ static int read_delivery(const store_row_t *row, void *record)
     d->attempts = column_int64(row, 7);
     d->retries = column_bool(row, 8);
     size_t len = 0;
-    d->state = delivery_state(row->ops->text(row->source, 9, &len));
+    d->state = store_delivery_state_parse(row->ops->text(row->source, 9, &len));
     d->next_attempt_at_ms = column_int64(row, 10);
     return 0;
 }

@@ -290,11 +290,25 @@ int store_webhook_claim(store_t *store, const char *id, const char *node_id, int
     return rc == STORE_OK && changed == 0 ? STORE_CONFLICT : rc;
 }
 
-static const char *state_name(store_delivery_state_t state)
+static const char *const delivery_state_names[] = {
+    [STORE_DELIVERY_PENDING] = "pending",
+    [STORE_DELIVERY_DELIVERED] = "delivered",
+    [STORE_DELIVERY_FAILED] = "failed",
+};
+#define DELIVERY_STATE_COUNT (sizeof delivery_state_names / sizeof delivery_state_names[0])
+
+const char *store_delivery_state_name(store_delivery_state_t state)
 {
-    return state == STORE_DELIVERY_DELIVERED ? "delivered"
-           : state == STORE_DELIVERY_FAILED  ? "failed"
-                                             : "pending";
+    return (size_t)state < DELIVERY_STATE_COUNT ? delivery_state_names[state] : "pending";
+}
+
+store_delivery_state_t store_delivery_state_parse(const char *text)
+{
+    for (size_t i = 0; text && i < DELIVERY_STATE_COUNT; i++) {
+        if (strcmp(text, delivery_state_names[i]) == 0)
+            return (store_delivery_state_t)i;
+    }
+    return STORE_DELIVERY_PENDING;
 }
 
 typedef struct done_args {
@@ -310,7 +324,8 @@ static int done_body(store_t *store, store_tx_t *tx, void *opaque)
                                    : at->retry ? STORE_DELIVERY_PENDING
                                                : STORE_DELIVERY_FAILED;
     int64_t next = state == STORE_DELIVERY_PENDING ? at->next_attempt_at_ms : clock_now_ms();
-    args_t delivery = {{TEXT(at->delivery_id), TEXT(state_name(state)), NUMBER(next)}, 3};
+    args_t delivery = {
+        {TEXT(at->delivery_id), TEXT(store_delivery_state_name(state)), NUMBER(next)}, 3};
     if (rc == STORE_OK)
         rc = tx_write_args(store, tx, STMT_DELIVERY_DONE, &delivery, NULL);
     args_t status = {{TEXT(at->log->webhook_id), NUMBER(at->started_at_ms),
@@ -341,17 +356,6 @@ int store_webhook_release_claims(store_t *store, const char *node_id)
         return STORE_INVALID;
     args_t a = {{TEXT(node_id)}, 1};
     return write_args(store, STMT_DELIVERY_RELEASE, &a, NULL);
-}
-
-int store_webhook_delivery_get(store_t *store, const char *id, store_webhook_delivery_t *out)
-{
-    if (!out)
-        return STORE_INVALID;
-    memset(out, 0, sizeof *out);
-    if (!store || !id)
-        return STORE_INVALID;
-    args_t a = {{TEXT(id)}, 1};
-    return read_one(store, STMT_DELIVERY_GET, &a, &store_row_delivery, out);
 }
 
 int store_webhook_resend(store_t *store, const char *webhook_id, const char *log_id,

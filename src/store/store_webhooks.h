@@ -117,8 +117,6 @@ int store_webhook_log_get(store_t *store, const char *webhook_id, const char *lo
  * retries) as delivery delivery_id (a fresh id of the caller's). */
 int store_webhook_resend(store_t *store, const char *webhook_id, const char *log_id,
                          const char *delivery_id);
-/* The delivery with that id. */
-int store_webhook_delivery_get(store_t *store, const char *id, store_webhook_delivery_t *out);
 /* Deletes the logs older than before_ms and the deliveries finished before it; *out_deleted
  * (may be NULL) gets the log rows deleted. */
 int store_webhook_prune(store_t *store, int64_t before_ms, int64_t *out_deleted);
