@@ -27,6 +27,7 @@
 #define LOG_MODULE "rtmp"
 #define LISTEN_BACKLOG 128
 #define MAX_LOOPS 16
+#define ACCEPT_BURST_MAX 64
 
 struct rtmp_server {
     rtmp_loop_shared_t shared; /* limits, handlers, stopping, connection count, unpublish workers */
@@ -88,7 +89,8 @@ static void start_connection(rtmp_server_t *server, int fd, const char *peer, co
     log_debug(LOG_MODULE, "%s: connected%s", peer, hold_ms > 0 ? " (held: wrong keys)" : "");
 }
 
-static void accept_one(rtmp_server_t *server)
+/* Returns false once the backlog is empty (the listener is non-blocking) or accept failed. */
+static bool accept_one(rtmp_server_t *server)
 {
     struct sockaddr_storage addr;
     socklen_t addr_len = sizeof addr;
@@ -100,11 +102,12 @@ static void accept_one(rtmp_server_t *server)
             struct timespec pause = {.tv_nsec = 100 * 1000 * 1000};
             nanosleep(&pause, NULL); /* let connections close instead of spinning */
         }
-        return;
+        return false;
     }
     char peer[RTMP_LOOP_PEER_MAX], address[PEER_GUARD_ADDRESS_MAX];
     format_peer(&addr, addr_len, peer, sizeof peer, address, sizeof address);
     start_connection(server, fd, peer, address);
+    return true;
 }
 
 static void *listener_thread(void *arg)
@@ -114,8 +117,11 @@ static void *listener_thread(void *arg)
         struct pollfd fds[2] = {{.fd = server->listen_fd, .events = POLLIN},
                                 {.fd = server->wake_pipe[0], .events = POLLIN}};
         int ready = poll(fds, 2, 1000);
-        if (ready > 0 && (fds[0].revents & POLLIN) && !stopping(server))
-            accept_one(server);
+        /* A burst of connects is drained at once, so the excess over a limit is closed promptly;
+           the bound keeps a flood from starving the stop check. */
+        if (ready > 0 && (fds[0].revents & POLLIN))
+            for (int i = 0; i < ACCEPT_BURST_MAX && !stopping(server) && accept_one(server); i++)
+                ;
     }
     return NULL;
 }
@@ -137,7 +143,7 @@ static int open_listener(const char *host, uint16_t port, unsigned *bound_port, 
     int fd = -1;
     int saved_errno = 0;
     for (struct addrinfo *ai = list; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
         if (fd < 0)
             continue;
         int one = 1;
