@@ -60,6 +60,17 @@ static int resend_hook(void *deliveries, const char *webhook_id, const char *log
     return hooks_resend(deliveries, webhook_id, log_id, done, context);
 }
 
+static int post_access_check(void *opaque, const char *url, const char *secret, char *body,
+                             playback_access_done_t done, void *context)
+{
+    const server_t *server = opaque;
+    if (!server->hooks) {
+        free(body);
+        return -1;
+    }
+    return hooks_access_check(server->hooks, url, secret, body, done, context);
+}
+
 static void stop_stream_hook(void *opaque, const char *stream_id)
 {
     live_stop_stream(opaque, stream_id);
@@ -98,7 +109,7 @@ server_t *server_new(const config_t *config, char *err, size_t err_size)
         goto fail;
     }
     server->api_deps.auth_cache = server->auth_cache;
-    server->playback_gate = playback_gate_new(server->store);
+    server->playback_gate = playback_gate_new(server->store, post_access_check, server);
     if (!server->playback_gate) {
         snprintf(err, err_size, "out of memory");
         goto fail;
@@ -403,6 +414,7 @@ void server_free(server_t *server)
      * store. */
     hooks_stop(server->hooks);
     http_server_stop(server->http);
+    hooks_free(server->hooks); /* no request calls it now */
     http_router_free(server->router);
     ingest_stop(server->ingest);
     log_guard_counts(server->peer_guard);

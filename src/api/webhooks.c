@@ -360,10 +360,15 @@ void webhooks_resend(api_request_t *req)
                   : STORE_ERR;
     if (rc != STORE_OK) {
         if (r->reply)
-            http_deferred_reply(
-                r->reply, rc == STORE_NOT_FOUND ? 404 : 500,
-                json_pack("{s:[s]}", "errors",
-                          rc == STORE_NOT_FOUND ? "not found" : "Internal server error: store"));
+            http_deferred_reply(r->reply,
+                                rc == STORE_NOT_FOUND     ? 404
+                                : rc == STORE_UNAVAILABLE ? 503
+                                                          : 500,
+                                json_pack("{s:[s]}", "errors",
+                                          rc == STORE_NOT_FOUND ? "not found"
+                                          : rc == STORE_UNAVAILABLE
+                                              ? "webhook delivery is stopping, retry later"
+                                              : "Internal server error: store"));
         else
             api_reply_store_error(req, rc);
         free(r);

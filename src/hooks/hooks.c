@@ -39,6 +39,9 @@ typedef struct transfer {
     char status_text[64]; /* the status line's reason phrase */
     char refused[160];    /* why the address was not connected to; "" = it was not refused */
     char curl_error[CURL_ERROR_SIZE];
+    long timeout_ms;
+    hooks_access_done_t access_done; /* set: an access check, answered here, not logged */
+    void *access_opaque;
 } transfer_t;
 
 typedef struct waiter {
@@ -58,8 +61,10 @@ struct hooks {
     atomic_bool poked;      /* the outbox changed since the last fill */
     transfer_t *in_flight;  /* the thread's only */
     size_t in_flight_count; /* the thread's only */
-    pthread_mutex_t waiters_lock;
-    waiter_t *waiters; /* guarded by waiters_lock */
+    pthread_mutex_t lock;   /* guards waiters, asked and closed */
+    waiter_t *waiters;
+    transfer_t *asked; /* access checks not started yet */
+    bool closed;       /* the thread has ended: nothing more is taken */
 };
 
 /* ---- Waiters ------------------------------------------------------------------------------- */
@@ -67,7 +72,7 @@ struct hooks {
 /* Forgets the waiter of delivery_id without telling it. */
 static void drop_waiter(hooks_t *h, const char *delivery_id)
 {
-    pthread_mutex_lock(&h->waiters_lock);
+    pthread_mutex_lock(&h->lock);
     for (waiter_t **p = &h->waiters; *p; p = &(*p)->next) {
         if (strcmp((*p)->delivery_id, delivery_id) == 0) {
             waiter_t *w = *p;
@@ -76,7 +81,7 @@ static void drop_waiter(hooks_t *h, const char *delivery_id)
             break;
         }
     }
-    pthread_mutex_unlock(&h->waiters_lock);
+    pthread_mutex_unlock(&h->lock);
 }
 
 int hooks_resend(hooks_t *h, const char *webhook_id, const char *log_id, hooks_waiter_t fn,
@@ -95,23 +100,31 @@ int hooks_resend(hooks_t *h, const char *webhook_id, const char *log_id, hooks_w
     char delivery_id[STORE_DELIVERY_ID_SIZE];
     memcpy(delivery_id, w->delivery_id, sizeof delivery_id);
     /* Waiting before the delivery exists: its attempt cannot end unseen. */
-    pthread_mutex_lock(&h->waiters_lock);
-    w->next = h->waiters;
-    h->waiters = w;
-    pthread_mutex_unlock(&h->waiters_lock);
+    pthread_mutex_lock(&h->lock);
+    bool closed = h->closed;
+    if (!closed) {
+        w->next = h->waiters;
+        h->waiters = w;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (closed) {
+        free(w);
+        return STORE_UNAVAILABLE;
+    }
     int rc = store_webhook_resend(h->store, webhook_id, log_id, delivery_id);
     if (rc != STORE_OK)
         drop_waiter(h, delivery_id);
     return rc;
 }
 
-/* Tells the waiters of delivery_id (NULL: those past their deadline, or every one when all) and
- * forgets them. Callbacks run without the lock. */
+/* Tells the waiters of delivery_id (NULL: those past their deadline, or every one when all, and
+ * then hooks takes no more) and forgets them. Callbacks run without the lock. */
 static void notify_waiters(hooks_t *h, const char *delivery_id, const char *log_id, bool all)
 {
     waiter_t *due = NULL;
     int64_t now = clock_monotonic_ms();
-    pthread_mutex_lock(&h->waiters_lock);
+    pthread_mutex_lock(&h->lock);
+    h->closed = h->closed || all;
     for (waiter_t **p = &h->waiters; *p;) {
         waiter_t *w = *p;
         bool match =
@@ -124,7 +137,7 @@ static void notify_waiters(hooks_t *h, const char *delivery_id, const char *log_
             p = &w->next;
         }
     }
-    pthread_mutex_unlock(&h->waiters_lock);
+    pthread_mutex_unlock(&h->lock);
     while (due) {
         waiter_t *next = due->next;
         due->fn(due->opaque, log_id);
@@ -213,7 +226,7 @@ static int prepare_easy(transfer_t *t)
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(t->body));
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
     curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)HOOKS_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, t->timeout_ms);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -336,6 +349,7 @@ static void start(hooks_t *h, const store_webhook_delivery_t *d)
         return;
     }
     t->hooks = h;
+    t->timeout_ms = HOOKS_TIMEOUT_MS;
     t->delivery = *d;
     t->started_at_ms = clock_now_ms();
     t->started_mono_ms = clock_monotonic_ms();
@@ -415,7 +429,10 @@ static int collect(hooks_t *h)
             error = t->refused;
         else if (result != CURLE_OK)
             error = t->curl_error[0] ? t->curl_error : curl_easy_strerror(result);
-        record(h, t, result == CURLE_OK ? status : 0, error);
+        if (t->access_done)
+            t->access_done(t->access_opaque, result == CURLE_OK ? status : 0, error);
+        else
+            record(h, t, result == CURLE_OK ? status : 0, error);
         for (transfer_t **p = &h->in_flight; *p; p = &(*p)->next) {
             if (*p == t) {
                 *p = t->next;
@@ -441,6 +458,41 @@ static void prune(hooks_t *h)
                  (long long)h->config.log_max_age_s);
 }
 
+/* Starts the access checks asked for since the last turn. */
+static void start_asked(hooks_t *h)
+{
+    pthread_mutex_lock(&h->lock);
+    transfer_t *asked = h->asked;
+    h->asked = NULL;
+    pthread_mutex_unlock(&h->lock);
+    while (asked) {
+        transfer_t *t = asked;
+        asked = t->next;
+        if (prepare_easy(t) != 0 || curl_multi_add_handle(h->multi, t->easy) != CURLM_OK) {
+            t->access_done(t->access_opaque, 0, "out of memory");
+            transfer_free(t);
+            continue;
+        }
+        t->next = h->in_flight;
+        h->in_flight = t;
+        h->in_flight_count++;
+    }
+}
+
+/* Tells every access check not answered yet that none will be. */
+static void abandon_access_checks(transfer_t *list, bool in_flight)
+{
+    for (transfer_t *t = list, *next; t; t = next) {
+        next = t->next;
+        if (t->access_done)
+            t->access_done(t->access_opaque, 0, "the server is stopping");
+        else if (in_flight)
+            log_info("webhooks", "delivery %s: attempt abandoned at shutdown (due again at once)",
+                     t->delivery.id);
+        transfer_free(t);
+    }
+}
+
 static void *run(void *opaque)
 {
     hooks_t *h = opaque;
@@ -454,6 +506,7 @@ static void *run(void *opaque)
             last_prune = now;
         }
         /* The store is asked when something may have become due, not on every socket event. */
+        start_asked(h);
         if (atomic_exchange(&h->poked, false) || freed_slot || now - last_fill >= POLL_MS) {
             fill(h);
             last_fill = now;
@@ -465,15 +518,15 @@ static void *run(void *opaque)
         if (!freed_slot)
             curl_multi_poll(h->multi, NULL, 0, POLL_MS, NULL);
     }
-    while (h->in_flight) {
-        transfer_t *t = h->in_flight;
-        h->in_flight = t->next;
-        log_info("webhooks", "delivery %s: attempt abandoned at shutdown (due again at once)",
-                 t->delivery.id);
-        transfer_free(t);
-    }
+    abandon_access_checks(h->in_flight, true);
+    h->in_flight = NULL;
     store_webhook_release_claims(h->store, h->config.node_id);
-    notify_waiters(h, NULL, NULL, true);
+    notify_waiters(h, NULL, NULL, true); /* closes: nothing is asked for after this */
+    pthread_mutex_lock(&h->lock);
+    transfer_t *asked = h->asked;
+    h->asked = NULL;
+    pthread_mutex_unlock(&h->lock);
+    abandon_access_checks(asked, false);
     return NULL;
 }
 
@@ -499,7 +552,7 @@ hooks_t *hooks_start(const hooks_config_t *config, store_t *store, char *err, si
     }
     h->config = *config;
     h->store = store;
-    pthread_mutex_init(&h->waiters_lock, NULL);
+    pthread_mutex_init(&h->lock, NULL);
     atomic_init(&h->stop, false);
     atomic_init(&h->poked, true);
     if (store_webhook_release_claims(store, config->node_id) != STORE_OK)
@@ -509,7 +562,7 @@ hooks_t *hooks_start(const hooks_config_t *config, store_t *store, char *err, si
     if (pthread_create(&h->thread, NULL, run, h) != 0) {
         store_watch_outbox(store, NULL, NULL);
         curl_multi_cleanup(h->multi);
-        pthread_mutex_destroy(&h->waiters_lock);
+        pthread_mutex_destroy(&h->lock);
         free(h);
         curl_global_cleanup();
         snprintf(err, err_size, "cannot start the webhook delivery thread");
@@ -520,6 +573,42 @@ hooks_t *hooks_start(const hooks_config_t *config, store_t *store, char *err, si
     return h;
 }
 
+int hooks_access_check(hooks_t *h, const char *url, const char *secret, char *body,
+                       hooks_access_done_t done, void *opaque)
+{
+    transfer_t *t = calloc(1, sizeof *t);
+    if (!t || !(t->url = strdup(url))) {
+        free(t);
+        free(body);
+        return -1;
+    }
+    t->hooks = h;
+    t->body = body;
+    t->timeout_ms = HOOKS_ACCESS_TIMEOUT_MS;
+    t->access_done = done;
+    t->access_opaque = opaque;
+    t->started_at_ms = clock_now_ms();
+    t->started_mono_ms = clock_monotonic_ms();
+    if (signature_header(secret ? secret : "", body, strlen(body), t->started_at_ms, t->signature,
+                         sizeof t->signature) != 0) {
+        transfer_free(t);
+        return -1;
+    }
+    pthread_mutex_lock(&h->lock);
+    bool closed = h->closed;
+    if (!closed) {
+        t->next = h->asked;
+        h->asked = t;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (closed) {
+        transfer_free(t);
+        return -1;
+    }
+    curl_multi_wakeup(h->multi);
+    return 0;
+}
+
 void hooks_stop(hooks_t *h)
 {
     if (!h)
@@ -528,8 +617,14 @@ void hooks_stop(hooks_t *h)
     atomic_store(&h->stop, true);
     curl_multi_wakeup(h->multi);
     pthread_join(h->thread, NULL);
+}
+
+void hooks_free(hooks_t *h)
+{
+    if (!h)
+        return;
     curl_multi_cleanup(h->multi);
-    pthread_mutex_destroy(&h->waiters_lock);
+    pthread_mutex_destroy(&h->lock);
     free(h);
     curl_global_cleanup();
 }

@@ -54,9 +54,25 @@ hooks_t *hooks_start(const hooks_config_t *config, store_t *store, char *err, si
 int hooks_resend(hooks_t *hooks, const char *webhook_id, const char *log_id, hooks_waiter_t fn,
                  void *opaque);
 
+#define HOOKS_ACCESS_TIMEOUT_MS 5000 /* an access check: a viewer waits for it */
+
+/* Answers an access check: the response's HTTP status, or 0 and why none came. */
+typedef void (*hooks_access_done_t)(void *opaque, long status, const char *error);
+
+/* Posts body (taken) to url from the delivery thread, signed with secret as a delivery is,
+ * within HOOKS_ACCESS_TIMEOUT_MS and under the same address rules, and calls done once on that
+ * thread. It is not logged. Any thread. Returns 0, or -1 (then done is never called) when out
+ * of memory or hooks has stopped. */
+int hooks_access_check(hooks_t *hooks, const char *url, const char *secret, char *body,
+                       hooks_access_done_t done, void *opaque);
+
 /* Stops the thread: attempts in flight are abandoned and their claims let go (they are due
- * again at once, here after a restart or on another node); waiters are told NULL. No outbox
- * change may be committed meanwhile. NULL is a no-op. */
+ * again at once, here after a restart or on another node); waiters and access checks are told
+ * that nothing came, and later calls are refused. No outbox change may be committed meanwhile.
+ * NULL is a no-op. */
 void hooks_stop(hooks_t *hooks);
+
+/* Frees a stopped hooks, once no thread can call it any more. NULL is a no-op. */
+void hooks_free(hooks_t *hooks);
 
 #endif

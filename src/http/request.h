@@ -46,6 +46,7 @@ typedef struct http_request {
     http_header_t headers[HTTP_MAX_EXTRA_HEADERS];
     size_t header_count;
     struct http_deferred *deferred; /* set by http_defer: the reply comes later */
+    bool resumed; /* dispatched again after http_defer_dispatch_again: answer now */
 } http_request_t;
 
 /* A reply that comes later, from another thread (http_defer). */
@@ -59,6 +60,13 @@ http_deferred_t *http_defer(http_request_t *req);
 
 /* The reply of a deferred request (takes body; NULL = empty); the handle is not used after. */
 void http_deferred_reply(http_deferred_t *deferred, int status, json_t *body);
+
+/* As http_defer, but the handler itself answers later, on a worker thread: once
+ * http_deferred_dispatch_again is called (exactly once, from any thread) the request is
+ * dispatched to its route again with resumed set, and that dispatch must reply. For a reply that
+ * is not JSON (a file), once what it waited for is known. */
+http_deferred_t *http_defer_dispatch(http_request_t *req);
+void http_deferred_dispatch_again(http_deferred_t *deferred);
 
 /* Replies with status and body (takes ownership of body; NULL = empty). */
 void http_reply(http_request_t *req, int status, json_t *body);

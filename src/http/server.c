@@ -56,7 +56,8 @@ struct http_deferred {
     struct MHD_Connection *connection;
     int refs;
     bool suspended; /* MHD holds the connection until it is resumed */
-    bool replied;   /* status and body are set */
+    bool again;     /* dispatched again once replied, instead of sending status and body */
+    bool replied;   /* status and body are set (or, when again, the handler may answer now) */
     bool sent;
     int status;
     json_t *body;
@@ -147,6 +148,14 @@ http_deferred_t *http_defer(http_request_t *req)
     return d;
 }
 
+http_deferred_t *http_defer_dispatch(http_request_t *req)
+{
+    http_deferred_t *d = http_defer(req);
+    if (d)
+        d->again = true;
+    return d;
+}
+
 static void deferred_release(http_deferred_t *d)
 {
     pthread_mutex_lock(&d->lock);
@@ -169,6 +178,20 @@ void http_deferred_reply(http_deferred_t *d, int status, json_t *body)
         MHD_resume_connection(d->connection);
     pthread_mutex_unlock(&d->lock);
     deferred_release(d);
+}
+
+void http_deferred_dispatch_again(http_deferred_t *d)
+{
+    http_deferred_reply(d, 0, NULL);
+}
+
+/* True when d's handler is to be dispatched again now. */
+static bool dispatch_now(http_deferred_t *d)
+{
+    pthread_mutex_lock(&d->lock);
+    bool now = d->again && d->replied;
+    pthread_mutex_unlock(&d->lock);
+    return now;
 }
 
 /* Sends a deferred request's reply if it came; else suspends the connection until it does. */
@@ -379,6 +402,20 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
 
 /* ---- requests ---- */
 
+static http_request_t request_of(struct MHD_Connection *connection, const char *method,
+                                 const char *url, const request_state_t *state, bool resumed)
+{
+    return (http_request_t){
+        .connection = connection,
+        .method = method,
+        .path = url,
+        .body = state->body ? state->body : "",
+        .body_size = state->body_size,
+        .status = 500,
+        .resumed = resumed,
+    };
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **request_cls)
@@ -406,6 +443,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         }
         return MHD_YES;
     }
+    bool resumed = false;
+    if (state->deferred && dispatch_now(state->deferred)) {
+        deferred_release(state->deferred); /* its handler answers now */
+        state->deferred = NULL;
+        resumed = true;
+    }
     if (state->deferred) /* resumed: the reply has come */
         return state->deferred->sent ? MHD_YES : send_or_suspend(connection, state->deferred);
     if (*upload_data_size > 0) {
@@ -419,15 +462,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     if (state->too_large)
         return reply_too_large(connection, method, url);
 
-    http_request_t req = {
-        .connection = connection,
-        .method = method,
-        .path = url,
-        .body = state->body ? state->body : "",
-        .body_size = state->body_size,
-        .status = 500,
-    };
+    http_request_t req = request_of(connection, method, url, state, resumed);
     http_router_dispatch(server->router, &req);
+    if (req.deferred && dispatch_now(req.deferred)) { /* what it waited for came already */
+        deferred_release(req.deferred);
+        http_request_release(&req);
+        req = request_of(connection, method, url, state, true);
+        http_router_dispatch(server->router, &req);
+    }
     if (req.deferred) {
         state->deferred = req.deferred;
         log_debug("http", "%s %s -> answered later", method, url);

@@ -1,4 +1,4 @@
-/* URL checks (url.h), with libcurl's URL parser. */
+/* URL checks (url.h), with libcurl's URL parser, and query escaping. */
 #include "util/url.h"
 
 #include <curl/curl.h>
@@ -18,4 +18,27 @@ bool url_is_http(const char *url)
     curl_free(host);
     curl_url_cleanup(parsed);
     return ok;
+}
+
+int url_escape(const char *in, char *out, size_t size)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t used = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                     (*p >= '0' && *p <= '9') || strchr("-._~", *p);
+        if (used + (plain ? 1 : 3) >= size)
+            return -1;
+        if (plain) {
+            out[used++] = (char)*p;
+        } else {
+            out[used++] = '%';
+            out[used++] = hex[*p >> 4];
+            out[used++] = hex[*p & 15];
+        }
+    }
+    if (used >= size)
+        return -1;
+    out[used] = '\0';
+    return (int)used;
 }

@@ -4,6 +4,7 @@
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/url.h"
 #include "web/playback_jwt.h"
 
 #include <fcntl.h>
@@ -62,17 +63,31 @@ static void serve_file(http_request_t *req, const char *path, const media_type_t
     http_reply_file(req, fd, (uint64_t)st.st_size, type->content_type, type->cache_control);
 }
 
-/* Redirects to the node that owns the media, keeping the path and the token; false when it is
- * this node's. */
-static bool redirected(http_request_t *req, const web_deps_t *deps, web_area_t area, const char *id,
-                       const char *token)
+/* The credential a gated stream's URLs pass on: "name=value", the value escaped. */
+#define PASS_MAX (32 + 3 * PLAYBACK_JWT_MAX)
+
+/* pass as the query parameter URLs carry, or "" when the stream is not gated; -1 when too long. */
+static int pass_param(const playback_gate_decision_t *gate, char pass[PASS_MAX])
 {
-    char base[512], url[1024 + PLAYBACK_JWT_MAX];
+    pass[0] = '\0';
+    if (!gate->pass_name || !gate->pass_value)
+        return 0;
+    int len = snprintf(pass, PASS_MAX, "%s=", gate->pass_name);
+    int escaped = url_escape(gate->pass_value, pass + len, PASS_MAX - (size_t)len);
+    return escaped < 0 ? -1 : len + escaped;
+}
+
+/* Redirects to the node that owns the media, keeping the path and the credential (pass);
+ * false when it is this node's. */
+static bool redirected(http_request_t *req, const web_deps_t *deps, web_area_t area, const char *id,
+                       const char *pass)
+{
+    char base[512], url[1024 + PASS_MAX];
     if (!deps->locator.owner ||
         deps->locator.owner(deps->locator.opaque, area, id, base, sizeof base) != 1)
         return false;
-    int len = token ? snprintf(url, sizeof url, "%s%s?jwt=%s", base, req->path, token)
-                    : snprintf(url, sizeof url, "%s%s", base, req->path);
+    int len = pass[0] ? snprintf(url, sizeof url, "%s%s?%s", base, req->path, pass)
+                      : snprintf(url, sizeof url, "%s%s", base, req->path);
     if (len < 0 || (size_t)len >= sizeof url)
         return false;
     http_add_header(req, "Location", url);
@@ -81,19 +96,18 @@ static bool redirected(http_request_t *req, const web_deps_t *deps, web_area_t a
     return true;
 }
 
-/* The playlist at path with ?jwt=token (or &jwt=) after every URI it lists, so that the player's
- * next requests carry the token; 404 when it cannot be read. The token was verified, so it holds
- * only base64url characters and dots. */
-static void serve_playlist_with_token(http_request_t *req, const char *path,
-                                      const media_type_t *type, const char *token)
+/* The playlist at path with ?pass (or &pass) after every URI it lists, so that the player's
+ * next requests carry the credential; 404 when it cannot be read. */
+static void serve_playlist_passing(http_request_t *req, const char *path, const media_type_t *type,
+                                   const char *pass)
 {
     size_t len = 0;
     char *text = fs_read_file(path, PLAYLIST_MAX, &len);
-    size_t token_len = strlen(token);
+    size_t pass_len = strlen(pass);
     size_t lines = 1;
     for (size_t i = 0; text && i < len; i++)
         lines += text[i] == '\n';
-    char *out = text ? malloc(len + lines * (token_len + 6) + 1) : NULL;
+    char *out = text ? malloc(len + lines * (pass_len + 1) + 1) : NULL;
     if (!out) {
         free(text);
         http_reply_error(req, 404, "not found");
@@ -107,9 +121,9 @@ static void serve_playlist_with_token(http_request_t *req, const char *path,
         memcpy(out + used, line, content);
         used += content;
         if (content > 0 && line[0] != '#') {
-            used += (size_t)sprintf(out + used, "%sjwt=", memchr(line, '?', content) ? "&" : "?");
-            memcpy(out + used, token, token_len);
-            used += token_len;
+            out[used++] = memchr(line, '?', content) ? '&' : '?';
+            memcpy(out + used, pass, pass_len);
+            used += pass_len;
         }
         memcpy(out + used, line + content, line_len - content);
         used += line_len - content;
@@ -119,6 +133,26 @@ static void serve_playlist_with_token(http_request_t *req, const char *path,
     }
     free(text);
     http_reply_text(req, 200, out, used, type->content_type, type->cache_control);
+}
+
+/* The credential of a query parameter, else of a header; NULL when neither has one. */
+static const char *credential(http_request_t *req, const char *query, const char *header)
+{
+    const char *value = http_query(req, query);
+    if (!value || !value[0])
+        value = http_header(req, header);
+    return value && value[0] ? value : NULL;
+}
+
+static void wake_request(void *later)
+{
+    http_deferred_dispatch_again(later);
+}
+
+static void refuse_with(playback_gate_decision_t *gate, int status, const char *reason)
+{
+    gate->status = status;
+    snprintf(gate->reason, sizeof gate->reason, "%s", reason);
 }
 
 /* Serves ROOT/{id}/{rest} when id and rest are safe, rest has a known type and the stream's
@@ -139,24 +173,35 @@ static void serve_under(http_request_t *req, const char *root, web_area_t area,
         http_reply_error(req, 404, "not found");
         return;
     }
-    const char *token = http_query(req, "jwt");
-    if (!token || !token[0])
-        token = http_header(req, "Livepeer-Jwt");
-    if (token && !token[0])
-        token = NULL;
+    playback_credentials_t credentials = {
+        .token = credential(req, "jwt", "Livepeer-Jwt"),
+        .access_key = credential(req, "accessKey", "Livepeer-Access-Key"),
+    };
     playback_gate_decision_t gate = {0};
     if (deps->gate)
-        playback_gate_check(deps->gate, area, id, token, clock_now_ms(), &gate);
+        playback_gate_check(deps->gate, area, id, &credentials, clock_now_ms(), req->resumed,
+                            &gate);
+    if (gate.wait) { /* the stream's webhook is asked; this request is dispatched again after */
+        http_deferred_t *later = http_defer_dispatch(req);
+        if (later)
+            playback_gate_await(deps->gate, &gate, wake_request, later);
+        else
+            http_reply_error(req, 503, "out of memory, retry");
+        return;
+    }
+    char pass[PASS_MAX];
+    if (!gate.status && pass_param(&gate, pass) < 0)
+        refuse_with(&gate, 401, "the credential is too long to pass on");
     if (gate.status) {
         log_info("web", "%s %s refused (%d): %s", req->method, req->path, gate.status, gate.reason);
         http_reply_error(req, gate.status, "%s", gate.reason);
         return;
     }
     bool elsewhere = area == WEB_AREA_LIVE || access(path, F_OK) != 0;
-    if (elsewhere && redirected(req, deps, area, id, gate.needs_token ? token : NULL))
+    if (elsewhere && redirected(req, deps, area, id, pass))
         return;
-    if (gate.needs_token && strcmp(type->extension, ".m3u8") == 0)
-        serve_playlist_with_token(req, path, type, token);
+    if (pass[0] && strcmp(type->extension, ".m3u8") == 0)
+        serve_playlist_passing(req, path, type, pass);
     else
         serve_file(req, path, type);
 }

@@ -2,9 +2,10 @@
  * (/recordings/{sessionId}/...) from the recordings directory, with the content types, caching and
  * range support players need; a live playback another node broadcasts, or a recording only another
  * node has, is redirected there (302). A gated stream's media is served only with a valid
- * playback token (?jwt= or the Livepeer-Jwt header; playback_gate.h), and its playlists pass the
- * token on to every URI they list, so a player's later requests carry it. Handlers run on HTTP
- * worker threads. */
+ * playback token (?jwt= or the Livepeer-Jwt header) or an access key its webhook accepts
+ * (?accessKey= or Livepeer-Access-Key; playback_gate.h), and its playlists pass that credential
+ * on to every URI they list, so a player's later requests carry it. Handlers run on HTTP worker
+ * threads; a request waiting for a webhook's answer is suspended, holding none. */
 #ifndef STREAMD_WEB_FILES_H
 #define STREAMD_WEB_FILES_H
 

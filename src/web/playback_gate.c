@@ -1,5 +1,6 @@
-/* Gated playback (playback_gate.h): two direct-mapped caches (stream policies by media id,
- * verified tokens by their SHA-256), each a slot per hash with the newest entry winning. */
+/* Gated playback (playback_gate.h): three direct-mapped caches (stream policies by media id,
+ * verified tokens by their SHA-256, access-key answers by the SHA-256 of playback id and key),
+ * each a slot per hash with the newest entry winning. */
 #include "web/playback_gate.h"
 
 #include <jansson.h>
@@ -9,11 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_webhooks.h"
+#include "util/clock.h"
 #include "util/ids.h"
+#include "util/log.h"
 #include "web/playback_jwt.h"
 
 #define POLICY_SLOTS 512
 #define TOKEN_SLOTS 512
+#define ACCESS_SLOTS 512
+#define ACCESS_REFRESH_DEFAULT_MS (600 * 1000) /* Studio's refreshInterval default */
+#define ACCESS_UNREACHABLE_TTL_MS 2000         /* long enough for the waiting request to read */
 
 typedef enum { POLICY_PUBLIC, POLICY_JWT, POLICY_WEBHOOK, POLICY_NO_STREAM } policy_kind_t;
 
@@ -24,6 +31,8 @@ typedef struct policy {
     policy_kind_t kind;
     char owner[STORE_ID_SIZE];                /* the stream's user */
     char playback_id[STORE_PLAYBACK_ID_SIZE]; /* the stream's */
+    char webhook_id[STORE_ID_SIZE];           /* POLICY_WEBHOOK: the webhook asked */
+    int64_t refresh_ms;                       /* POLICY_WEBHOOK: how long a yes holds */
     int64_t fetched_at_ms;
 } policy_t;
 
@@ -35,12 +44,35 @@ typedef struct verified {
     int64_t verified_at_ms;
 } verified_t;
 
+/* The webhook's answer about an access key for a playback id. */
+typedef struct answered {
+    bool used;
+    char hash[IDS_SHA256_HEX_LEN + 1]; /* of playback id and key */
+    int status;                        /* 0: let in; else the refusal's */
+    char reason[160];
+    int64_t answered_at_ms;
+    int64_t ttl_ms;
+} answered_t;
+
 struct playback_gate {
     store_t *store;
-    pthread_mutex_t lock; /* guards both caches */
+    playback_access_post_t post;
+    void *poster;
+    pthread_mutex_t lock; /* guards the caches */
     policy_t policies[POLICY_SLOTS];
     verified_t tokens[TOKEN_SLOTS];
+    answered_t answers[ACCESS_SLOTS];
 };
+
+/* An access check on its way. */
+typedef struct asking {
+    playback_gate_t *gate;
+    char hash[IDS_SHA256_HEX_LEN + 1];
+    char playback_id[STORE_PLAYBACK_ID_SIZE];
+    int64_t refresh_ms;
+    void (*wake)(void *opaque);
+    void *wake_opaque;
+} asking_t;
 
 static size_t slot_of(const char *text, size_t slots)
 {
@@ -50,7 +82,7 @@ static size_t slot_of(const char *text, size_t slots)
     return (size_t)(h % slots);
 }
 
-playback_gate_t *playback_gate_new(store_t *store)
+playback_gate_t *playback_gate_new(store_t *store, playback_access_post_t post, void *poster)
 {
     playback_gate_t *gate = calloc(1, sizeof *gate);
     if (!gate)
@@ -60,6 +92,8 @@ playback_gate_t *playback_gate_new(store_t *store)
         return NULL;
     }
     gate->store = store;
+    gate->post = post;
+    gate->poster = poster;
     return gate;
 }
 
@@ -71,15 +105,21 @@ void playback_gate_free(playback_gate_t *gate)
     free(gate);
 }
 
-static policy_kind_t kind_of(const char *policy_json)
+/* The kind of policy_json, and for a webhook policy its webhook and refresh interval. */
+static void parse_policy(const char *policy_json, policy_t *out)
 {
     json_t *policy = policy_json ? json_loads(policy_json, JSON_DECODE_ANY, NULL) : NULL;
     const char *type = json_string_value(json_object_get(policy, "type"));
-    policy_kind_t kind = !type || strcmp(type, "public") == 0 ? POLICY_PUBLIC
-                         : strcmp(type, "jwt") == 0           ? POLICY_JWT
-                                                              : POLICY_WEBHOOK;
+    out->kind = !type || strcmp(type, "public") == 0 ? POLICY_PUBLIC
+                : strcmp(type, "jwt") == 0           ? POLICY_JWT
+                                                     : POLICY_WEBHOOK;
+    const char *webhook_id = json_string_value(json_object_get(policy, "webhookId"));
+    snprintf(out->webhook_id, sizeof out->webhook_id, "%s", webhook_id ? webhook_id : "");
+    json_t *refresh = json_object_get(policy, "refreshInterval");
+    out->refresh_ms = json_is_number(refresh) && json_number_value(refresh) > 0
+                          ? (int64_t)(json_number_value(refresh) * 1000)
+                          : ACCESS_REFRESH_DEFAULT_MS;
     json_decref(policy);
-    return kind;
 }
 
 /* The policy of the stream id belongs to, read from the store; a store_status_t. */
@@ -99,7 +139,7 @@ static int read_policy(playback_gate_t *gate, web_area_t area, const char *id, p
         store_session_clear(&session);
     }
     if (rc == STORE_OK) {
-        out->kind = kind_of(stream.playback_policy_json);
+        parse_policy(stream.playback_policy_json, out);
         memcpy(out->owner, stream.user_id, STORE_ID_SIZE);
         memcpy(out->playback_id, stream.playback_id, STORE_PLAYBACK_ID_SIZE);
     } else if (rc == STORE_NOT_FOUND) {
@@ -196,8 +236,76 @@ static bool verified_lately(playback_gate_t *gate, const char *token, const char
     return ok;
 }
 
-void playback_gate_check(playback_gate_t *gate, web_area_t area, const char *id, const char *token,
-                         int64_t now_ms, playback_gate_decision_t *out)
+/* The hash an access key's answer is kept under: playback id and key together. */
+static void access_hash(const char *playback_id, const char *access_key,
+                        char out[IDS_SHA256_HEX_LEN + 1])
+{
+    size_t id_len = strlen(playback_id), key_len = strlen(access_key);
+    char text[STORE_PLAYBACK_ID_SIZE + 1 + PLAYBACK_GATE_ACCESS_KEY_MAX + 1];
+    memcpy(text, playback_id, id_len);
+    text[id_len] = '\n';
+    memcpy(text + id_len + 1, access_key, key_len);
+    ids_sha256_hex(text, id_len + 1 + key_len, out);
+}
+
+/* True (with the answer in out) when the webhook answered about hash lately. */
+static bool answered_lately(playback_gate_t *gate, const char *hash, int64_t now_ms,
+                            playback_gate_decision_t *out)
+{
+    pthread_mutex_lock(&gate->lock);
+    const answered_t *a = &gate->answers[slot_of(hash, ACCESS_SLOTS)];
+    bool fresh = a->used && strcmp(a->hash, hash) == 0 && now_ms - a->answered_at_ms < a->ttl_ms;
+    if (fresh && a->status)
+        refuse(out, a->status, a->reason);
+    pthread_mutex_unlock(&gate->lock);
+    return fresh;
+}
+
+static void keep_answer(playback_gate_t *gate, const char *hash, int status, const char *reason,
+                        int64_t ttl_ms)
+{
+    answered_t a = {
+        .used = true, .status = status, .answered_at_ms = clock_now_ms(), .ttl_ms = ttl_ms};
+    snprintf(a.hash, sizeof a.hash, "%s", hash);
+    snprintf(a.reason, sizeof a.reason, "%s", reason);
+    pthread_mutex_lock(&gate->lock);
+    gate->answers[slot_of(hash, ACCESS_SLOTS)] = a;
+    pthread_mutex_unlock(&gate->lock);
+}
+
+static void check_access_key(playback_gate_t *gate, const policy_t *policy, const char *access_key,
+                             int64_t now_ms, bool resumed, playback_gate_decision_t *out)
+{
+    out->pass_name = "accessKey";
+    out->pass_value = access_key;
+    if (!access_key) {
+        refuse(out, 401, "this stream needs an access key (?accessKey= or Livepeer-Access-Key)");
+        return;
+    }
+    if (strlen(access_key) > PLAYBACK_GATE_ACCESS_KEY_MAX) {
+        refuse(out, 401, "invalid access key: too long");
+        return;
+    }
+    char hash[IDS_SHA256_HEX_LEN + 1];
+    access_hash(policy->playback_id, access_key, hash);
+    if (answered_lately(gate, hash, now_ms, out))
+        return;
+    if (resumed) { /* asked, but its answer was pushed out of the cache meanwhile */
+        refuse(out, 503, "the access check's answer was not kept, retry");
+        return;
+    }
+    out->wait = true;
+    memcpy(out->ask.hash, hash, sizeof hash);
+    memcpy(out->ask.owner, policy->owner, STORE_ID_SIZE);
+    memcpy(out->ask.playback_id, policy->playback_id, STORE_PLAYBACK_ID_SIZE);
+    memcpy(out->ask.webhook_id, policy->webhook_id, STORE_ID_SIZE);
+    out->ask.refresh_ms = policy->refresh_ms;
+    snprintf(out->ask.access_key, sizeof out->ask.access_key, "%s", access_key);
+}
+
+void playback_gate_check(playback_gate_t *gate, web_area_t area, const char *id,
+                         const playback_credentials_t *credentials, int64_t now_ms, bool resumed,
+                         playback_gate_decision_t *out)
 {
     memset(out, 0, sizeof *out);
     policy_t policy;
@@ -211,11 +319,13 @@ void playback_gate_check(playback_gate_t *gate, web_area_t area, const char *id,
     if (policy.kind == POLICY_PUBLIC || policy.kind == POLICY_NO_STREAM)
         return;
     if (policy.kind == POLICY_WEBHOOK) {
-        refuse(out, 403, "this stream's webhook playback policy is not supported yet");
+        check_access_key(gate, &policy, credentials->access_key, now_ms, resumed, out);
         return;
     }
-    out->needs_token = 1;
-    if (!token || !token[0]) {
+    const char *token = credentials->token;
+    out->pass_name = "jwt";
+    out->pass_value = token;
+    if (!token) {
         refuse(out, 401, "this stream needs a playback token (?jwt= or Livepeer-Jwt)");
         return;
     }
@@ -225,4 +335,89 @@ void playback_gate_check(playback_gate_t *gate, web_area_t area, const char *id,
     }
     if (!verified_lately(gate, token, policy.playback_id, now_ms))
         verify_token(gate, &policy, token, now_ms, out);
+}
+
+/* ---- Asking the webhook -------------------------------------------------------------------- */
+
+static void on_answer(void *opaque, long status, const char *error)
+{
+    asking_t *asking = opaque;
+    char reason[160];
+    if (status >= 200 && status < 300) {
+        keep_answer(asking->gate, asking->hash, 0, "", asking->refresh_ms);
+    } else if (status > 0) {
+        snprintf(reason, sizeof reason, "the access webhook refused playback (HTTP %ld)", status);
+        keep_answer(asking->gate, asking->hash, 403, reason, PLAYBACK_GATE_TOKEN_TTL_MS);
+    } else {
+        snprintf(reason, sizeof reason, "the access webhook could not be asked: %s",
+                 error ? error : "no answer");
+        keep_answer(asking->gate, asking->hash, 503, reason, ACCESS_UNREACHABLE_TTL_MS);
+    }
+    log_info("web", "access check for playback %s: %s", asking->playback_id,
+             status >= 200 && status < 300 ? "let in" : reason);
+    asking->wake(asking->wake_opaque);
+    free(asking);
+}
+
+/* {accessKey, context, timestamp} for the stream of playback_id; NULL when out of memory. */
+static char *question_body(playback_gate_t *gate, const char *playback_id, const char *access_key)
+{
+    store_stream_t stream;
+    json_t *context = NULL;
+    if (store_stream_get_by_playback_id(gate->store, playback_id, &stream) == STORE_OK) {
+        json_t *policy = stream.playback_policy_json
+                             ? json_loads(stream.playback_policy_json, JSON_DECODE_ANY, NULL)
+                             : NULL;
+        context = json_incref(json_object_get(policy, "webhookContext"));
+        json_decref(policy);
+    }
+    store_stream_clear(&stream);
+    json_t *body =
+        json_pack("{s:s,s:I}", "accessKey", access_key, "timestamp", (json_int_t)clock_now_ms());
+    if (body && context)
+        json_object_set(body, "context", context);
+    json_decref(context);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    return text;
+}
+
+void playback_gate_await(playback_gate_t *gate, const playback_gate_decision_t *decision,
+                         void (*wake)(void *opaque), void *opaque)
+{
+    const char *hash = decision->ask.hash;
+    store_webhook_t webhook = {0};
+    int rc = gate->post ? store_webhook_get(gate->store, decision->ask.owner,
+                                            decision->ask.webhook_id, &webhook)
+                        : STORE_ERR;
+    asking_t *asking = rc == STORE_OK ? calloc(1, sizeof *asking) : NULL;
+    char *body =
+        asking ? question_body(gate, decision->ask.playback_id, decision->ask.access_key) : NULL;
+    if (asking && body) {
+        asking->gate = gate;
+        memcpy(asking->hash, hash, sizeof asking->hash);
+        memcpy(asking->playback_id, decision->ask.playback_id, sizeof asking->playback_id);
+        asking->refresh_ms = decision->ask.refresh_ms;
+        asking->wake = wake;
+        asking->wake_opaque = opaque;
+        if (gate->post(gate->poster, webhook.url, webhook.shared_secret, body, on_answer, asking) ==
+            0) {
+            store_webhook_clear(&webhook);
+            return;
+        }
+        body = NULL; /* taken */
+    }
+    free(body);
+    free(asking);
+    store_webhook_clear(&webhook);
+    if (rc == STORE_NOT_FOUND)
+        keep_answer(gate, hash, 403, "the playback policy's webhook does not exist",
+                    PLAYBACK_GATE_TOKEN_TTL_MS);
+    else if (rc == STORE_UNAVAILABLE)
+        keep_answer(gate, hash, 503, "database unavailable, retry later",
+                    ACCESS_UNREACHABLE_TTL_MS);
+    else
+        keep_answer(gate, hash, 503, "the access webhook cannot be asked now, retry",
+                    ACCESS_UNREACHABLE_TTL_MS);
+    wake(opaque);
 }
