@@ -63,8 +63,9 @@ struct hooks {
     size_t in_flight_count; /* the thread's only */
     pthread_mutex_t lock;   /* guards waiters, asked and closed */
     waiter_t *waiters;
-    transfer_t *asked; /* access checks not started yet */
-    bool closed;       /* the thread has ended: nothing more is taken */
+    transfer_t *asked;   /* access checks not started yet */
+    size_t access_count; /* access checks asked and not answered yet */
+    bool closed;         /* the thread has ended: nothing more is taken */
 };
 
 /* ---- Waiters ------------------------------------------------------------------------------- */
@@ -411,6 +412,16 @@ static void fill(hooks_t *h)
     store_webhook_delivery_list_free(due, count);
 }
 
+/* Tells an access check its answer; it no longer counts against HOOKS_MAX_ACCESS_CHECKS. */
+static void answer_access(transfer_t *t, long status, const char *error)
+{
+    hooks_t *h = t->hooks;
+    pthread_mutex_lock(&h->lock);
+    h->access_count--;
+    pthread_mutex_unlock(&h->lock);
+    t->access_done(t->access_opaque, status, error);
+}
+
 /* Records every finished attempt; returns how many finished. */
 static int collect(hooks_t *h)
 {
@@ -430,7 +441,7 @@ static int collect(hooks_t *h)
         else if (result != CURLE_OK)
             error = t->curl_error[0] ? t->curl_error : curl_easy_strerror(result);
         if (t->access_done)
-            t->access_done(t->access_opaque, result == CURLE_OK ? status : 0, error);
+            answer_access(t, result == CURLE_OK ? status : 0, error);
         else
             record(h, t, result == CURLE_OK ? status : 0, error);
         for (transfer_t **p = &h->in_flight; *p; p = &(*p)->next) {
@@ -469,7 +480,7 @@ static void start_asked(hooks_t *h)
         transfer_t *t = asked;
         asked = t->next;
         if (prepare_easy(t) != 0 || curl_multi_add_handle(h->multi, t->easy) != CURLM_OK) {
-            t->access_done(t->access_opaque, 0, "out of memory");
+            answer_access(t, 0, "out of memory");
             transfer_free(t);
             continue;
         }
@@ -485,7 +496,7 @@ static void abandon_access_checks(transfer_t *list, bool in_flight)
     for (transfer_t *t = list, *next; t; t = next) {
         next = t->next;
         if (t->access_done)
-            t->access_done(t->access_opaque, 0, "the server is stopping");
+            answer_access(t, 0, "the server is stopping");
         else if (in_flight)
             log_info("webhooks", "delivery %s: attempt abandoned at shutdown (due again at once)",
                      t->delivery.id);
@@ -595,13 +606,14 @@ int hooks_access_check(hooks_t *h, const char *url, const char *secret, char *bo
         return -1;
     }
     pthread_mutex_lock(&h->lock);
-    bool closed = h->closed;
-    if (!closed) {
+    bool taken = !h->closed && h->access_count < HOOKS_MAX_ACCESS_CHECKS;
+    if (taken) {
         t->next = h->asked;
         h->asked = t;
+        h->access_count++;
     }
     pthread_mutex_unlock(&h->lock);
-    if (closed) {
+    if (!taken) {
         transfer_free(t);
         return -1;
     }

@@ -55,6 +55,7 @@ int hooks_resend(hooks_t *hooks, const char *webhook_id, const char *log_id, hoo
                  void *opaque);
 
 #define HOOKS_ACCESS_TIMEOUT_MS 5000 /* an access check: a viewer waits for it */
+#define HOOKS_MAX_ACCESS_CHECKS 256  /* asked and not answered yet; more are refused */
 
 /* Answers an access check: the response's HTTP status, or 0 and why none came. */
 typedef void (*hooks_access_done_t)(void *opaque, long status, const char *error);
@@ -62,7 +63,7 @@ typedef void (*hooks_access_done_t)(void *opaque, long status, const char *error
 /* Posts body (taken) to url from the delivery thread, signed with secret as a delivery is,
  * within HOOKS_ACCESS_TIMEOUT_MS and under the same address rules, and calls done once on that
  * thread. It is not logged. Any thread. Returns 0, or -1 (then done is never called) when out
- * of memory or hooks has stopped. */
+ * of memory, HOOKS_MAX_ACCESS_CHECKS are waiting already or hooks has stopped. */
 int hooks_access_check(hooks_t *hooks, const char *url, const char *secret, char *body,
                        hooks_access_done_t done, void *opaque);
 

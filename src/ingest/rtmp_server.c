@@ -25,7 +25,10 @@
 #include "util/log.h"
 
 #define LOG_MODULE "rtmp"
-#define LISTEN_BACKLOG 128
+/* A burst of connects (a restart of many encoders, a flood) waits in the kernel for accept: with
+ * a short queue the overflow sits half-open, unseen by the limits, for seconds. The kernel caps it
+ * at net.core.somaxconn. */
+#define LISTEN_BACKLOG 1024
 #define MAX_LOOPS 16
 #define ACCEPT_BURST_MAX 64
 
