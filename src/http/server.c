@@ -194,6 +194,21 @@ static bool dispatch_now(http_deferred_t *d)
     return now;
 }
 
+/* For a deferral that dispatches again: suspends the connection until it is due, under the lock
+ * its trigger takes (so the trigger cannot slip in between), or returns true when it is due
+ * already. */
+static bool suspend_until_due(struct MHD_Connection *connection, http_deferred_t *d)
+{
+    pthread_mutex_lock(&d->lock);
+    bool due = d->replied;
+    if (!due && !d->suspended) {
+        MHD_suspend_connection(connection);
+        d->suspended = true;
+    }
+    pthread_mutex_unlock(&d->lock);
+    return due;
+}
+
 /* Sends a deferred request's reply if it came; else suspends the connection until it does. */
 static enum MHD_Result send_or_suspend(struct MHD_Connection *connection, http_deferred_t *d)
 {
@@ -464,7 +479,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 
     http_request_t req = request_of(connection, method, url, state, resumed);
     http_router_dispatch(server->router, &req);
-    if (req.deferred && dispatch_now(req.deferred)) { /* what it waited for came already */
+    if (req.deferred && req.deferred->again && suspend_until_due(connection, req.deferred)) {
+        /* what it waited for came already */
         deferred_release(req.deferred);
         http_request_release(&req);
         req = request_of(connection, method, url, state, true);
@@ -473,8 +489,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     if (req.deferred) {
         state->deferred = req.deferred;
         log_debug("http", "%s %s -> answered later", method, url);
+        bool suspended = req.deferred->again; /* by suspend_until_due */
         http_request_release(&req);
-        return send_or_suspend(connection, state->deferred);
+        return suspended ? MHD_YES : send_or_suspend(connection, state->deferred);
     }
     enum MHD_Result result = send_reply(connection, &req);
     log_debug("http", "%s %s -> %d", method, url, req.status);
