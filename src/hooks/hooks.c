@@ -469,13 +469,20 @@ static void prune(hooks_t *h)
                  (long long)h->config.log_max_age_s);
 }
 
-/* Starts the access checks asked for since the last turn. */
-static void start_asked(hooks_t *h)
+/* The access checks asked for and not started yet, now the caller's. */
+static transfer_t *take_asked(hooks_t *h)
 {
     pthread_mutex_lock(&h->lock);
     transfer_t *asked = h->asked;
     h->asked = NULL;
     pthread_mutex_unlock(&h->lock);
+    return asked;
+}
+
+/* Starts the access checks asked for since the last turn. */
+static void start_asked(hooks_t *h)
+{
+    transfer_t *asked = take_asked(h);
     while (asked) {
         transfer_t *t = asked;
         asked = t->next;
@@ -533,11 +540,7 @@ static void *run(void *opaque)
     h->in_flight = NULL;
     store_webhook_release_claims(h->store, h->config.node_id);
     notify_waiters(h, NULL, NULL, true); /* closes: nothing is asked for after this */
-    pthread_mutex_lock(&h->lock);
-    transfer_t *asked = h->asked;
-    h->asked = NULL;
-    pthread_mutex_unlock(&h->lock);
-    abandon_access_checks(asked, false);
+    abandon_access_checks(take_asked(h), false);
     return NULL;
 }
 

@@ -236,6 +236,24 @@ static bool verified_lately(playback_gate_t *gate, const char *token, const char
     return ok;
 }
 
+/* Marks out as passing value on as query parameter name; false (refused 401) when value is
+ * absent ("this stream needs <needed>") or longer than max ("invalid <what>: too long"). */
+static bool credential_given(playback_gate_decision_t *out, const char *name, const char *value,
+                             size_t max, const char *needed, const char *what)
+{
+    out->pass_name = name;
+    out->pass_value = value;
+    char reason[160];
+    if (!value)
+        snprintf(reason, sizeof reason, "this stream needs %s", needed);
+    else if (strlen(value) > max)
+        snprintf(reason, sizeof reason, "invalid %s: too long", what);
+    else
+        return true;
+    refuse(out, 401, reason);
+    return false;
+}
+
 /* The hash an access key's answer is kept under: playback id and key together. */
 static void access_hash(const char *playback_id, const char *access_key,
                         char out[IDS_SHA256_HEX_LEN + 1])
@@ -276,16 +294,9 @@ static void keep_answer(playback_gate_t *gate, const char *hash, int status, con
 static void check_access_key(playback_gate_t *gate, const policy_t *policy, const char *access_key,
                              int64_t now_ms, bool resumed, playback_gate_decision_t *out)
 {
-    out->pass_name = "accessKey";
-    out->pass_value = access_key;
-    if (!access_key) {
-        refuse(out, 401, "this stream needs an access key (?accessKey= or Livepeer-Access-Key)");
+    if (!credential_given(out, "accessKey", access_key, PLAYBACK_GATE_ACCESS_KEY_MAX,
+                          "an access key (?accessKey= or Livepeer-Access-Key)", "access key"))
         return;
-    }
-    if (strlen(access_key) > PLAYBACK_GATE_ACCESS_KEY_MAX) {
-        refuse(out, 401, "invalid access key: too long");
-        return;
-    }
     char hash[IDS_SHA256_HEX_LEN + 1];
     access_hash(policy->playback_id, access_key, hash);
     if (answered_lately(gate, hash, now_ms, out))
@@ -323,16 +334,9 @@ void playback_gate_check(playback_gate_t *gate, web_area_t area, const char *id,
         return;
     }
     const char *token = credentials->token;
-    out->pass_name = "jwt";
-    out->pass_value = token;
-    if (!token) {
-        refuse(out, 401, "this stream needs a playback token (?jwt= or Livepeer-Jwt)");
+    if (!credential_given(out, "jwt", token, PLAYBACK_JWT_MAX,
+                          "a playback token (?jwt= or Livepeer-Jwt)", "playback token"))
         return;
-    }
-    if (strlen(token) > PLAYBACK_JWT_MAX) {
-        refuse(out, 401, "invalid playback token: too long");
-        return;
-    }
     if (!verified_lately(gate, token, policy.playback_id, now_ms))
         verify_token(gate, &policy, token, now_ms, out);
 }
